@@ -1,0 +1,1 @@
+"""AVESA: multi-tenant ELT for MSPs."""

@@ -1,0 +1,169 @@
+"""HTTP for connectors: one httpx client per (tenant, service), a shared rate budget, a global cap
+on requests in flight, and tenacity retries that honour Retry-After.
+
+Errors leave here typed (avesa.domain.errors) and tagged with tenant/service/table; they never
+carry request headers, so credentials cannot leak into messages or logs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import orjson
+from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
+
+from avesa.connectors.rate_budget import RateBudget
+from avesa.domain.errors import (
+    AuthenticationError,
+    BadDataError,
+    RateLimitedError,
+    SourceError,
+    TransientError,
+)
+
+
+@dataclass
+class RequestStats:
+    requests: int = 0
+    retries: int = 0
+    rate_limited: int = 0
+    bytes: int = 0
+    seconds: float = 0.0
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds from a Retry-After header: delta-seconds or an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+@dataclass
+class HttpOptions:
+    timeout_seconds: float = 60.0
+    max_attempts: int = 6
+    backoff_initial: float = 0.5
+    backoff_max: float = 30.0
+    in_flight: asyncio.Semaphore | None = None  # the global cap, shared across tenants
+    stats: RequestStats = field(default_factory=RequestStats)
+
+
+class SourceHttp:
+    """GET JSON from one tenant's instance of one service, politely and with retries."""
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        headers: dict[str, str],
+        budget: RateBudget,
+        options: HttpOptions,
+        tenant_id: str,
+        service: str,
+        auth: httpx.Auth | None = None,
+    ) -> None:
+        self._client = httpx.AsyncClient(
+            base_url=base_url,
+            headers=headers,
+            auth=auth,
+            timeout=options.timeout_seconds,
+            limits=httpx.Limits(max_connections=32, max_keepalive_connections=32),
+        )
+        self.budget = budget
+        self.options = options
+        self.tenant_id = tenant_id
+        self.service = service
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    def _where(self, table: str) -> dict[str, str]:
+        return {"tenant_id": self.tenant_id, "service": self.service, "table": table}
+
+    async def get_json(self, path: str, params: dict[str, Any] | None = None, *, table: str = "",
+                       page: int | None = None) -> tuple[Any, httpx.Headers]:
+        """GET and parse JSON, retrying rate limits and transient failures."""
+        retrying = AsyncRetrying(
+            retry=retry_if_exception(lambda e: isinstance(e, SourceError) and e.retryable),
+            stop=stop_after_attempt(self.options.max_attempts),
+            wait=self._wait,
+            reraise=True,
+        )
+        async for attempt in retrying:
+            with attempt:
+                if attempt.retry_state.attempt_number > 1:
+                    self.options.stats.retries += 1
+                return await self._get_once(path, params, table=table, page=page)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _wait(self, retry_state: Any) -> float:
+        exc = retry_state.outcome.exception()
+        if isinstance(exc, RateLimitedError) and exc.retry_after is not None:
+            return 0.0  # the shared budget is paused for Retry-After; acquire() waits for it
+        return wait_exponential_jitter(initial=self.options.backoff_initial, max=self.options.backoff_max)(
+            retry_state
+        )
+
+    async def _get_once(self, path: str, params: dict[str, Any] | None, *, table: str,
+                        page: int | None) -> tuple[Any, httpx.Headers]:
+        where = self._where(table)
+        what = f"GET {path}" + (f" page {page}" if page is not None else "")
+        await self.budget.acquire()
+        cap = self.options.in_flight
+        if cap is not None:
+            await cap.acquire()
+        started = time.monotonic()
+        try:
+            response = await self._client.get(path, params=params)
+            body = response.content
+        except httpx.TimeoutException as exc:
+            raise TransientError(f"{what}: timed out ({type(exc).__name__})", **where) from None
+        except httpx.TransportError as exc:
+            raise TransientError(f"{what}: connection failed ({type(exc).__name__}: {exc})", **where) from None
+        finally:
+            if cap is not None:
+                cap.release()
+            self.options.stats.requests += 1
+            self.options.stats.seconds += time.monotonic() - started
+        self.options.stats.bytes += len(body)
+        status = response.status_code
+        if status in (401, 403):
+            raise AuthenticationError(
+                f"{what}: the service refused the credentials (HTTP {status}); "
+                f"fix them with `avesa service add --tenant-id {self.tenant_id} --service {self.service}`",
+                **where,
+            )
+        if status == 429:
+            self.options.stats.rate_limited += 1
+            retry_after = parse_retry_after(response.headers.get("Retry-After"))
+            if retry_after is not None:
+                self.budget.pause_for(retry_after)
+            raise RateLimitedError(f"{what}: rate limited (HTTP 429)", retry_after=retry_after, **where)
+        if status >= 500:
+            raise TransientError(f"{what}: server error HTTP {status}", **where)
+        if status >= 400:
+            raise SourceError(f"{what}: HTTP {status}: {_short(body)}", **where)
+        try:
+            return orjson.loads(body), response.headers
+        except orjson.JSONDecodeError as exc:
+            raise BadDataError(f"{what}: response is not valid JSON ({exc}); {len(body)} bytes received",
+                               **where) from None
+
+
+def _short(body: bytes, limit: int = 300) -> str:
+    text = body.decode("utf-8", "replace").strip()
+    return text if len(text) <= limit else text[:limit] + "…"

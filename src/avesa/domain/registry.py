@@ -1,0 +1,32 @@
+"""The tenant and service registry (the brief's `TenantServices`), as plain records."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, Field
+
+
+class Tenant(BaseModel):
+    tenant_id: str
+    company_name: str
+    enabled: bool = True
+    created_at: datetime
+
+
+class RateLimitOverride(BaseModel):
+    requests_per_minute: float | None = None
+    burst: int | None = None
+
+
+class TenantService(BaseModel):
+    """One tenant's use of one service: non-secret settings here, credentials in the secret store."""
+
+    tenant_id: str
+    service: str
+    enabled: bool = True
+    settings: dict[str, str] = Field(default_factory=dict)  # non-secret connection settings
+    tables: list[str]
+    secret_ref: str  # key of the credentials in the secret store; never the credentials
+    rate_limit: RateLimitOverride | None = None
+    created_at: datetime

@@ -1,0 +1,122 @@
+"""The units of work every executor passes around.
+
+Each is plain, JSON-serialisable data (`model_dump(mode="json")`), so that the local asyncio
+executor and a Step Functions + Lambda deployment can hand exactly the same payloads between the
+pipeline units: plan run -> plan table -> run chunk (repeatedly, until complete) -> finalize table.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, Field
+
+
+class SyncMode(StrEnum):
+    INCREMENTAL = "incremental"
+    FULL = "full"
+
+
+class ChunkStatus(StrEnum):
+    PENDING = "pending"
+    RUNNING = "running"
+    COMPLETE = "complete"
+    INCOMPLETE = "incomplete"  # stopped cleanly before its deadline; resumes from its cursor
+    FAILED = "failed"
+
+
+class TableStatus(StrEnum):
+    PENDING = "pending"
+    EXTRACTING = "extracting"
+    FINALIZING = "finalizing"
+    COMPLETE = "complete"
+    FAILED = "failed"
+
+
+class RunRequest(BaseModel):
+    """What the user asked `avesa run` for; None means "all enabled"."""
+
+    tenant_id: str | None = None
+    service: str | None = None
+    table: str | None = None
+    full: bool = False
+
+
+class TableRef(BaseModel):
+    run_id: str
+    tenant_id: str
+    service: str
+    table: str
+    mode: SyncMode
+    run_started_at: datetime
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        return (self.tenant_id, self.service, self.table)
+
+    @property
+    def label(self) -> str:
+        return f"{self.tenant_id}/{self.service}/{self.table}"
+
+
+class RunPlan(BaseModel):
+    run_id: str
+    started_at: datetime
+    tables: list[TableRef]
+    skipped: list[str] = Field(default_factory=list)  # human-readable reasons (disabled tenant…)
+
+
+class ChunkTask(BaseModel):
+    """A half-open range `[start, end)` over the table's change timestamp, paged by id inside."""
+
+    table: TableRef
+    chunk_id: str
+    index: int
+    start: datetime
+    end: datetime
+    estimate: int | None = None
+    cursor: str | None = None  # last source id landed; the next page asks for id > cursor
+    seq: int = 0  # next raw file sequence number
+
+    @staticmethod
+    def make_id(ref: TableRef, index: int, start: datetime, end: datetime) -> str:
+        """Deterministic, so a retried chunk rewrites the same raw file names."""
+        digest = hashlib.sha256(
+            f"{ref.run_id}|{ref.tenant_id}|{ref.service}|{ref.table}|{start.isoformat()}|{end.isoformat()}".encode()
+        ).hexdigest()[:10]
+        return f"{ref.table}-{index:04d}-{digest}"
+
+
+class TablePlan(BaseModel):
+    table: TableRef
+    range_start: datetime
+    range_end: datetime
+    estimate: int | None
+    chunks: list[ChunkTask]
+
+
+class ChunkOutcome(BaseModel):
+    chunk_id: str
+    status: ChunkStatus
+    cursor: str | None
+    seq: int
+    records: int = 0
+    pages: int = 0
+    files: int = 0
+    max_updated_at: datetime | None = None
+    error: str | None = None
+    error_kind: str | None = None
+
+
+class TableResult(BaseModel):
+    table: TableRef
+    status: TableStatus
+    records: int = 0
+    versions_created: int = 0
+    deletes: int = 0
+    watermark: datetime | None = None
+    seconds: float = 0.0
+    error: str | None = None
+    canonical_table: str | None = None

@@ -1,0 +1,109 @@
+"""Raw Parquet files: envelope columns + the source record as JSON text, written atomically and
+never changed (DESIGN.md "Lake layout"). Works on a local root or any pyarrow filesystem URL."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterable, Iterator
+from datetime import datetime
+
+import orjson
+import pyarrow as pa
+import pyarrow.fs as pafs
+import pyarrow.parquet as pq
+
+RAW_SCHEMA = pa.schema(
+    [
+        ("tenant_id", pa.string()),
+        ("service", pa.string()),
+        ("table", pa.string()),
+        ("record_id", pa.string()),
+        ("source_updated_at", pa.timestamp("us", tz="UTC")),
+        ("extracted_at", pa.timestamp("us", tz="UTC")),
+        ("run_id", pa.string()),
+        ("chunk_id", pa.string()),
+        ("record", pa.string()),
+    ]
+)
+
+
+def strip_sensitive(body: dict, deny: frozenset[str]) -> dict:
+    """Drop deny-listed top-level fields (passwords, tokens) before anything is written."""
+    if deny.isdisjoint(body):
+        return body
+    return {k: v for k, v in body.items() if k not in deny}
+
+
+def build_raw_table(
+    rows: Iterable[tuple[str, datetime, dict]],
+    *,
+    tenant_id: str,
+    service: str,
+    table: str,
+    run_id: str,
+    chunk_id: str,
+    extracted_at: datetime,
+    deny: frozenset[str],
+) -> pa.Table:
+    ids, updated, records = [], [], []
+    for record_id, updated_at, body in rows:
+        ids.append(record_id)
+        updated.append(updated_at)
+        records.append(orjson.dumps(strip_sensitive(body, deny)).decode())
+    n = len(ids)
+    return pa.table(
+        {
+            "tenant_id": pa.array([tenant_id] * n, pa.string()),
+            "service": pa.array([service] * n, pa.string()),
+            "table": pa.array([table] * n, pa.string()),
+            "record_id": pa.array(ids, pa.string()),
+            "source_updated_at": pa.array(updated, pa.timestamp("us", tz="UTC")),
+            "extracted_at": pa.array([extracted_at] * n, pa.timestamp("us", tz="UTC")),
+            "run_id": pa.array([run_id] * n, pa.string()),
+            "chunk_id": pa.array([chunk_id] * n, pa.string()),
+            "record": pa.array(records, pa.string()),
+        },
+        schema=RAW_SCHEMA,
+    )
+
+
+def _filesystem(directory: str) -> tuple[pafs.FileSystem, str]:
+    if "://" not in directory:
+        return pafs.LocalFileSystem(), os.path.abspath(directory)
+    return pafs.FileSystem.from_uri(directory)
+
+
+def write_raw_file(directory: str, name: str, table: pa.Table) -> str:
+    """Write atomically: a reader sees the whole file or none. Rewriting the same name (a retried
+    chunk) replaces it whole, so a file never holds a record twice."""
+    fs, base = _filesystem(directory)
+    fs.create_dir(base, recursive=True)
+    final = f"{base}/{name}"
+    if isinstance(fs, pafs.LocalFileSystem):
+        tmp = f"{base}/.{name}.{uuid.uuid4().hex}.tmp"
+        pq.write_table(table, tmp, filesystem=fs, compression="zstd")
+        fs.move(tmp, final)  # rename(2): atomic on one filesystem
+    else:
+        pq.write_table(table, final, filesystem=fs, compression="zstd")  # an object PUT is atomic
+    return final
+
+
+def list_raw_files(directory: str, prefixes: Iterable[str]) -> list[str]:
+    """Finished raw files whose names start with one of `prefixes` (e.g. `{stamp}_{chunk_id}_`)."""
+    fs, base = _filesystem(directory)
+    wanted = tuple(prefixes)
+    try:
+        infos = fs.get_file_info(pafs.FileSelector(base, allow_not_found=True))
+    except FileNotFoundError:
+        return []
+    names = sorted(i.base_name for i in infos if i.type == pafs.FileType.File and i.base_name.endswith(".parquet"))
+    return [f"{base}/{n}" for n in names if n.startswith(wanted)]
+
+
+def iter_raw_batches(paths: list[str], directory: str) -> Iterator[pa.RecordBatch]:
+    """Stream the files' rows batch by batch, so memory follows the batch, not the table."""
+    fs, _ = _filesystem(directory)
+    for path in paths:
+        with fs.open_input_file(path) as handle:
+            yield from pq.ParquetFile(handle).iter_batches(batch_size=10_000)

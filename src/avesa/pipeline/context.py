@@ -1,0 +1,75 @@
+"""Everything a pipeline unit needs, built once per process from Settings."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+from dataclasses import dataclass, field
+
+from avesa.catalog.loader import Catalog, load_catalog
+from avesa.connectors.base import SourceConnector
+from avesa.connectors.factory import build_connector
+from avesa.connectors.http_client import HttpOptions
+from avesa.connectors.rate_budget import RateBudgets
+from avesa.domain.errors import NotFoundError
+from avesa.lake.paths import LakeLayout
+from avesa.secrets.base import SecretStore
+from avesa.secrets.encrypted_file import EncryptedFileSecretStore, load_or_create_key
+from avesa.settings import Settings
+from avesa.state.sqlite_store import SqliteStateStore
+
+
+@dataclass
+class PipelineContext:
+    settings: Settings
+    state: SqliteStateStore
+    secrets: SecretStore
+    catalog: Catalog
+    lake: LakeLayout
+    budgets: RateBudgets = field(default_factory=RateBudgets)
+    http: HttpOptions = field(default_factory=HttpOptions)
+    owner: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
+    _connectors: dict[tuple[str, str], SourceConnector] = field(default_factory=dict)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> PipelineContext:
+        settings.home.mkdir(parents=True, exist_ok=True)
+        key = load_or_create_key(settings.secret_key_path, settings.secret_key)
+        return cls(
+            settings=settings,
+            state=SqliteStateStore(settings.state_path),
+            secrets=EncryptedFileSecretStore(settings.secrets_path, key),
+            catalog=load_catalog(),
+            lake=LakeLayout(settings.lake_root),
+            http=HttpOptions(
+                timeout_seconds=settings.http_timeout_seconds,
+                max_attempts=settings.max_attempts,
+                in_flight=asyncio.Semaphore(settings.max_requests_in_flight),
+            ),
+        )
+
+    def connector(self, tenant_id: str, service: str) -> SourceConnector:
+        """One connector (one HTTP connection pool, one rate budget) per tenant's service."""
+        key = (tenant_id, service)
+        if key not in self._connectors:
+            config = self.state.get_service(tenant_id, service)
+            if config is None:
+                known = [s.service for s in self.state.list_services(tenant_id)]
+                raise NotFoundError("service", service, known, f"for tenant {tenant_id}")
+            spec = self.catalog.service(service)
+            rate = spec.rate_limit
+            rpm = (config.rate_limit and config.rate_limit.requests_per_minute) or rate.requests_per_minute
+            burst = (config.rate_limit and config.rate_limit.burst) or rate.burst
+            credentials = {**config.settings, **self.secrets.get(config.secret_ref)}
+            self._connectors[key] = build_connector(
+                spec, credentials, tenant_id=tenant_id,
+                budget=self.budgets.get(tenant_id, service, rpm, burst),
+                options=self.http, page_size=self.settings.page_size,
+            )
+        return self._connectors[key]
+
+    async def aclose(self) -> None:
+        for connector in self._connectors.values():
+            await connector.aclose()
+        self._connectors.clear()

@@ -1,0 +1,1 @@
+"""The secret store: credentials by reference (encrypted local file embedded; Secrets Manager on AWS)."""

@@ -1,0 +1,17 @@
+"""The secret store contract; every back end passes tests/secrets/test_contract.py."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+
+class SecretStore(Protocol):
+    def put(self, ref: str, values: dict[str, str]) -> None: ...
+    def get(self, ref: str) -> dict[str, str]: ...
+    def delete(self, ref: str) -> None: ...
+    def refs(self) -> list[str]: ...
+
+
+def secret_ref(tenant_id: str, service: str) -> str:
+    """The reference the registry stores instead of credentials."""
+    return f"avesa/{tenant_id}/{service}"

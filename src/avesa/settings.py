@@ -1,0 +1,61 @@
+"""Process settings from the environment (AVESA_*), with the defaults of the embedded mode.
+
+`AVESA_HOME` (default `./avesa-data`) holds the lake (`$AVESA_HOME/lake`, unless `AVESA_LAKE_URL`
+names another root such as `s3://bucket/prefix`), the SQLite state and the encrypted secrets.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Environment(StrEnum):
+    DEV = "dev"
+    STAGING = "staging"
+    PROD = "prod"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="AVESA_", extra="ignore")
+
+    home: Path = Path("./avesa-data")
+    lake_url: str | None = None
+    env: Environment = Environment.DEV
+    secret_key: str | None = Field(default=None, repr=False)
+
+    # Concurrency caps (DESIGN.md "Concurrency and limits").
+    max_requests_in_flight: int = 16
+    max_tables_per_tenant: int = 4
+    max_chunks_per_table: int = 4
+    # Chunking: records one chunk should hold; a chunk is never smaller than one page.
+    target_chunk_records: int = 5000
+    page_size: int = 1000
+    records_per_file: int = 5000
+    # Incremental runs start this many seconds before the watermark; SCD2 makes overlap harmless.
+    lookback_seconds: int = 300
+    chunk_deadline_seconds: float = 600.0
+    lease_seconds: float = 900.0
+    http_timeout_seconds: float = 60.0
+    max_attempts: int = 6
+
+    @property
+    def state_path(self) -> Path:
+        return self.home / "state.sqlite3"
+
+    @property
+    def secrets_path(self) -> Path:
+        return self.home / "secrets.enc"
+
+    @property
+    def secret_key_path(self) -> Path:
+        return self.home / "secret.key"
+
+    @property
+    def lake_root(self) -> str:
+        if self.lake_url:
+            return self.lake_url.rstrip("/")
+        return str((self.home / "lake").resolve())

@@ -1,0 +1,1 @@
+"""The state store: registry, run ledger and watermarks (SQLite embedded; DynamoDB on AWS)."""

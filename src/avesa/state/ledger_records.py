@@ -1,0 +1,58 @@
+"""Rows of the run ledger as the state store returns them (the brief's ProcessingJobs, ChunkProgress)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel
+
+
+class RunRecord(BaseModel):
+    run_id: str
+    started_at: datetime
+    finished_at: datetime | None
+    status: str
+    request: dict
+    owner: str
+
+
+class TableRunRecord(BaseModel):
+    run_id: str
+    tenant_id: str
+    service: str
+    table: str
+    mode: str
+    status: str
+    range_start: datetime | None
+    range_end: datetime | None
+    estimate: int | None
+    records: int
+    versions_created: int
+    deletes: int
+    chunks_total: int
+    started_at: datetime
+    finished_at: datetime | None
+    error: str | None
+
+
+class ChunkRecord(BaseModel):
+    chunk_id: str
+    run_id: str
+    tenant_id: str
+    service: str
+    table: str
+    idx: int
+    range_start: datetime
+    range_end: datetime
+    status: str
+    cursor: str | None
+    seq: int
+    records: int
+    pages: int
+    files: int
+    max_updated_at: datetime | None
+    estimate: int | None
+    attempts: int
+    last_error: str | None
+    lease_owner: str | None
+    lease_expires: datetime | None

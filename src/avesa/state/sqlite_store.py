@@ -1,0 +1,305 @@
+"""SQLite back end of the state store: one file under AVESA_HOME, WAL mode, safe for several
+processes (two `avesa run`s at once, an `avesa status` beside a run)."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+
+from avesa.domain.registry import RateLimitOverride, Tenant, TenantService
+from avesa.domain.timeutil import parse_utc
+from avesa.domain.work import ChunkOutcome, ChunkStatus, ChunkTask, TableRef
+from avesa.state.ledger_records import ChunkRecord, RunRecord, TableRunRecord
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS tenants (
+    tenant_id TEXT PRIMARY KEY, company_name TEXT NOT NULL, enabled INTEGER NOT NULL, created_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS tenant_services (
+    tenant_id TEXT NOT NULL, service TEXT NOT NULL, enabled INTEGER NOT NULL, settings TEXT NOT NULL,
+    tables TEXT NOT NULL, secret_ref TEXT NOT NULL, rate_limit TEXT, created_at TEXT NOT NULL,
+    PRIMARY KEY (tenant_id, service));
+CREATE TABLE IF NOT EXISTS runs (
+    run_id TEXT PRIMARY KEY, started_at TEXT NOT NULL, finished_at TEXT, status TEXT NOT NULL,
+    request TEXT NOT NULL, owner TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS table_runs (
+    run_id TEXT NOT NULL, tenant_id TEXT NOT NULL, service TEXT NOT NULL, tbl TEXT NOT NULL,
+    mode TEXT NOT NULL, status TEXT NOT NULL, range_start TEXT, range_end TEXT, estimate INTEGER,
+    records INTEGER NOT NULL DEFAULT 0, versions_created INTEGER NOT NULL DEFAULT 0,
+    deletes INTEGER NOT NULL DEFAULT 0, chunks_total INTEGER NOT NULL DEFAULT 0,
+    started_at TEXT NOT NULL, finished_at TEXT, error TEXT,
+    PRIMARY KEY (run_id, tenant_id, service, tbl));
+CREATE TABLE IF NOT EXISTS chunks (
+    chunk_id TEXT PRIMARY KEY, run_id TEXT NOT NULL, tenant_id TEXT NOT NULL, service TEXT NOT NULL,
+    tbl TEXT NOT NULL, idx INTEGER NOT NULL, range_start TEXT NOT NULL, range_end TEXT NOT NULL,
+    status TEXT NOT NULL, cursor TEXT, seq INTEGER NOT NULL DEFAULT 0, records INTEGER NOT NULL DEFAULT 0,
+    pages INTEGER NOT NULL DEFAULT 0, files INTEGER NOT NULL DEFAULT 0, max_updated_at TEXT,
+    estimate INTEGER, attempts INTEGER NOT NULL DEFAULT 0, last_error TEXT, lease_owner TEXT,
+    lease_expires TEXT);
+CREATE INDEX IF NOT EXISTS chunks_by_table ON chunks (run_id, tenant_id, service, tbl);
+CREATE TABLE IF NOT EXISTS watermarks (
+    tenant_id TEXT NOT NULL, service TEXT NOT NULL, tbl TEXT NOT NULL, watermark TEXT NOT NULL,
+    run_id TEXT NOT NULL, PRIMARY KEY (tenant_id, service, tbl));
+"""
+
+_TABLE_RUN_FIELDS = {
+    "status", "range_start", "range_end", "estimate", "records", "versions_created", "deletes",
+    "chunks_total", "finished_at", "error",
+}
+
+
+def _ts(value: datetime | None) -> str | None:
+    return None if value is None else parse_utc(value).isoformat()
+
+
+def _dt(value: str | None) -> datetime | None:
+    return None if value is None else parse_utc(value)
+
+
+class SqliteStateStore:
+    """State store on one SQLite file. Methods are short transactions; safe across threads."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._lock = threading.RLock()
+        self._conn = sqlite3.connect(path, timeout=30.0, isolation_level=None, check_same_thread=False)
+        self._conn.row_factory = sqlite3.Row
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.execute("PRAGMA synchronous=NORMAL")
+        self._conn.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+
+    def _query(self, sql: str, params: tuple = ()) -> list[sqlite3.Row]:
+        with self._lock:
+            return self._conn.execute(sql, params).fetchall()
+
+    # ---- registry -------------------------------------------------------------------------
+    def put_tenant(self, tenant: Tenant) -> None:
+        with self._tx() as c:
+            c.execute(
+                "INSERT INTO tenants VALUES (?,?,?,?) ON CONFLICT(tenant_id) DO UPDATE SET "
+                "company_name=excluded.company_name, enabled=excluded.enabled",
+                (tenant.tenant_id, tenant.company_name, int(tenant.enabled), _ts(tenant.created_at)),
+            )
+
+    def _tenant(self, row: sqlite3.Row) -> Tenant:
+        return Tenant(tenant_id=row["tenant_id"], company_name=row["company_name"],
+                      enabled=bool(row["enabled"]), created_at=_dt(row["created_at"]))
+
+    def get_tenant(self, tenant_id: str) -> Tenant | None:
+        rows = self._query("SELECT * FROM tenants WHERE tenant_id=?", (tenant_id,))
+        return self._tenant(rows[0]) if rows else None
+
+    def list_tenants(self) -> list[Tenant]:
+        return [self._tenant(r) for r in self._query("SELECT * FROM tenants ORDER BY tenant_id")]
+
+    def put_service(self, service: TenantService) -> None:
+        rate = service.rate_limit.model_dump_json() if service.rate_limit else None
+        with self._tx() as c:
+            c.execute(
+                "INSERT INTO tenant_services VALUES (?,?,?,?,?,?,?,?) ON CONFLICT(tenant_id, service) DO UPDATE SET "
+                "enabled=excluded.enabled, settings=excluded.settings, tables=excluded.tables, "
+                "secret_ref=excluded.secret_ref, rate_limit=excluded.rate_limit",
+                (service.tenant_id, service.service, int(service.enabled), json.dumps(service.settings),
+                 json.dumps(service.tables), service.secret_ref, rate, _ts(service.created_at)),
+            )
+
+    def _service(self, row: sqlite3.Row) -> TenantService:
+        rate = RateLimitOverride.model_validate_json(row["rate_limit"]) if row["rate_limit"] else None
+        return TenantService(
+            tenant_id=row["tenant_id"], service=row["service"], enabled=bool(row["enabled"]),
+            settings=json.loads(row["settings"]), tables=json.loads(row["tables"]),
+            secret_ref=row["secret_ref"], rate_limit=rate, created_at=_dt(row["created_at"]),
+        )
+
+    def get_service(self, tenant_id: str, service: str) -> TenantService | None:
+        rows = self._query("SELECT * FROM tenant_services WHERE tenant_id=? AND service=?", (tenant_id, service))
+        return self._service(rows[0]) if rows else None
+
+    def list_services(self, tenant_id: str | None = None) -> list[TenantService]:
+        if tenant_id is None:
+            rows = self._query("SELECT * FROM tenant_services ORDER BY tenant_id, service")
+        else:
+            rows = self._query("SELECT * FROM tenant_services WHERE tenant_id=? ORDER BY service", (tenant_id,))
+        return [self._service(r) for r in rows]
+
+    # ---- runs -----------------------------------------------------------------------------
+    def create_run(self, run_id: str, started_at: datetime, request: dict, owner: str) -> None:
+        with self._tx() as c:
+            c.execute("INSERT INTO runs VALUES (?,?,?,?,?,?)",
+                      (run_id, _ts(started_at), None, "running", json.dumps(request), owner))
+
+    def finish_run(self, run_id: str, status: str, finished_at: datetime) -> None:
+        with self._tx() as c:
+            c.execute("UPDATE runs SET status=?, finished_at=? WHERE run_id=?", (status, _ts(finished_at), run_id))
+
+    def _run(self, row: sqlite3.Row) -> RunRecord:
+        return RunRecord(run_id=row["run_id"], started_at=_dt(row["started_at"]),
+                         finished_at=_dt(row["finished_at"]), status=row["status"],
+                         request=json.loads(row["request"]), owner=row["owner"])
+
+    def get_run(self, run_id: str) -> RunRecord | None:
+        rows = self._query("SELECT * FROM runs WHERE run_id=?", (run_id,))
+        return self._run(rows[0]) if rows else None
+
+    def list_runs(self, limit: int = 20) -> list[RunRecord]:
+        return [self._run(r) for r in self._query("SELECT * FROM runs ORDER BY started_at DESC LIMIT ?", (limit,))]
+
+    # ---- table runs -----------------------------------------------------------------------
+    def start_table_run(self, ref: TableRef) -> None:
+        with self._tx() as c:
+            c.execute(
+                "INSERT INTO table_runs (run_id, tenant_id, service, tbl, mode, status, started_at) "
+                "VALUES (?,?,?,?,?,?,?) ON CONFLICT DO NOTHING",
+                (ref.run_id, ref.tenant_id, ref.service, ref.table, ref.mode.value, "pending",
+                 _ts(ref.run_started_at)),
+            )
+
+    def update_table_run(self, ref: TableRef, **fields: object) -> None:
+        unknown = set(fields) - _TABLE_RUN_FIELDS
+        if unknown:
+            raise ValueError(f"unknown table run fields: {sorted(unknown)}")
+        values = [_ts(v) if isinstance(v, datetime) else v for v in fields.values()]
+        assignments = ", ".join(f"{name}=?" for name in fields)
+        with self._tx() as c:
+            c.execute(
+                f"UPDATE table_runs SET {assignments} WHERE run_id=? AND tenant_id=? AND service=? AND tbl=?",
+                (*values, ref.run_id, ref.tenant_id, ref.service, ref.table),
+            )
+
+    def _table_run(self, row: sqlite3.Row) -> TableRunRecord:
+        return TableRunRecord(
+            run_id=row["run_id"], tenant_id=row["tenant_id"], service=row["service"], table=row["tbl"],
+            mode=row["mode"], status=row["status"], range_start=_dt(row["range_start"]),
+            range_end=_dt(row["range_end"]), estimate=row["estimate"], records=row["records"],
+            versions_created=row["versions_created"], deletes=row["deletes"], chunks_total=row["chunks_total"],
+            started_at=_dt(row["started_at"]), finished_at=_dt(row["finished_at"]), error=row["error"],
+        )
+
+    def get_table_run(self, ref: TableRef) -> TableRunRecord | None:
+        rows = self._query(
+            "SELECT * FROM table_runs WHERE run_id=? AND tenant_id=? AND service=? AND tbl=?",
+            (ref.run_id, ref.tenant_id, ref.service, ref.table),
+        )
+        return self._table_run(rows[0]) if rows else None
+
+    def list_table_runs(self, run_id: str | None = None, tenant_id: str | None = None) -> list[TableRunRecord]:
+        clauses, params = [], []
+        if run_id:
+            clauses.append("run_id=?")
+            params.append(run_id)
+        if tenant_id:
+            clauses.append("tenant_id=?")
+            params.append(tenant_id)
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        rows = self._query(f"SELECT * FROM table_runs {where} ORDER BY started_at DESC, tenant_id, service, tbl",
+                           tuple(params))
+        return [self._table_run(r) for r in rows]
+
+    # ---- chunks ---------------------------------------------------------------------------
+    def save_chunks(self, chunks: list[ChunkTask]) -> None:
+        with self._tx() as c:
+            c.executemany(
+                "INSERT INTO chunks (chunk_id, run_id, tenant_id, service, tbl, idx, range_start, range_end, "
+                "status, cursor, seq, estimate) VALUES (?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING",
+                [(ch.chunk_id, ch.table.run_id, ch.table.tenant_id, ch.table.service, ch.table.table, ch.index,
+                  _ts(ch.start), _ts(ch.end), ChunkStatus.PENDING.value, ch.cursor, ch.seq, ch.estimate)
+                 for ch in chunks],
+            )
+
+    def _chunk(self, row: sqlite3.Row) -> ChunkRecord:
+        return ChunkRecord(
+            chunk_id=row["chunk_id"], run_id=row["run_id"], tenant_id=row["tenant_id"], service=row["service"],
+            table=row["tbl"], idx=row["idx"], range_start=_dt(row["range_start"]), range_end=_dt(row["range_end"]),
+            status=row["status"], cursor=row["cursor"], seq=row["seq"], records=row["records"],
+            pages=row["pages"], files=row["files"], max_updated_at=_dt(row["max_updated_at"]),
+            estimate=row["estimate"], attempts=row["attempts"], last_error=row["last_error"],
+            lease_owner=row["lease_owner"], lease_expires=_dt(row["lease_expires"]),
+        )
+
+    def list_chunks(self, ref: TableRef) -> list[ChunkRecord]:
+        rows = self._query(
+            "SELECT * FROM chunks WHERE run_id=? AND tenant_id=? AND service=? AND tbl=? ORDER BY idx",
+            (ref.run_id, ref.tenant_id, ref.service, ref.table),
+        )
+        return [self._chunk(r) for r in rows]
+
+    def get_chunk(self, chunk_id: str) -> ChunkRecord | None:
+        rows = self._query("SELECT * FROM chunks WHERE chunk_id=?", (chunk_id,))
+        return self._chunk(rows[0]) if rows else None
+
+    def acquire_chunk(self, chunk_id: str, owner: str, lease_seconds: float, now: datetime) -> bool:
+        """Take the chunk's lease if it is free, expired or already ours; count the attempt."""
+        expires = now.timestamp() + lease_seconds
+        with self._tx() as c:
+            row = c.execute("SELECT status, lease_owner, lease_expires FROM chunks WHERE chunk_id=?",
+                            (chunk_id,)).fetchone()
+            if row is None or row["status"] == ChunkStatus.COMPLETE.value:
+                return False
+            held = row["lease_owner"] and row["lease_owner"] != owner
+            if held and row["lease_expires"] and parse_utc(row["lease_expires"]) > now:
+                return False
+            c.execute(
+                "UPDATE chunks SET status=?, lease_owner=?, lease_expires=?, attempts=attempts+1 WHERE chunk_id=?",
+                (ChunkStatus.RUNNING.value, owner, _ts(datetime.fromtimestamp(expires, now.tzinfo)), chunk_id),
+            )
+            return True
+
+    def checkpoint_chunk(self, chunk_id: str, owner: str, outcome: ChunkOutcome, lease_seconds: float,
+                         now: datetime) -> None:
+        """Record the cursor after a raw file landed, and extend the lease."""
+        expires = datetime.fromtimestamp(now.timestamp() + lease_seconds, now.tzinfo)
+        with self._tx() as c:
+            c.execute(
+                "UPDATE chunks SET cursor=?, seq=?, records=?, pages=?, files=?, max_updated_at=?, "
+                "lease_expires=? WHERE chunk_id=? AND lease_owner=?",
+                (outcome.cursor, outcome.seq, outcome.records, outcome.pages, outcome.files,
+                 _ts(outcome.max_updated_at), _ts(expires), chunk_id, owner),
+            )
+
+    def finish_chunk(self, chunk_id: str, outcome: ChunkOutcome, now: datetime) -> None:
+        with self._tx() as c:
+            c.execute(
+                "UPDATE chunks SET status=?, cursor=?, seq=?, records=?, pages=?, files=?, max_updated_at=?, "
+                "last_error=?, lease_owner=NULL, lease_expires=NULL WHERE chunk_id=?",
+                (outcome.status.value, outcome.cursor, outcome.seq, outcome.records, outcome.pages,
+                 outcome.files, _ts(outcome.max_updated_at), outcome.error, chunk_id),
+            )
+
+    # ---- watermarks -----------------------------------------------------------------------
+    def get_watermark(self, tenant_id: str, service: str, table: str) -> datetime | None:
+        rows = self._query("SELECT watermark FROM watermarks WHERE tenant_id=? AND service=? AND tbl=?",
+                           (tenant_id, service, table))
+        return _dt(rows[0]["watermark"]) if rows else None
+
+    def set_watermark(self, tenant_id: str, service: str, table: str, value: datetime, run_id: str) -> None:
+        """Only ever moves forward: a late-finishing older run cannot pull it back."""
+        with self._tx() as c:
+            row = c.execute("SELECT watermark FROM watermarks WHERE tenant_id=? AND service=? AND tbl=?",
+                            (tenant_id, service, table)).fetchone()
+            if row is not None and parse_utc(row["watermark"]) >= value:
+                return
+            c.execute(
+                "INSERT INTO watermarks VALUES (?,?,?,?,?) ON CONFLICT(tenant_id, service, tbl) DO UPDATE SET "
+                "watermark=excluded.watermark, run_id=excluded.run_id",
+                (tenant_id, service, table, _ts(value), run_id),
+            )
