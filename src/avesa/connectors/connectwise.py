@@ -9,22 +9,68 @@ neither lost nor read twice (its new version lands outside the range and is read
 from __future__ import annotations
 
 import base64
+import operator
+import re
 from collections.abc import AsyncIterator
-from datetime import datetime
+from datetime import UTC, datetime
+
+import httpx
+import msgspec
 
 from avesa.catalog.models import ServiceSpec
-from avesa.connectors.base import Page, SourceRecord
 from avesa.connectors.http_client import HttpOptions, SourceHttp
 from avesa.connectors.rate_budget import RateBudget
 from avesa.domain.errors import BadDataError, ConfigError
+from avesa.domain.pages import Page
 from avesa.domain.timeutil import iso_z, parse_utc
 
 CHANGE_FIELD = "_info/lastUpdated"
 
 
+class _Info(msgspec.Struct):
+    lastUpdated: str | None = None
+
+
+_SPLIT_PAGE = msgspec.json.Decoder(list[msgspec.Raw])
+
+
+def _envelope_decoder(sensitive_fields: list[str]) -> msgspec.json.Decoder:
+    """Decode only the fields the engine reads — id, _info.lastUpdated, and whether a deny-listed
+    field is present — so msgspec skips the rest of each record without building it."""
+    fields: list[tuple] = [("id", int | None, None), ("info", _Info | None, msgspec.field(default=None, name="_info"))]
+    fields += [(f"deny_{i}", object, msgspec.field(default=msgspec.UNSET, name=name))
+               for i, name in enumerate(sensitive_fields)]
+    return msgspec.json.Decoder(list[msgspec.defstruct("Envelope", fields)])
+
+
 def basic_auth_header(company_id: str, public_key: str, private_key: str) -> str:
     token = base64.b64encode(f"{company_id}+{public_key}:{private_key}".encode()).decode()
     return f"Basic {token}"
+
+
+def _parse_stamp(text: str) -> datetime:
+    """ConnectWise stamps are UTC with a Z; fromisoformat reads that in C."""
+    stamp = datetime.fromisoformat(text)
+    if stamp.tzinfo is not UTC:
+        stamp = parse_utc(stamp)
+    return stamp
+
+
+def _has_next(headers: httpx.Headers, received: int, page_size: int) -> bool:
+    """Navigable paging announces a next page in `Link`; trusting it saves the empty request a full
+    last page would otherwise cost. Without a Link header, only a short page proves the end."""
+    link = headers.get("link")
+    if link is not None:
+        return 'rel="next"' in link
+    return received >= page_size
+
+
+_LAST_PAGE = re.compile(r'<[^>]*[?&]page=(\d+)[^>]*>;\s*rel="last"')
+
+
+def _last_page_number(link: str | None) -> int | None:
+    match = _LAST_PAGE.search(link) if link else None
+    return int(match.group(1)) if match else None
 
 
 def _range_conditions(start: datetime | None, end: datetime) -> str:
@@ -54,6 +100,10 @@ class ConnectWiseConnector:
             )
         self.spec = spec
         self.tenant_id = tenant_id
+        self._envelopes = _envelope_decoder(spec.sensitive_fields)
+        self._deny_slots = [f"deny_{i}" for i in range(len(spec.sensitive_fields))]
+        self._deny_values = operator.attrgetter(*self._deny_slots) if self._deny_slots else None
+        self._no_deny = msgspec.UNSET if len(self._deny_slots) == 1 else (msgspec.UNSET,) * len(self._deny_slots)
         self.page_size = min(page_size, spec.page_size_max)
         base_url = credentials["api_url"].rstrip("/") + spec.api_path + "/"
         headers = {
@@ -84,34 +134,70 @@ class ConnectWiseConnector:
                                tenant_id=self.tenant_id, service="connectwise", table=table)
         return body["count"]
 
-    async def earliest_change(self, table: str) -> datetime | None:
-        body, _ = await self.http.get_json(
+    async def span(self, table: str, start: datetime | None, end: datetime) -> tuple[datetime | None, int]:
+        """The earliest change stamp in `[start, end)` and how many records the range holds — with
+        one request: the first record by stamp, and the navigable `Link` header's last page number
+        at pageSize=1, which is the count. Without a Link header, `/count` answers instead."""
+        body, headers = await self.http.get_bytes(
             self._path(table),
-            {"orderBy": f"{CHANGE_FIELD} asc", "pageSize": 1, "fields": f"id,{CHANGE_FIELD}"},
+            {"conditions": _range_conditions(start, end), "orderBy": f"{CHANGE_FIELD} asc", "pageSize": 1,
+             "fields": f"id,{CHANGE_FIELD}"},
             table=table,
         )
-        if not body:
-            return None
-        return self._parse(body[0], table, 1).updated_at
+        page = self._page(body, table, 1)
+        earliest = page.updated_at[0] if len(page) else None
+        count = _last_page_number(headers.get("link"))
+        if count is None:
+            count = len(page) if not _has_next(headers, len(page), 1) else await self.count(table, start, end)
+        return earliest, count
 
-    def _parse(self, item: object, table: str, page: int) -> SourceRecord:
-        where = {"tenant_id": self.tenant_id, "service": "connectwise", "table": table}
-        if not isinstance(item, dict):
-            raise BadDataError(f"page {page}: expected a JSON object per record, got {type(item).__name__}", **where)
-        record_id = item.get("id")
-        info = item.get("_info")
-        updated = info.get("lastUpdated") if isinstance(info, dict) else None
-        if record_id is None or updated is None:
-            raise BadDataError(f"page {page}: record without id or _info.lastUpdated: {str(item)[:200]}", **where)
+    def _where(self, table: str) -> dict[str, str]:
+        return {"tenant_id": self.tenant_id, "service": "connectwise", "table": table}
+
+    def _page(self, body: bytes, table: str, number: int, start: datetime | None = None,
+              end: datetime | None = None, after: int | None = None) -> Page:
+        """Split a page into records, keeping each record's bytes exactly as the API sent them,
+        and check it keeps the contract: ids ascending past the cursor, stamps inside the range.
+
+        Two C-speed passes (msgspec): one slices the array into raw records, one reads only id,
+        _info.lastUpdated and the presence of deny-listed fields — no Python object is built for
+        the rest of a record."""
+        where = self._where(table)
         try:
-            updated_at = parse_utc(updated)
-        except (TypeError, ValueError):
-            raise BadDataError(f"page {page}: record {record_id}: bad _info.lastUpdated {updated!r}", **where) from None
-        return SourceRecord(record_id=str(record_id), updated_at=updated_at, body=item)
+            raws = _SPLIT_PAGE.decode(body)
+            envelopes = self._envelopes.decode(body)
+        except msgspec.DecodeError as exc:
+            raise BadDataError(f"page {number}: response is not valid JSON or not a list of records ({exc}); "
+                               f"{len(body)} bytes received", **where) from None
+        ids: list[str] = []
+        stamps: list[datetime] = []
+        sensitive: list[int] = []
+        previous = after
+        for position, envelope in enumerate(envelopes):
+            updated = envelope.info.lastUpdated if envelope.info is not None else None
+            rid = envelope.id
+            if rid is None or updated is None:
+                raise BadDataError(f"page {number}: record without id or _info.lastUpdated: "
+                                   f"{bytes(raws[position])[:200]!r}", **where)
+            try:
+                stamp = _parse_stamp(updated)
+            except ValueError:
+                raise BadDataError(f"page {number}: record {rid}: bad _info.lastUpdated {updated!r}", **where) from None
+            if previous is not None and rid <= previous:
+                raise BadDataError(f"page {number}: ids not ascending past the cursor ({rid} <= {previous})", **where)
+            if start is not None and end is not None and not (start <= stamp < end):
+                raise BadDataError(f"page {number}: record {rid} changed at {iso_z(stamp)}, outside the requested "
+                                   f"range [{iso_z(start)}, {iso_z(end)})", **where)
+            if self._deny_slots and self._deny_values(envelope) != self._no_deny:
+                sensitive.append(position)
+            previous = rid
+            ids.append(str(rid))
+            stamps.append(stamp)
+        return Page(number=number, record_ids=ids, updated_at=stamps, raws=[bytes(r) for r in raws],
+                    sensitive=sensitive, last_id=str(previous) if previous is not None else None)
 
     async def pages(self, table: str, start: datetime, end: datetime, after_id: str | None) -> AsyncIterator[Page]:
         path = self._path(table)
-        where = {"tenant_id": self.tenant_id, "service": "connectwise", "table": table}
         cursor = int(after_id) if after_id is not None else None
         number = 0
         while True:
@@ -119,27 +205,16 @@ class ConnectWiseConnector:
             conditions = _range_conditions(start, end)
             if cursor is not None:
                 conditions += f" and id>{cursor}"
-            body, _ = await self.http.get_json(
+            body, headers = await self.http.get_bytes(
                 path,
                 {"conditions": conditions, "orderBy": "id asc", "page": 1, "pageSize": self.page_size},
                 table=table, page=number,
             )
-            if not isinstance(body, list):
-                raise BadDataError(f"page {number}: expected a JSON list, got {type(body).__name__}", **where)
-            records = [self._parse(item, table, number) for item in body]
-            for rec in records:
-                rid = int(rec.record_id)
-                if cursor is not None and rid <= cursor:
-                    raise BadDataError(f"page {number}: ids not ascending past the cursor ({rid} <= {cursor})",
-                                       **where)
-                if not (start <= rec.updated_at < end):
-                    raise BadDataError(
-                        f"page {number}: record {rid} changed at {iso_z(rec.updated_at)}, outside the requested "
-                        f"range [{iso_z(start)}, {iso_z(end)})", **where)
-                cursor = rid
-            if records:
-                yield Page(number=number, records=records, last_id=str(cursor))
-            if len(records) < self.page_size:
+            page = self._page(body, table, number, start, end, cursor)
+            if len(page):
+                cursor = int(page.last_id)
+                yield page
+            if not _has_next(headers, len(page), self.page_size):
                 return
 
     async def list_ids(self, table: str) -> AsyncIterator[list[str]]:

@@ -13,13 +13,7 @@ def utc_now() -> datetime:
 
 def parse_utc(value: str | datetime) -> datetime:
     """Parse an ISO-8601 string (``Z`` or offset; naive means UTC) into an aware UTC datetime."""
-    if isinstance(value, datetime):
-        dt = value
-    else:
-        text = value.strip()
-        if text.endswith("Z"):
-            text = text[:-1] + "+00:00"
-        dt = datetime.fromisoformat(text)
+    dt = value if isinstance(value, datetime) else datetime.fromisoformat(value.strip())  # 3.11 reads "Z"
     if dt.tzinfo is None:
         return dt.replace(tzinfo=UTC)
     return dt.astimezone(UTC)

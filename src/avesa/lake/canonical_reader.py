@@ -1,29 +1,22 @@
-"""Read canonical Delta tables as Arrow: for reconciliation, `avesa query` and tests.
+"""Read canonical tables as Arrow, for reconciliation, `avesa query` and checks.
 
-DuckDB's delta extension is downloaded at run time (impossible offline), so reads go through
-deltalake's pyarrow dataset, which also prunes files by the filter's statistics.
+DuckDB's delta extension is downloaded at run time (impossible offline), so reads go through the
+Delta log into a pyarrow dataset (`delta_tables.canonical_dataset`), which prunes files by
+partition and statistics.
 """
 
 from __future__ import annotations
 
 import pyarrow as pa
 import pyarrow.dataset as ds
-from deltalake import DeltaTable
-from deltalake.exceptions import TableNotFoundError
 
-
-def open_dataset(uri: str, storage_options: dict[str, str] | None = None) -> ds.Dataset | None:
-    """The table's current snapshot as a pyarrow dataset, or None if the table does not exist yet."""
-    try:
-        return DeltaTable(uri, storage_options=storage_options).to_pyarrow_dataset()
-    except TableNotFoundError:
-        return None
+from avesa.lake.delta_tables import canonical_dataset
 
 
 def read_current(uri: str, *, source_service: str, source_table: str,
                  storage_options: dict[str, str] | None = None) -> pa.Table | None:
-    """Current rows of one source table inside a canonical table."""
-    dataset = open_dataset(uri, storage_options)
+    """Current rows of one source table inside a canonical table; None if the table does not exist."""
+    dataset = canonical_dataset(uri, storage_options=storage_options)
     if dataset is None:
         return None
     expr = (

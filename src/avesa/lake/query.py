@@ -10,7 +10,7 @@ from __future__ import annotations
 import duckdb
 import pyarrow as pa
 
-from avesa.lake.canonical_reader import open_dataset
+from avesa.lake.delta_tables import canonical_dataset
 from avesa.lake.paths import LakeLayout
 
 
@@ -19,7 +19,7 @@ def connect(lake: LakeLayout, tenant_ids: list[str], canonical_tables: list[str]
     for table in canonical_tables:
         parts = []
         for tenant_id in tenant_ids:
-            dataset = open_dataset(lake.canonical_uri(tenant_id, table))
+            dataset = canonical_dataset(lake.canonical_uri(tenant_id, table))
             if dataset is None:
                 continue
             name = f"_{table}__{tenant_id.replace('-', '_')}"
@@ -33,6 +33,7 @@ def connect(lake: LakeLayout, tenant_ids: list[str], canonical_tables: list[str]
 def run_query(lake: LakeLayout, sql: str, tenant_ids: list[str], canonical_tables: list[str]) -> pa.Table:
     con = connect(lake, tenant_ids, canonical_tables)
     try:
-        return con.execute(sql).fetch_arrow_table()
+        relation = con.sql(sql)
+        return relation.to_arrow_table() if relation is not None else pa.table({})
     finally:
         con.close()

@@ -13,6 +13,8 @@ import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
+from avesa.domain.pages import Page
+
 RAW_SCHEMA = pa.schema(
     [
         ("tenant_id", pa.string()),
@@ -28,15 +30,18 @@ RAW_SCHEMA = pa.schema(
 )
 
 
-def strip_sensitive(body: dict, deny: frozenset[str]) -> dict:
-    """Drop deny-listed top-level fields (passwords, tokens) before anything is written."""
-    if deny.isdisjoint(body):
-        return body
-    return {k: v for k, v in body.items() if k not in deny}
+def strip_sensitive(raw: bytes, deny: frozenset[str]) -> bytes:
+    """Drop deny-listed top-level fields (passwords, tokens) from one record's JSON.
+
+    Only records the connector flagged come here; every other record keeps the API's exact bytes."""
+    body = orjson.loads(raw)
+    if not isinstance(body, dict) or deny.isdisjoint(body):
+        return raw
+    return orjson.dumps({k: v for k, v in body.items() if k not in deny})
 
 
 def build_raw_table(
-    rows: Iterable[tuple[str, datetime, dict]],
+    pages: Iterable[Page],
     *,
     tenant_id: str,
     service: str,
@@ -46,11 +51,20 @@ def build_raw_table(
     extracted_at: datetime,
     deny: frozenset[str],
 ) -> pa.Table:
-    ids, updated, records = [], [], []
-    for record_id, updated_at, body in rows:
-        ids.append(record_id)
-        updated.append(updated_at)
-        records.append(orjson.dumps(strip_sensitive(body, deny)).decode())
+    """Whole pages -> one raw table: the envelope columns and each record's JSON text."""
+    ids: list[str] = []
+    updated: list[datetime] = []
+    records: list[bytes] = []
+    for page in pages:
+        ids += page.record_ids
+        updated += page.updated_at
+        if page.sensitive:
+            raws = list(page.raws)
+            for position in page.sensitive:
+                raws[position] = strip_sensitive(raws[position], deny)
+            records += raws
+        else:
+            records += page.raws
     n = len(ids)
     return pa.table(
         {
@@ -62,7 +76,7 @@ def build_raw_table(
             "extracted_at": pa.array([extracted_at] * n, pa.timestamp("us", tz="UTC")),
             "run_id": pa.array([run_id] * n, pa.string()),
             "chunk_id": pa.array([chunk_id] * n, pa.string()),
-            "record": pa.array(records, pa.string()),
+            "record": pa.array(records, pa.binary()).cast(pa.string()),  # validates UTF-8
         },
         schema=RAW_SCHEMA,
     )

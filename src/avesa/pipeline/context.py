@@ -14,6 +14,7 @@ from avesa.connectors.http_client import HttpOptions
 from avesa.connectors.rate_budget import RateBudgets
 from avesa.domain.errors import NotFoundError
 from avesa.lake.paths import LakeLayout
+from avesa.observability import events
 from avesa.secrets.base import SecretStore
 from avesa.secrets.encrypted_file import EncryptedFileSecretStore, load_or_create_key
 from avesa.settings import Settings
@@ -35,6 +36,7 @@ class PipelineContext:
     @classmethod
     def from_settings(cls, settings: Settings) -> PipelineContext:
         settings.home.mkdir(parents=True, exist_ok=True)
+        events.configure(settings.home)
         key = load_or_create_key(settings.secret_key_path, settings.secret_key)
         return cls(
             settings=settings,

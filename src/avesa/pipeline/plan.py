@@ -90,12 +90,11 @@ async def plan_table(ctx: PipelineContext, ref: TableRef) -> TablePlan:
     end = ref.run_started_at.replace(microsecond=0)
     watermark = None if ref.mode is SyncMode.FULL else ctx.state.get_watermark(*ref.key)
     if watermark is not None:
-        start = watermark.replace(microsecond=0) - timedelta(seconds=ctx.settings.lookback_seconds)
+        start = min(end, watermark.replace(microsecond=0) - timedelta(seconds=ctx.settings.lookback_seconds))
+        _, estimate = await connector.span(ref.table, start, end) if start < end else (None, 0)
     else:
-        earliest = await connector.earliest_change(ref.table)
-        start = earliest.replace(microsecond=0) if earliest is not None else end
-    start = min(start, end)
-    estimate = await connector.count(ref.table, start, end) if start < end else 0
+        earliest, estimate = await connector.span(ref.table, None, end)
+        start = min(end, earliest.replace(microsecond=0)) if earliest is not None else end
     pieces = max(1, math.ceil(estimate / ctx.settings.target_chunk_records)) if estimate else 0
     chunks = []
     if pieces:

@@ -285,6 +285,12 @@ class SqliteStateStore:
                  outcome.files, _ts(outcome.max_updated_at), outcome.error, chunk_id),
             )
 
+    def forget_tenant_history(self, tenant_id: str) -> None:
+        """Drop a tenant's ledger rows and watermarks (the demo's reset); the registry stays."""
+        with self._tx() as c:
+            for table in ("chunks", "table_runs", "watermarks"):
+                c.execute(f"DELETE FROM {table} WHERE tenant_id=?", (tenant_id,))
+
     # ---- watermarks -----------------------------------------------------------------------
     def get_watermark(self, tenant_id: str, service: str, table: str) -> datetime | None:
         rows = self._query("SELECT watermark FROM watermarks WHERE tenant_id=? AND service=? AND tbl=?",

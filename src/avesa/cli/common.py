@@ -1,0 +1,38 @@
+"""Shared CLI plumbing: settings, the pipeline context, and turning AvesaErrors into clear exits."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import typer
+from rich.console import Console
+
+from avesa.domain.errors import AvesaError
+from avesa.pipeline.context import PipelineContext
+from avesa.settings import Settings
+
+# Tables are wide; when output is not a terminal (CI logs, pipes) rich would fold them at 80 columns.
+console = Console(width=None if Console().is_terminal else 160)
+err_console = Console(stderr=True)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def load_context() -> PipelineContext:
+    return PipelineContext.from_settings(Settings())
+
+
+def friendly_errors(func: F) -> F:
+    """A user sees `error: <what is wrong and what to do>` and exit code 2, never a traceback."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except AvesaError as exc:
+            err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
+            raise typer.Exit(2) from None
+
+    return wrapper  # type: ignore[return-value]

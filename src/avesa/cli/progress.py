@@ -1,0 +1,77 @@
+"""Rich progress while a run extracts (tables, chunks, records/s) and the summary table after."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from avesa.domain.work import TablePlan, TableRef, TableResult, TableStatus
+from avesa.runtime.local import RunSummary
+
+
+class RichRunObserver:
+    """One line per table while it runs: chunks done of planned, records landed, records/s."""
+
+    def __init__(self, console: Console) -> None:
+        self.progress = Progress(
+            TextColumn("[bold]{task.description}", justify="left"),
+            BarColumn(bar_width=24),
+            MofNCompleteColumn(),
+            TextColumn("chunks"),
+            TextColumn("{task.fields[records]:>8,} rec"),
+            TextColumn("{task.fields[rate]:>7,.0f} rec/s"),
+            TimeElapsedColumn(),
+            console=console,
+            transient=False,
+        )
+        self._tasks: dict[str, TaskID] = {}
+        self._records: dict[str, int] = {}
+
+    def __enter__(self) -> RichRunObserver:
+        self.progress.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.progress.__exit__(*exc)
+
+    def table_started(self, ref: TableRef) -> None:
+        self._records[ref.label] = 0
+        self._tasks[ref.label] = self.progress.add_task(ref.label, total=None, records=0, rate=0.0)
+
+    def table_planned(self, plan: TablePlan) -> None:
+        self.progress.update(self._tasks[plan.table.label], total=max(1, len(plan.chunks)),
+                             completed=0 if plan.chunks else 1)
+
+    def records_landed(self, ref: TableRef, count: int) -> None:
+        self._records[ref.label] += count
+        task = self.progress.tasks[self._tasks[ref.label]]
+        elapsed = task.elapsed or 0.0
+        rate = self._records[ref.label] / elapsed if elapsed > 0 else 0.0
+        self.progress.update(self._tasks[ref.label], records=self._records[ref.label], rate=rate)
+
+    def chunk_finished(self, ref: TableRef) -> None:
+        self.progress.advance(self._tasks[ref.label])
+
+    def table_finished(self, result: TableResult) -> None:
+        label = result.table.label
+        task = self._tasks.get(label)
+        if task is None:
+            return
+        mark = "[green]✓[/]" if result.status is TableStatus.COMPLETE else "[red]✗[/]"
+        self.progress.update(task, description=f"{mark} {label}")
+        self.progress.stop_task(task)
+
+
+def summary_table(summary: RunSummary, title: str | None = None) -> Table:
+    table = Table(title=title or f"run {summary.run_id}", title_justify="left")
+    for column, justify in [("tenant", "left"), ("service", "left"), ("table", "left"), ("mode", "left"),
+                            ("records", "right"), ("versions", "right"), ("deletes", "right"),
+                            ("seconds", "right"), ("rec/s", "right"), ("status", "left")]:
+        table.add_column(column, justify=justify)  # type: ignore[arg-type]
+    for r in sorted(summary.results, key=lambda r: r.table.key):
+        rate = r.records / r.seconds if r.seconds > 0 else 0.0
+        status = "[green]ok[/]" if r.status is TableStatus.COMPLETE else f"[red]failed[/] {r.error or ''}"
+        table.add_row(r.table.tenant_id, r.table.service, r.table.table, r.table.mode.value, f"{r.records:,}",
+                      f"{r.versions_created:,}", f"{r.deletes:,}", f"{r.seconds:.1f}", f"{rate:,.0f}", status)
+    return table

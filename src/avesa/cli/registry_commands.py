@@ -1,0 +1,153 @@
+"""`avesa tenant …` and `avesa service …`: the registry (the brief's setup-service)."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import typer
+from rich.table import Table
+
+from avesa.catalog.loader import load_catalog
+from avesa.cli.common import console, friendly_errors, load_context
+from avesa.domain.errors import NotFoundError, UsageError
+from avesa.domain.registry import Tenant
+from avesa.domain.tenant import validate_tenant_id
+from avesa.domain.timeutil import utc_now
+from avesa.pipeline.registration import register_service, resolve_tables, split_credentials
+from avesa.pipeline.service_check import check_service
+
+tenant_app = typer.Typer(help="Register, list and disable tenants.", no_args_is_help=True)
+service_app = typer.Typer(help="Configure a tenant's services and their credentials.", no_args_is_help=True)
+
+
+@tenant_app.command("add")
+@friendly_errors
+def tenant_add(
+    tenant_id: str = typer.Argument(..., help="slug: lower-case letters, digits, '-'"),
+    company_name: str = typer.Option(..., "--company-name", help="the client company's name"),
+) -> None:
+    """Register a tenant (or rename an existing one)."""
+    validate_tenant_id(tenant_id)
+    ctx = load_context()
+    existing = ctx.state.get_tenant(tenant_id)
+    ctx.state.put_tenant(Tenant(tenant_id=tenant_id, company_name=company_name, enabled=True,
+                                created_at=existing.created_at if existing else utc_now()))
+    console.print(f"tenant [bold]{tenant_id}[/] ({company_name}) {'updated' if existing else 'added'}")
+
+
+@tenant_app.command("list")
+@friendly_errors
+def tenant_list() -> None:
+    """List tenants and their services."""
+    ctx = load_context()
+    table = Table("tenant", "company", "enabled", "services")
+    for tenant in ctx.state.list_tenants():
+        services = ", ".join(
+            f"{s.service}{'' if s.enabled else ' (disabled)'}" for s in ctx.state.list_services(tenant.tenant_id)
+        )
+        table.add_row(tenant.tenant_id, tenant.company_name, "yes" if tenant.enabled else "no", services or "-")
+    console.print(table)
+
+
+def _set_enabled(tenant_id: str, enabled: bool) -> None:
+    ctx = load_context()
+    tenant = ctx.state.get_tenant(tenant_id)
+    if tenant is None:
+        raise NotFoundError("tenant", tenant_id, [t.tenant_id for t in ctx.state.list_tenants()])
+    ctx.state.put_tenant(tenant.model_copy(update={"enabled": enabled}))
+    console.print(f"tenant [bold]{tenant_id}[/] {'enabled' if enabled else 'disabled'}")
+
+
+@tenant_app.command("disable")
+@friendly_errors
+def tenant_disable(tenant_id: str) -> None:
+    """Stop syncing a tenant; its data stays in the lake."""
+    _set_enabled(tenant_id, False)
+
+
+@tenant_app.command("enable")
+@friendly_errors
+def tenant_enable(tenant_id: str) -> None:
+    """Resume syncing a disabled tenant."""
+    _set_enabled(tenant_id, True)
+
+
+def _read_credentials(service: str, interactive: bool) -> dict[str, str]:
+    """Each credential field from `{SERVICE}_{FIELD}` in the environment, else a hidden prompt."""
+    spec = load_catalog().service(service)
+    values: dict[str, str] = {}
+    missing = []
+    for field in spec.credentials:
+        env_name = f"{service.upper()}_{field.name.upper()}"
+        value = os.environ.get(env_name)
+        if not value and interactive:
+            value = typer.prompt(f"{spec.display_name} {field.name} ({field.description})",
+                                 hide_input=field.secret)
+        if not value:
+            missing.append(env_name)
+        else:
+            values[field.name] = value.strip()
+    if missing:
+        raise UsageError(f"missing credentials for {service}: set {', '.join(missing)} or run interactively "
+                         "to be prompted")
+    return values
+
+
+@service_app.command("add")
+@friendly_errors
+def service_add(
+    tenant_id: str = typer.Option(..., "--tenant-id"),
+    company_name: str = typer.Option(None, "--company-name", help="registers the tenant too if it is new"),
+    service: str = typer.Option(..., "--service"),
+    tables: str = typer.Option(None, "--tables", help="comma-separated; default: the service's default tables"),
+    dry_run: bool = typer.Option(False, "--dry-run", help="validate and show, write nothing"),
+    environment: str = typer.Option(None, "--environment", help="accepted for the brief's scripts; see AVESA_ENV"),
+) -> None:
+    """Configure a service for a tenant; credentials go to the encrypted secret store."""
+    validate_tenant_id(tenant_id)
+    spec = load_catalog().service(service)
+    chosen = resolve_tables(spec, [t.strip() for t in tables.split(",") if t.strip()] if tables else None)
+    ctx = load_context()
+    if ctx.state.get_tenant(tenant_id) is None and not company_name:
+        raise UsageError(f"tenant {tenant_id!r} is new: give --company-name to register it")
+    credentials = _read_credentials(service, interactive=sys.stdin.isatty() and not dry_run)
+    settings, secrets = split_credentials(spec, credentials)
+    title = f"{tenant_id} / {service}" + (" (dry run: nothing written)" if dry_run else "")
+    shown = Table("field", "value", title=title)
+    shown.add_row("tables", ", ".join(chosen))
+    for name, value in settings.items():
+        shown.add_row(name, value)
+    for name in secrets:
+        shown.add_row(name, "•••••• (encrypted)")
+    console.print(shown)
+    if dry_run:
+        return
+    register_service(ctx, tenant_id=tenant_id, service=service, credentials=credentials,
+                     company_name=company_name, tables=chosen)
+    console.print(f"service [bold]{service}[/] configured for [bold]{tenant_id}[/]; "
+                  f"check it with `avesa service test --tenant-id {tenant_id} --service {service}`")
+
+
+@service_app.command("test")
+@friendly_errors
+def service_test(
+    tenant_id: str = typer.Option(..., "--tenant-id"),
+    service: str = typer.Option(..., "--service"),
+) -> None:
+    """Check the stored credentials against the live service."""
+    ctx = load_context()
+    count = check_service(ctx, tenant_id, service)
+    console.print(f"[green]ok[/]: {tenant_id}/{service} answered ({count})")
+
+
+@service_app.command("list")
+@friendly_errors
+def service_list(tenant_id: str = typer.Option(None, "--tenant-id")) -> None:
+    """List configured services (never their credentials)."""
+    ctx = load_context()
+    table = Table("tenant", "service", "enabled", "tables", "settings")
+    for s in ctx.state.list_services(tenant_id):
+        table.add_row(s.tenant_id, s.service, "yes" if s.enabled else "no", ", ".join(s.tables),
+                      ", ".join(f"{k}={v}" for k, v in s.settings.items()))
+    console.print(table)

@@ -1,0 +1,102 @@
+"""`avesa run`, `avesa status`, `avesa query`."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import pyarrow as pa
+import typer
+from rich.table import Table
+
+from avesa.cli.common import console, friendly_errors, load_context
+from avesa.cli.progress import RichRunObserver, summary_table
+from avesa.domain.errors import NotFoundError, UsageError
+from avesa.domain.work import RunRequest
+from avesa.lake.query import run_query
+from avesa.runtime.local import run_sync
+
+
+@friendly_errors
+def run(
+    tenant: str = typer.Option(None, "--tenant", help="only this tenant"),
+    service: str = typer.Option(None, "--service", help="only this service"),
+    table: str = typer.Option(None, "--table", help="only this table"),
+    full: bool = typer.Option(False, "--full", help="re-read everything and reconcile deletes"),
+) -> None:
+    """Sync tenants' data: extract to raw Parquet, then build canonical SCD2 tables."""
+    ctx = load_context()
+    request = RunRequest(tenant_id=tenant, service=service, table=table, full=full)
+    with RichRunObserver(console) as observer:
+        summary = run_sync(ctx, request, observer)
+    console.print(summary_table(summary))
+    for reason in summary.skipped:
+        console.print(f"[yellow]skipped[/] {reason}")
+    if not summary.results:
+        console.print("nothing to run: register tenants with `avesa service add`")
+    console.print(f"{summary.records:,} records in {summary.seconds:.1f}s; lake: {ctx.lake.root}")
+    if summary.failed:
+        console.print(f"[red]{len(summary.failed)} table(s) failed[/]")
+        raise typer.Exit(1)
+
+
+@friendly_errors
+def status(tenant: str = typer.Option(None, "--tenant"), limit: int = typer.Option(40, "--limit")) -> None:
+    """The last runs per tenant and table, with watermarks."""
+    ctx = load_context()
+    latest: dict[tuple[str, str, str], object] = {}
+    for tr in ctx.state.list_table_runs(tenant_id=tenant):
+        latest.setdefault((tr.tenant_id, tr.service, tr.table), tr)
+    table = Table("tenant / service / table", "last run (UTC)", "mode", "status", "records", "versions",
+                  "watermark (UTC)", "error", title="last run per table", title_justify="left")
+    for key in sorted(latest)[:limit]:
+        tr = latest[key]
+        wm = ctx.state.get_watermark(*key)
+        table.add_row(f"{tr.tenant_id}/{tr.service}/{tr.table}", tr.started_at.strftime("%Y-%m-%d %H:%M:%S"), tr.mode,
+                      tr.status, f"{tr.records:,}", f"{tr.versions_created:,}",
+                      wm.strftime("%Y-%m-%d %H:%M:%S") if wm else "-", (tr.error or "")[:80])
+    console.print(table)
+    runs = Table("run", "started", "status", title="recent runs", title_justify="left")
+    for r in ctx.state.list_runs(limit=10):
+        runs.add_row(r.run_id, r.started_at.strftime("%Y-%m-%d %H:%M:%S"), r.status)
+    console.print(runs)
+
+
+def _render(result: pa.Table, fmt: str) -> None:
+    if fmt == "csv":
+        import pyarrow.csv as pacsv
+
+        sink = pa.BufferOutputStream()
+        pacsv.write_csv(result, sink)
+        sys.stdout.write(sink.getvalue().to_pybytes().decode())
+    elif fmt == "json":
+        sys.stdout.write(json.dumps(result.to_pylist(), default=str, indent=2) + "\n")
+    else:
+        table = Table(*result.column_names)
+        for row in result.to_pylist():
+            table.add_row(*("" if v is None else str(v) for v in row.values()))
+        console.print(table)
+
+
+@friendly_errors
+def query(
+    sql: str = typer.Argument(..., help="SQL over companies, contacts, tickets, time_entries"),
+    tenant: str = typer.Option(None, "--tenant", help="only this tenant's tables"),
+    fmt: str = typer.Option("table", "--format", help="table | csv | json"),
+) -> None:
+    """Query the canonical tables of every tenant with DuckDB."""
+    if fmt not in ("table", "csv", "json"):
+        raise UsageError(f"unknown --format {fmt!r}: use table, csv or json")
+    ctx = load_context()
+    tenants = [t.tenant_id for t in ctx.state.list_tenants()]
+    if tenant is not None:
+        if tenant not in tenants:
+            raise NotFoundError("tenant", tenant, tenants)
+        tenants = [tenant]
+    import duckdb
+
+    try:
+        result = run_query(ctx.lake, sql, tenants, sorted(ctx.catalog.canonical))
+    except duckdb.Error as exc:
+        raise UsageError(f"query failed: {exc}") from None
+    _render(result, fmt)

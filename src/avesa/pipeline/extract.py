@@ -1,0 +1,106 @@
+"""Run one chunk: page through its range by keyset, land raw files, checkpoint after each file.
+
+A file is written only from whole pages and the cursor is saved only after the file is on disk,
+so a crash, a deadline or a failed page loses nothing and duplicates nothing: the chunk resumes
+after its cursor and rewrites the same deterministic file names.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from datetime import datetime
+
+from avesa.domain.errors import AvesaError, SourceError
+from avesa.domain.pages import Page
+from avesa.domain.timeutil import compact_stamp, utc_now
+from avesa.domain.work import ChunkOutcome, ChunkStatus, ChunkTask
+from avesa.lake.raw_files import build_raw_table, write_raw_file
+from avesa.pipeline.context import PipelineContext
+
+ProgressCallback = Callable[[int], None]
+
+
+def raw_file_prefix(chunk: ChunkTask) -> str:
+    return f"{compact_stamp(chunk.table.run_started_at)}_{chunk.chunk_id}_"
+
+
+def _error_kind(exc: BaseException) -> str:
+    return type(exc).__name__
+
+
+async def run_chunk(
+    ctx: PipelineContext,
+    chunk: ChunkTask,
+    *,
+    deadline: float | None = None,
+    on_records: ProgressCallback | None = None,
+) -> ChunkOutcome:
+    """Extract `chunk` from its cursor until done, failed, or `deadline` (a time.monotonic() value)."""
+    ref = chunk.table
+    record = ctx.state.get_chunk(chunk.chunk_id)
+    if record is None:
+        ctx.state.save_chunks([chunk])
+        record = ctx.state.get_chunk(chunk.chunk_id)
+    if record.status == ChunkStatus.COMPLETE.value:
+        return ChunkOutcome(chunk_id=chunk.chunk_id, status=ChunkStatus.COMPLETE, cursor=record.cursor,
+                            seq=record.seq, records=record.records, pages=record.pages, files=record.files,
+                            max_updated_at=record.max_updated_at)
+    if not ctx.state.acquire_chunk(chunk.chunk_id, ctx.owner, ctx.settings.lease_seconds, utc_now()):
+        return ChunkOutcome(chunk_id=chunk.chunk_id, status=ChunkStatus.INCOMPLETE, cursor=record.cursor,
+                            seq=record.seq, error="held by another worker's lease")
+
+    # Resume from the ledger's checkpoint, not from the caller's copy: it is the durable truth.
+    outcome = ChunkOutcome(chunk_id=chunk.chunk_id, status=ChunkStatus.RUNNING, cursor=record.cursor,
+                           seq=record.seq, records=record.records, pages=record.pages, files=record.files,
+                           max_updated_at=record.max_updated_at)
+    spec = ctx.catalog.service(ref.service)
+    deny = frozenset(spec.sensitive_fields)
+    directory = ctx.lake.raw_dir(ref.tenant_id, ref.service, ref.table)
+    stamp = compact_stamp(ref.run_started_at)
+    buffer: list[Page] = []
+    buffered = 0
+
+    def flush() -> None:
+        nonlocal buffer, buffered
+        if not buffer:
+            return
+        table = build_raw_table(
+            buffer, tenant_id=ref.tenant_id, service=ref.service, table=ref.table, run_id=ref.run_id,
+            chunk_id=chunk.chunk_id, extracted_at=utc_now(), deny=deny,
+        )
+        write_raw_file(directory, ctx.lake.raw_file_name(stamp, chunk.chunk_id, outcome.seq), table)
+        newest: datetime = max(max(page.updated_at) for page in buffer)
+        outcome.max_updated_at = newest if outcome.max_updated_at is None else max(outcome.max_updated_at, newest)
+        outcome.cursor = buffer[-1].last_id
+        outcome.seq += 1
+        outcome.files += 1
+        outcome.records += buffered
+        outcome.pages += len(buffer)
+        ctx.state.checkpoint_chunk(chunk.chunk_id, ctx.owner, outcome, ctx.settings.lease_seconds, utc_now())
+        buffer, buffered = [], 0
+
+    connector = ctx.connector(ref.tenant_id, ref.service)
+    try:
+        async for page in connector.pages(ref.table, chunk.start, chunk.end, outcome.cursor):
+            buffer.append(page)
+            buffered += len(page)
+            if on_records is not None:
+                on_records(len(page))
+            if buffered >= ctx.settings.records_per_file:
+                await asyncio.to_thread(flush)
+            if deadline is not None and time.monotonic() >= deadline:
+                await asyncio.to_thread(flush)
+                outcome.status = ChunkStatus.INCOMPLETE
+                break
+        else:
+            await asyncio.to_thread(flush)
+            outcome.status = ChunkStatus.COMPLETE
+    except (AvesaError, OSError) as exc:
+        # Pages in the buffer were never written and the cursor still points before them.
+        outcome.status = ChunkStatus.FAILED
+        outcome.error = str(exc) if isinstance(exc, SourceError) else f"{ref.label}: {exc}"
+        outcome.error_kind = _error_kind(exc)
+    ctx.state.finish_chunk(chunk.chunk_id, outcome, utc_now())
+    return outcome

@@ -1,0 +1,113 @@
+"""Finalize a table once every chunk is complete: canonical transform + SCD2 merge, delete
+reconciliation on a full sync, then the watermark advances — in that order, so a crash before the
+end leaves the watermark where it was and the next run simply covers the range again."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pyarrow as pa
+
+from avesa.domain.errors import AvesaError
+from avesa.domain.timeutil import utc_now
+from avesa.domain.work import ChunkStatus, ChunkTask, SyncMode, TableRef, TableResult, TableStatus
+from avesa.lake.delta_tables import merge_scd2
+from avesa.lake.raw_files import iter_raw_batches, list_raw_files
+from avesa.pipeline.context import PipelineContext
+from avesa.pipeline.extract import raw_file_prefix
+from avesa.pipeline.reconcile import deletion_versions
+from avesa.transform.mapping import CompiledMapping
+
+MERGE_BATCH_ROWS = 200_000
+
+
+def compiled_mapping(ctx: PipelineContext, service: str, table: str) -> CompiledMapping | None:
+    mapping = ctx.catalog.mapping(service, table)
+    if mapping is None:
+        return None
+    return CompiledMapping(mapping, ctx.catalog.canonical_table(mapping.canonical_table))
+
+
+def _transform_and_merge(ctx: PipelineContext, ref: TableRef, mapping: CompiledMapping, uri: str) -> int:
+    """Map this run's raw files to versions and merge them, a bounded batch at a time."""
+    chunks = ctx.state.list_chunks(ref)
+    prefixes = [
+        raw_file_prefix(ChunkTask(table=ref, chunk_id=c.chunk_id, index=c.idx, start=c.range_start, end=c.range_end))
+        for c in chunks
+    ]
+    directory = ctx.lake.raw_dir(ref.tenant_id, ref.service, ref.table)
+    paths = list_raw_files(directory, prefixes)
+    created = 0
+    pending: list[pa.Table] = []
+    pending_rows = 0
+    loaded_at = utc_now()
+
+    def merge_pending() -> None:
+        nonlocal created, pending, pending_rows
+        if pending:
+            result = merge_scd2(uri, pa.concat_tables(pending), mapping.business_columns)
+            created += result.stats.new_versions
+            pending, pending_rows = [], 0
+
+    for batch in iter_raw_batches(paths, directory):
+        ids = batch.column("record_id").to_pylist()
+        updated = batch.column("source_updated_at").to_pylist()
+        records = batch.column("record").to_pylist()
+        versions = mapping.to_versions(zip(ids, updated, records, strict=True), tenant_id=ref.tenant_id,
+                                       run_id=ref.run_id, loaded_at=loaded_at)
+        pending.append(versions)
+        pending_rows += versions.num_rows
+        if pending_rows >= MERGE_BATCH_ROWS:
+            merge_pending()
+    merge_pending()
+    return created
+
+
+async def finalize_table(ctx: PipelineContext, ref: TableRef) -> TableResult:
+    started = time.monotonic()
+    chunks = ctx.state.list_chunks(ref)
+    unfinished = [c for c in chunks if c.status != ChunkStatus.COMPLETE.value]
+    records = sum(c.records for c in chunks)
+    if unfinished:
+        errors = "; ".join(f"{c.chunk_id}: {c.last_error or c.status}" for c in unfinished[:3])
+        message = f"{ref.label}: {len(unfinished)} of {len(chunks)} chunks did not complete ({errors})"
+        ctx.state.update_table_run(ref, status=TableStatus.FAILED.value, error=message, records=records,
+                                   finished_at=utc_now())
+        return TableResult(table=ref, status=TableStatus.FAILED, records=records, error=message,
+                           seconds=time.monotonic() - started)
+    ctx.state.update_table_run(ref, status=TableStatus.FINALIZING.value, records=records)
+    mapping = compiled_mapping(ctx, ref.service, ref.table)
+    created = deletes = 0
+    canonical = None
+    try:
+        if mapping is not None:
+            canonical = mapping.mapping.canonical_table
+            uri = ctx.lake.canonical_uri(ref.tenant_id, canonical)
+            created = await asyncio.to_thread(_transform_and_merge, ctx, ref, mapping, uri)
+            if ref.mode is SyncMode.FULL:
+                connector = ctx.connector(ref.tenant_id, ref.service)
+                live_ids: set[str] = set()
+                async for batch in connector.list_ids(ref.table):
+                    live_ids.update(batch)
+                tombstones = await asyncio.to_thread(
+                    deletion_versions, uri, mapping, live_ids, run_id=ref.run_id, detected_at=utc_now()
+                )
+                if tombstones is not None and tombstones.num_rows:
+                    result = await asyncio.to_thread(merge_scd2, uri, tombstones, mapping.business_columns)
+                    deletes = tombstones.num_rows
+                    created += result.stats.new_versions
+    except AvesaError as exc:
+        message = str(exc)
+        ctx.state.update_table_run(ref, status=TableStatus.FAILED.value, error=message, finished_at=utc_now())
+        return TableResult(table=ref, status=TableStatus.FAILED, records=records, error=message,
+                           seconds=time.monotonic() - started, canonical_table=canonical)
+    newest = [c.max_updated_at for c in chunks if c.max_updated_at is not None]
+    watermark = max(newest) if newest else None
+    if watermark is not None:
+        ctx.state.set_watermark(ref.tenant_id, ref.service, ref.table, watermark, ref.run_id)
+    ctx.state.update_table_run(ref, status=TableStatus.COMPLETE.value, versions_created=created, deletes=deletes,
+                               finished_at=utc_now(), error=None)
+    return TableResult(table=ref, status=TableStatus.COMPLETE, records=records, versions_created=created,
+                       deletes=deletes, watermark=watermark, seconds=time.monotonic() - started,
+                       canonical_table=canonical)

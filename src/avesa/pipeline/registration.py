@@ -1,0 +1,64 @@
+"""Register a tenant's service: validation, non-secret settings to the registry, credentials to
+the secret store. One code path for `avesa service add`, the demo and tests."""
+
+from __future__ import annotations
+
+from avesa.catalog.models import ServiceSpec
+from avesa.domain.errors import UsageError
+from avesa.domain.registry import Tenant, TenantService
+from avesa.domain.tenant import validate_tenant_id
+from avesa.domain.timeutil import utc_now
+from avesa.pipeline.context import PipelineContext
+from avesa.secrets.base import secret_ref
+
+
+def resolve_tables(spec: ServiceSpec, tables: list[str] | None) -> list[str]:
+    chosen = tables if tables else spec.default_tables
+    for table in chosen:
+        spec.table(table)  # NotFoundError listing the service's tables
+    return list(dict.fromkeys(chosen))
+
+
+def split_credentials(spec: ServiceSpec, credentials: dict[str, str]) -> tuple[dict[str, str], dict[str, str]]:
+    """(non-secret settings for the registry, secrets for the secret store)."""
+    known = {f.name for f in spec.credentials}
+    unknown = sorted(set(credentials) - known)
+    if unknown:
+        raise UsageError(f"{spec.service} has no credential fields {unknown}; expected {sorted(known)}")
+    missing = sorted(known - {k for k, v in credentials.items() if v})
+    if missing:
+        raise UsageError(f"{spec.service} needs credential fields {missing}")
+    secret = {f.name for f in spec.credentials if f.secret}
+    return ({k: v for k, v in credentials.items() if k not in secret},
+            {k: v for k, v in credentials.items() if k in secret})
+
+
+def register_service(
+    ctx: PipelineContext,
+    *,
+    tenant_id: str,
+    service: str,
+    credentials: dict[str, str],
+    company_name: str | None = None,
+    tables: list[str] | None = None,
+) -> TenantService:
+    validate_tenant_id(tenant_id)
+    spec = ctx.catalog.service(service)
+    chosen = resolve_tables(spec, tables)
+    settings, secrets = split_credentials(spec, credentials)
+    tenant = ctx.state.get_tenant(tenant_id)
+    if tenant is None:
+        if not company_name:
+            raise UsageError(f"tenant {tenant_id!r} is new: give --company-name to register it")
+        tenant = Tenant(tenant_id=tenant_id, company_name=company_name, created_at=utc_now())
+    elif company_name and company_name != tenant.company_name:
+        tenant = tenant.model_copy(update={"company_name": company_name})
+    ref = secret_ref(tenant_id, service)
+    existing = ctx.state.get_service(tenant_id, service)
+    record = TenantService(tenant_id=tenant_id, service=service, enabled=True, settings=settings, tables=chosen,
+                           secret_ref=ref, rate_limit=existing.rate_limit if existing else None,
+                           created_at=existing.created_at if existing else utc_now())
+    ctx.state.put_tenant(tenant)
+    ctx.secrets.put(ref, secrets)
+    ctx.state.put_service(record)
+    return record

@@ -1,0 +1,1 @@
+"""Executors: run the pipeline units locally (asyncio) or on AWS (Step Functions + Lambda)."""

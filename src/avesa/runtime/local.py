@@ -1,0 +1,151 @@
+"""The embedded executor: runs the pipeline units with asyncio, in parallel across tenants,
+tables and chunks — under a per-tenant cap on tables, a per-table cap on chunks, and (in the HTTP
+layer) a global cap on requests in flight and a rate budget per (tenant, service).
+
+A table's failure is recorded and reported; it never stops the other tables or tenants.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from avesa.connectors.rate_budget import RateBudgets
+from avesa.domain.errors import AuthenticationError, AvesaError
+from avesa.domain.timeutil import utc_now
+from avesa.domain.work import ChunkOutcome, ChunkStatus, ChunkTask, RunRequest, TableRef, TableResult, TableStatus
+from avesa.observability import events
+from avesa.pipeline.context import PipelineContext
+from avesa.pipeline.extract import run_chunk
+from avesa.pipeline.finalize import finalize_table
+from avesa.pipeline.plan import plan_run, plan_table
+from avesa.runtime.observer import NullObserver, RunObserver
+
+MAX_RESUMES = 50  # a chunk that keeps hitting its deadline without progress is a bug, not a loop
+
+
+@dataclass
+class RunSummary:
+    run_id: str
+    results: list[TableResult] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def failed(self) -> list[TableResult]:
+        return [r for r in self.results if r.status is not TableStatus.COMPLETE]
+
+    @property
+    def records(self) -> int:
+        return sum(r.records for r in self.results)
+
+
+class LocalExecutor:
+    def __init__(self, ctx: PipelineContext, observer: RunObserver | None = None, *,
+                 extract_only: bool = False) -> None:
+        """`extract_only` lands raw files and stops before the canonical tables and the watermark:
+        what the extraction benchmark measures, and a way to re-land raw data without touching history."""
+        self.ctx = ctx
+        self.observer = observer or NullObserver()
+        self.extract_only = extract_only
+        # Two source tables can feed one canonical table: their merges take turns.
+        self._canonical_locks: dict[tuple[str, str], asyncio.Lock] = defaultdict(asyncio.Lock)
+
+    async def run(self, request: RunRequest) -> RunSummary:
+        started = time.monotonic()
+        # Loop-bound primitives are made inside the loop that uses them.
+        self.ctx.http.in_flight = asyncio.Semaphore(self.ctx.settings.max_requests_in_flight)
+        self.ctx.budgets = RateBudgets()
+        plan = plan_run(self.ctx, request)
+        summary = RunSummary(run_id=plan.run_id, skipped=plan.skipped)
+        by_tenant: dict[str, list[TableRef]] = defaultdict(list)
+        for ref in plan.tables:
+            by_tenant[ref.tenant_id].append(ref)
+        try:
+            per_tenant = await asyncio.gather(*(self._tenant(refs) for refs in by_tenant.values()))
+        finally:
+            await self.ctx.aclose()
+        summary.results = [r for results in per_tenant for r in results]
+        summary.seconds = time.monotonic() - started
+        status = "failed" if summary.failed else "complete"
+        self.ctx.state.finish_run(plan.run_id, status, utc_now())
+        stats = self.ctx.http.stats
+        events.emit("run_finished", run_id=plan.run_id, status=status, tables=len(summary.results),
+                    failed_tables=len(summary.failed), records=summary.records, seconds=round(summary.seconds, 3),
+                    http_requests=stats.requests, http_retries=stats.retries, http_429=stats.rate_limited,
+                    http_bytes=stats.bytes)
+        return summary
+
+    async def _tenant(self, refs: list[TableRef]) -> list[TableResult]:
+        tables = asyncio.Semaphore(self.ctx.settings.max_tables_per_tenant)
+        return list(await asyncio.gather(*(self._table(ref, tables) for ref in refs)))
+
+    async def _table(self, ref: TableRef, tables: asyncio.Semaphore) -> TableResult:
+        async with tables:
+            started = time.monotonic()
+            self.observer.table_started(ref)
+            try:
+                result = await self._extract_and_finalize(ref)
+            except AvesaError as exc:
+                message = str(exc)
+                self.ctx.state.update_table_run(ref, status=TableStatus.FAILED.value, error=message,
+                                                finished_at=utc_now())
+                result = TableResult(table=ref, status=TableStatus.FAILED, error=message)
+            result.seconds = time.monotonic() - started
+            events.emit("table_finished", run_id=ref.run_id, tenant_id=ref.tenant_id, service=ref.service,
+                        table=ref.table, mode=ref.mode.value, status=result.status.value, records=result.records,
+                        versions_created=result.versions_created, deletes=result.deletes,
+                        seconds=round(result.seconds, 3), error=result.error)
+            self.observer.table_finished(result)
+            return result
+
+    async def _extract_and_finalize(self, ref: TableRef) -> TableResult:
+        plan = await plan_table(self.ctx, ref)
+        self.observer.table_planned(plan)
+        chunk_slots = asyncio.Semaphore(self.ctx.settings.max_chunks_per_table)
+        outcomes = await asyncio.gather(*(self._chunk(chunk, chunk_slots) for chunk in plan.chunks))
+        failed = [o for o in outcomes if o.status is not ChunkStatus.COMPLETE]
+        if failed:
+            auth = next((o for o in failed if o.error_kind == AuthenticationError.__name__), None)
+            first = auth or failed[0]
+            message = first.error or f"chunk {first.chunk_id} {first.status.value}"
+            if len(failed) > 1:
+                message += f" (and {len(failed) - 1} more failed chunks)"
+            self.ctx.state.update_table_run(ref, status=TableStatus.FAILED.value, error=message,
+                                            records=sum(o.records for o in outcomes), finished_at=utc_now())
+            return TableResult(table=ref, status=TableStatus.FAILED, records=sum(o.records for o in outcomes),
+                               error=message)
+        if self.extract_only:
+            records = sum(o.records for o in outcomes)
+            self.ctx.state.update_table_run(ref, status=TableStatus.COMPLETE.value, records=records,
+                                            finished_at=utc_now(), error="extract only: canonical not built")
+            return TableResult(table=ref, status=TableStatus.COMPLETE, records=records)
+        mapping = self.ctx.catalog.mapping(ref.service, ref.table)
+        lock = self._canonical_locks[(ref.tenant_id, mapping.canonical_table if mapping else ref.table)]
+        async with lock:
+            return await finalize_table(self.ctx, ref)
+
+    async def _chunk(self, chunk: ChunkTask, slots: asyncio.Semaphore) -> ChunkOutcome:
+        async with slots:
+            deadline_seconds = self.ctx.settings.chunk_deadline_seconds
+            outcome: ChunkOutcome | None = None
+            for _ in range(MAX_RESUMES):
+                outcome = await run_chunk(
+                    self.ctx, chunk, deadline=time.monotonic() + deadline_seconds,
+                    on_records=lambda n: self.observer.records_landed(chunk.table, n),
+                )
+                if outcome.status is not ChunkStatus.INCOMPLETE:
+                    break
+            if outcome is not None and outcome.status is ChunkStatus.FAILED:
+                events.emit("chunk_failed", run_id=chunk.table.run_id, tenant_id=chunk.table.tenant_id,
+                            service=chunk.table.service, table=chunk.table.table, chunk_id=chunk.chunk_id,
+                            cursor=outcome.cursor, error=outcome.error, error_kind=outcome.error_kind)
+            self.observer.chunk_finished(chunk.table)
+            assert outcome is not None
+            return outcome
+
+
+def run_sync(ctx: PipelineContext, request: RunRequest, observer: RunObserver | None = None) -> RunSummary:
+    return asyncio.run(LocalExecutor(ctx, observer).run(request))

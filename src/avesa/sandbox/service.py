@@ -1,0 +1,74 @@
+"""What every simulated service provides to the shared machinery.
+
+The shared modules (instances, change log, knobs, faults, admin API) are service-neutral; a
+service (ConnectWise today; ServiceNow, Salesforce and Graph later) plugs in by implementing
+``ServiceSimulator`` and being listed in ``simulator_for``. Its HTTP routes live in its own
+subpackage and are mounted under ``/{service}/`` by ``server.build_app``.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import TYPE_CHECKING, Any, Protocol
+
+from avesa.sandbox.spec import InstanceSpec
+
+if TYPE_CHECKING:
+    from avesa.sandbox.instances import Instance
+
+Record = dict[str, Any]
+
+
+class ServiceSimulator(Protocol):
+    """Service-specific behaviour the shared ``Instance`` delegates to."""
+
+    name: str
+
+    def tables(self) -> list[str]:
+        """Table names (endpoint paths) in dependency order."""
+        ...
+
+    def resolve_table(self, name: str) -> str:
+        """Canonical table name for a name or alias; KeyError if unknown."""
+        ...
+
+    def site_url(self, base_url: str, instance: str) -> str:
+        """What a user configures as the instance's address."""
+        ...
+
+    def api_base(self, base_url: str, instance: str) -> str:
+        """Base URL of the instance's REST API (record links point under it)."""
+        ...
+
+    def credentials(self, instance: str) -> dict[str, Any]:
+        """Connection settings and secrets of the instance (deterministic)."""
+        ...
+
+    def generate(self, spec: InstanceSpec, api_base: str) -> dict[str, list[Record]]:
+        """Initial data: table -> records. Deterministic in (spec, api_base)."""
+        ...
+
+    def updated_epoch(self, record: Record) -> int:
+        """The record's change timestamp as epoch seconds."""
+        ...
+
+    def stamp(self, record: Record, epoch: int, by: str) -> Record:
+        """A copy of ``record`` with its change timestamp and author set."""
+        ...
+
+    def new_record(self, instance: Instance, table: str, rng: random.Random, record_id: int, epoch: int) -> Record:
+        """A realistic new record (references to existing records), entered at ``epoch``."""
+        ...
+
+    def mutate(self, instance: Instance, request: dict[str, Any]) -> dict[str, Any]:
+        """Realistic random inserts/updates/deletes; returns what was done."""
+        ...
+
+
+def simulator_for(service: str) -> ServiceSimulator:
+    """The simulator of a service name; ValueError for services not simulated (yet)."""
+    if service == "connectwise":
+        from avesa.sandbox.connectwise.simulator import ConnectWiseSimulator
+
+        return ConnectWiseSimulator()
+    raise ValueError(f"service {service!r} is not simulated; available: connectwise")

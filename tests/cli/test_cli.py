@@ -1,0 +1,100 @@
+"""The `avesa` command as a user types it (typer's runner, real sandbox over HTTP)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from avesa.cli.app import app
+from avesa.sandbox import SandboxAdmin
+from tests.conftest import sandbox_credentials
+
+runner = CliRunner()
+
+
+def _env_for(admin: SandboxAdmin, instance: str) -> dict[str, str]:
+    return {f"CONNECTWISE_{k.upper()}": v for k, v in sandbox_credentials(admin, instance).items()}
+
+
+def test_a_tenant_id_that_is_not_a_slug_is_refused_before_anything_is_written(avesa_home: Path) -> None:
+    for bad in ["../x", "Acme", "acme corp"]:
+        result = runner.invoke(app, ["tenant", "add", bad, "--company-name", "X"])
+        assert result.exit_code == 2
+        assert "invalid tenant id" in result.output
+    assert not avesa_home.exists()
+
+
+def test_service_add_dry_run_writes_nothing_and_masks_secrets(sandbox_admin: SandboxAdmin, new_instance,
+                                                               avesa_home: Path) -> None:
+    name = new_instance("cli")
+    env = _env_for(sandbox_admin, name)
+    result = runner.invoke(app, ["service", "add", "--tenant-id", name, "--company-name", "Cli Co", "--service",
+                                 "connectwise", "--dry-run"], env=env)
+    assert result.exit_code == 0, result.output
+    assert "dry run" in result.output and env["CONNECTWISE_PRIVATE_KEY"] not in result.output
+    listed = runner.invoke(app, ["tenant", "list"])
+    assert name not in listed.output
+
+
+def test_register_run_status_and_query(sandbox_admin: SandboxAdmin, new_instance, avesa_home: Path) -> None:
+    name = new_instance("cli")
+    env = _env_for(sandbox_admin, name)
+    added = runner.invoke(app, ["service", "add", "--tenant-id", name, "--company-name", "Cli Co", "--service",
+                                "connectwise", "--tables", "service_tickets,company_companies"], env=env)
+    assert added.exit_code == 0, added.output
+    secrets_file = (avesa_home / "secrets.enc").read_bytes()
+    assert env["CONNECTWISE_PRIVATE_KEY"].encode() not in secrets_file
+    assert env["CONNECTWISE_PRIVATE_KEY"].encode() not in (avesa_home / "state.sqlite3").read_bytes()
+
+    tested = runner.invoke(app, ["service", "test", "--tenant-id", name, "--service", "connectwise"])
+    assert tested.exit_code == 0 and "ok" in tested.output
+
+    ran = runner.invoke(app, ["run"])
+    assert ran.exit_code == 0, ran.output
+    assert "service_tickets" in ran.output and "company_companies" in ran.output
+
+    status = runner.invoke(app, ["status"])
+    assert f"{name}/connectwise/service_tickets" in status.output and "complete" in status.output
+
+    queried = runner.invoke(app, ["query", "SELECT tenant_id, count(*) AS n FROM tickets GROUP BY 1",
+                                  "--format", "json"])
+    assert queried.exit_code == 0, queried.output
+    rows = json.loads(queried.output)
+    assert rows == [{"tenant_id": name, "n": len(sandbox_admin.record_ids(name, "service/tickets"))}]
+
+    csv = runner.invoke(app, ["query", "SELECT count(*) AS n FROM companies", "--format", "csv"])
+    assert csv.output.splitlines()[0] == '"n"'
+
+
+@pytest.mark.parametrize(("args", "expected"), [
+    (["run", "--tenant", "nosuch"], "unknown tenant 'nosuch'"),
+    (["run", "--service", "zendesk"], "known services: connectwise"),
+    (["query", "SELECT * FROM nowhere"], "query failed"),
+    (["query", "SELECT 1", "--format", "xml"], "unknown --format"),
+    (["service", "add", "--tenant-id", "newco", "--service", "connectwise"], "give --company-name"),
+    (["tenant", "disable", "ghost"], "unknown tenant 'ghost'"),
+])
+def test_bad_input_gets_a_clear_error_and_exit_code_2(args: list[str], expected: str, avesa_home: Path) -> None:
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2, result.output
+    assert expected in result.output
+
+
+def test_missing_credentials_name_the_environment_variables(avesa_home: Path) -> None:
+    result = runner.invoke(app, ["service", "add", "--tenant-id", "acme", "--company-name", "Acme", "--service",
+                                 "connectwise"], env={"CONNECTWISE_API_URL": "http://127.0.0.1:9"})
+    assert result.exit_code == 2
+    assert "CONNECTWISE_PRIVATE_KEY" in result.output
+
+
+def test_a_failed_table_makes_run_exit_non_zero(sandbox_admin: SandboxAdmin, new_instance, avesa_home: Path) -> None:
+    name = new_instance("cli")
+    env = {**_env_for(sandbox_admin, name), "CONNECTWISE_PRIVATE_KEY": "wrong"}
+    runner.invoke(app, ["service", "add", "--tenant-id", name, "--company-name", "X", "--service", "connectwise",
+                        "--tables", "service_tickets"], env=env)
+    result = runner.invoke(app, ["run"])
+    assert result.exit_code == 1
+    assert "failed" in result.output and "credentials" in result.output

@@ -1,0 +1,82 @@
+"""Fixtures shared by the engine's tests: a sandbox over real HTTP on loopback, an isolated
+AVESA_HOME per test, and a helper that registers a sandbox instance as a tenant."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from avesa.pipeline.context import PipelineContext
+from avesa.pipeline.registration import register_service
+from avesa.sandbox import SandboxAdmin, SandboxServer
+from avesa.settings import Settings
+
+_names = itertools.count(1)
+
+
+@pytest.fixture(scope="session")
+def engine_sandbox() -> Iterator[SandboxServer]:
+    with SandboxServer([]) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def sandbox_admin(engine_sandbox: SandboxServer) -> Iterator[SandboxAdmin]:
+    with engine_sandbox.admin() as client:
+        yield client
+
+
+@pytest.fixture
+def avesa_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    home = tmp_path / "avesa-home"
+    monkeypatch.setenv("AVESA_HOME", str(home))
+    monkeypatch.delenv("AVESA_LAKE_URL", raising=False)
+    return home
+
+
+@pytest.fixture
+def make_ctx(avesa_home: Path) -> Callable[..., PipelineContext]:
+    """A fresh PipelineContext on the test's AVESA_HOME (one per run, as the CLI makes one)."""
+
+    def make(**overrides: object) -> PipelineContext:
+        return PipelineContext.from_settings(Settings(home=avesa_home, **overrides))
+
+    return make
+
+
+@pytest.fixture
+def new_instance(sandbox_admin: SandboxAdmin) -> Iterator[Callable[..., str]]:
+    """Create a sandbox instance with a unique name (deleted after the test)."""
+    created: list[str] = []
+
+    def create(prefix: str = "t", *, scale: str = "tiny", seed: int = 1, counts: dict | None = None,
+               knobs: dict | None = None) -> str:
+        name = f"{prefix}-{next(_names)}"
+        sandbox_admin.create_instance(name, scale=scale, seed=seed, counts=counts,
+                                      knobs={"rate_limit_per_minute": None, **(knobs or {})})
+        created.append(name)
+        return name
+
+    yield create
+    for name in created:
+        sandbox_admin.delete_instance(name)
+
+
+def sandbox_credentials(admin: SandboxAdmin, instance: str) -> dict[str, str]:
+    return admin.connection(instance)
+
+
+@pytest.fixture
+def register(sandbox_admin: SandboxAdmin) -> Callable[..., str]:
+    """Register a sandbox instance as a tenant (tenant id = instance name)."""
+
+    def add(ctx: PipelineContext, instance: str, *, tables: list[str] | None = None,
+            credentials: dict[str, str] | None = None) -> str:
+        register_service(ctx, tenant_id=instance, company_name=instance.title(), service="connectwise",
+                         credentials=credentials or sandbox_credentials(sandbox_admin, instance), tables=tables)
+        return instance
+
+    return add

@@ -1,0 +1,36 @@
+"""Property, through a real Delta table: any split, any order, any repeats -> the same table as the
+pure in-memory merge of everything at once (every column), with the SCD2 invariants."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import pytest
+from deltalake import DeltaTable
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from avesa.lake.delta_tables import merge_scd2
+from avesa.transform.scd2 import check_timeline, merge_versions
+from tests.transform.scd2_support import BUSINESS, assert_invariants, canonical, schedules, table, version_sets
+
+
+@pytest.mark.slow
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_delta_merge_matches_the_pure_merge_in_any_split_and_order(data):
+    versions = data.draw(version_sets(vary_authors=data.draw(st.booleans())))
+    reference, _ = merge_versions(None, table(versions), BUSINESS)
+    # tiny files, so keys spread over several current and history files
+    target = data.draw(st.sampled_from([2, 3, 4, 6, 1000]))
+    with tempfile.TemporaryDirectory() as tmp:
+        uri = str(Path(tmp) / "t")
+        for batch in data.draw(schedules(versions)):
+            result = merge_scd2(uri, table(batch), BUSINESS, target_file_rows=target)
+            s = result.stats
+            assert s.versions_received == s.duplicates + s.unchanged_skipped + s.new_versions
+        got = DeltaTable(uri).to_pyarrow_table()
+    assert canonical(got) == canonical(reference)
+    assert_invariants(got)
+    assert check_timeline(got) == []

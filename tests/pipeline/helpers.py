@@ -1,0 +1,33 @@
+"""Helpers for end-to-end tests: run a sync, wait for the source's clock, read the lake."""
+
+from __future__ import annotations
+
+import time
+
+import pyarrow as pa
+
+from avesa.domain.timeutil import parse_utc
+from avesa.domain.work import RunRequest
+from avesa.lake.delta_tables import read_canonical
+from avesa.pipeline.context import PipelineContext
+from avesa.runtime.local import RunSummary, run_sync
+from avesa.sandbox import SandboxAdmin
+
+
+def sync(ctx: PipelineContext, **request: object) -> RunSummary:
+    return run_sync(ctx, RunRequest(**request))
+
+
+def let_source_clock_pass(admin: SandboxAdmin, instances: list[str], since_seq: dict[str, int] | None = None) -> None:
+    """Sleep until every stamp the sandbox has handed out lies in a closed second (see the demo)."""
+    newest = 0.0
+    for name in instances:
+        entries = admin.changes(name, after_seq=(since_seq or {}).get(name, 0))
+        newest = max([newest, *(parse_utc(e["last_updated"]).timestamp() for e in entries)])
+    time.sleep(max(0.0, newest + 1.05 - time.time()))
+
+
+def canonical(ctx: PipelineContext, tenant_id: str, table: str) -> pa.Table:
+    result = read_canonical(ctx.lake.canonical_uri(tenant_id, table))
+    assert result is not None, f"no canonical {table} for {tenant_id}"
+    return result

@@ -1,0 +1,143 @@
+"""Throttling (429 + Retry-After), one-shot and random fault injection, latency knobs."""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+import orjson
+import pytest
+
+from avesa.sandbox import SandboxAdmin
+
+from .conftest import CwClient
+
+TICKETS = "service/tickets"
+
+
+def test_requests_past_the_rate_get_429_with_retry_after(admin: SandboxAdmin, fresh: tuple[str, CwClient]) -> None:
+    name, cw = fresh
+    admin.set_knobs(name, rate_limit_per_minute=6, rate_limit_burst=3)
+    statuses = [cw.get(TICKETS).status_code for _ in range(5)]
+    assert statuses == [200, 200, 200, 429, 429]
+    throttled = cw.get(TICKETS)
+    assert throttled.status_code == 429
+    assert throttled.json()["code"] == "TooManyRequests"
+    assert 1 <= int(throttled.headers["Retry-After"]) <= 10
+    stats = admin.stats(name)
+    assert stats["throttled"] == 3
+    assert stats["by_status"]["200"] == 3
+    admin.set_knobs(name, rate_limit_per_minute=None)
+    assert cw.get(TICKETS).status_code == 200
+
+
+def test_token_bucket_refills(admin: SandboxAdmin, fresh: tuple[str, CwClient]) -> None:
+    name, cw = fresh
+    admin.set_knobs(name, rate_limit_per_minute=600, rate_limit_burst=1)  # one token per 0.1 s
+    assert cw.get(TICKETS).status_code == 200
+    assert cw.get(TICKETS).status_code == 429
+    time.sleep(0.15)
+    assert cw.get(TICKETS).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("kind", "status"),
+    [("429", 429), ("429-no-retry-after", 429), ("500", 500), ("502", 502), ("503", 503)],
+)
+def test_one_shot_error_responses(admin: SandboxAdmin, fresh: tuple[str, CwClient], kind: str, status: int) -> None:
+    name, cw = fresh
+    admin.add_fault(name, kind, count=2, table="tickets", retry_after=7)
+    assert cw.get("company/companies").status_code == 200  # other tables are not affected
+    assert cw.get(f"{TICKETS}/count").status_code == 200  # nor count requests of the same table
+    for _ in range(2):
+        response = cw.get(TICKETS)
+        assert response.status_code == status
+        assert response.json()["code"]
+        if kind == "429":
+            assert response.headers["Retry-After"] == "7"
+        else:
+            assert "Retry-After" not in response.headers
+    assert cw.get(TICKETS).status_code == 200
+    assert admin.faults(name) == []
+    assert admin.stats(name)["faults"] == {kind: 2}
+
+
+def test_reset_closes_the_connection_without_a_response(admin: SandboxAdmin, fresh: tuple[str, CwClient]) -> None:
+    name, cw = fresh
+    admin.add_fault(name, "reset", table=TICKETS)
+    with pytest.raises(httpx.TransportError):
+        cw.get(TICKETS)
+    assert cw.get(TICKETS).status_code == 200
+
+
+def test_truncated_body_stops_before_content_length(admin: SandboxAdmin, fresh: tuple[str, CwClient]) -> None:
+    name, cw = fresh
+    admin.add_fault(name, "truncated", table=TICKETS)
+    with pytest.raises(httpx.RemoteProtocolError):
+        cw.get(TICKETS, pageSize=100)
+    assert cw.get(TICKETS).status_code == 200
+
+
+def test_malformed_body_is_not_json(admin: SandboxAdmin, fresh: tuple[str, CwClient]) -> None:
+    name, cw = fresh
+    admin.add_fault(name, "malformed", table=TICKETS)
+    response = cw.get(TICKETS)
+    assert response.status_code == 200
+    with pytest.raises(orjson.JSONDecodeError):
+        orjson.loads(response.content)
+    assert isinstance(cw.get(TICKETS).json(), list)
+
+
+def test_slow_delays_the_normal_answer(admin: SandboxAdmin, fresh: tuple[str, CwClient]) -> None:
+    name, cw = fresh
+    admin.add_fault(name, "slow", table=TICKETS, delay_ms=300)
+    started = time.perf_counter()
+    response = cw.get(TICKETS)
+    assert time.perf_counter() - started >= 0.3
+    assert response.status_code == 200 and len(response.json()) == 25
+
+
+def test_faults_can_target_any_table_and_scope(admin: SandboxAdmin, fresh: tuple[str, CwClient]) -> None:
+    name, cw = fresh
+    admin.add_fault(name, "503", scope="any")
+    assert cw.get("company/contacts/count").status_code == 503
+    admin.add_fault(name, "500", scope="count", table="contacts")
+    assert cw.get("company/contacts").status_code == 200
+    assert cw.get("company/contacts/count").status_code == 500
+    with pytest.raises(Exception, match="unknown fault kind"):
+        admin.add_fault(name, "explode")
+
+
+def test_random_faults_follow_the_knobs(admin: SandboxAdmin, fresh: tuple[str, CwClient]) -> None:
+    name, cw = fresh
+    admin.set_knobs(name, error_rate=1.0)
+    assert {cw.get(TICKETS).status_code for _ in range(10)} <= {500, 502, 503}
+    admin.set_knobs(name, error_rate=0.0, malformed_rate=1.0)
+    with pytest.raises(ValueError):
+        cw.get(TICKETS).json()
+    admin.set_knobs(name, malformed_rate=0.0, reset_rate=1.0)
+    with pytest.raises(httpx.TransportError):
+        cw.get(TICKETS)
+    admin.set_knobs(name, reset_rate=0.0, truncated_rate=1.0)
+    with pytest.raises(httpx.TransportError):
+        cw.get(TICKETS)
+    admin.set_knobs(name, truncated_rate=0.0, error_rate=0.5)
+    statuses = [cw.get(TICKETS, fields="id").status_code for _ in range(60)]
+    assert 10 < statuses.count(200) < 50
+    admin.set_knobs(name, error_rate=0.0)
+    with pytest.raises(Exception, match="probability"):
+        admin.set_knobs(name, error_rate=2)
+    with pytest.raises(Exception, match="unknown knob"):
+        admin.set_knobs(name, eror_rate=0.1)
+
+
+def test_latency_knobs(admin: SandboxAdmin, fresh: tuple[str, CwClient]) -> None:
+    name, cw = fresh
+    admin.set_knobs(name, latency_ms=150)
+    started = time.perf_counter()
+    assert cw.get(TICKETS, pageSize=1).status_code == 200
+    assert time.perf_counter() - started >= 0.15
+    admin.set_knobs(name, latency_ms=0, latency_per_record_ms=2)
+    started = time.perf_counter()
+    assert len(cw.get(TICKETS, pageSize=80).json()) == 80
+    assert time.perf_counter() - started >= 0.16
