@@ -31,6 +31,9 @@ class Settings(BaseSettings):
     max_requests_in_flight: int = 16
     max_tables_per_tenant: int = 4
     max_chunks_per_table: int = 4
+    # Chunks hold up to records_per_file records in memory: this cap bounds the process's memory
+    # whatever the number of tenants (2x the request cap keeps every request slot fed).
+    max_chunks_in_flight: int = 32
     # Chunking: records one chunk should hold; a chunk is never smaller than one page.
     target_chunk_records: int = 5000
     page_size: int = 1000

@@ -57,6 +57,7 @@ class LocalExecutor:
         started = time.monotonic()
         # Loop-bound primitives are made inside the loop that uses them.
         self.ctx.http.in_flight = asyncio.Semaphore(self.ctx.settings.max_requests_in_flight)
+        self._chunks_in_flight = asyncio.Semaphore(self.ctx.settings.max_chunks_in_flight)
         self.ctx.budgets = RateBudgets()
         plan = plan_run(self.ctx, request)
         summary = RunSummary(run_id=plan.run_id, skipped=plan.skipped)
@@ -128,7 +129,7 @@ class LocalExecutor:
             return await finalize_table(self.ctx, ref)
 
     async def _chunk(self, chunk: ChunkTask, slots: asyncio.Semaphore) -> ChunkOutcome:
-        async with slots:
+        async with slots, self._chunks_in_flight:
             deadline_seconds = self.ctx.settings.chunk_deadline_seconds
             outcome: ChunkOutcome | None = None
             for _ in range(MAX_RESUMES):
