@@ -76,6 +76,8 @@ def test_register_run_status_and_query(sandbox_admin: SandboxAdmin, new_instance
     (["query", "SELECT 1", "--format", "xml"], "unknown --format"),
     (["service", "add", "--tenant-id", "newco", "--service", "connectwise"], "give --company-name"),
     (["tenant", "disable", "ghost"], "unknown tenant 'ghost'"),
+    (["jobs", "show", "run-nope"], "unknown run 'run-nope'"),
+    (["jobs", "resume", "run-nope"], "unknown run 'run-nope'"),
 ])
 def test_bad_input_gets_a_clear_error_and_exit_code_2(args: list[str], expected: str, avesa_home: Path) -> None:
     result = runner.invoke(app, args)
@@ -98,3 +100,19 @@ def test_a_failed_table_makes_run_exit_non_zero(sandbox_admin: SandboxAdmin, new
     result = runner.invoke(app, ["run"])
     assert result.exit_code == 1
     assert "failed" in result.output and "credentials" in result.output
+
+
+def test_jobs_list_show_and_resume_when_nothing_was_interrupted(sandbox_admin: SandboxAdmin, new_instance,
+                                                                avesa_home: Path) -> None:
+    name = new_instance("jobs")
+    runner.invoke(app, ["service", "add", "--tenant-id", name, "--company-name", "J", "--service", "connectwise",
+                        "--tables", "company_companies"], env=_env_for(sandbox_admin, name))
+    assert runner.invoke(app, ["run"]).exit_code == 0
+    listed = runner.invoke(app, ["jobs", "list"])
+    run_id = next(word for word in listed.output.split() if word.startswith("run-"))
+    assert "complete" in listed.output and "1 / 0 / 0" in listed.output
+    shown = runner.invoke(app, ["jobs", "show", run_id])
+    assert shown.exit_code == 0 and "company_companies" in shown.output and "complete" in shown.output
+    assert "no interrupted runs" in runner.invoke(app, ["jobs", "resume"]).output
+    refused = runner.invoke(app, ["jobs", "resume", run_id])
+    assert refused.exit_code == 2 and "nothing to resume" in refused.output

@@ -6,6 +6,7 @@ import typer
 
 from avesa.cli import run_commands
 from avesa.cli.demo import demo
+from avesa.cli.jobs_commands import jobs_app
 from avesa.cli.registry_commands import service_app, tenant_app
 from avesa.cli.sandbox_commands import sandbox_app
 
@@ -17,6 +18,7 @@ app = typer.Typer(
 app.add_typer(tenant_app, name="tenant")
 app.add_typer(service_app, name="service")
 app.add_typer(sandbox_app, name="sandbox")
+app.add_typer(jobs_app, name="jobs")
 app.command("run")(run_commands.run)
 app.command("status")(run_commands.status)
 app.command("query")(run_commands.query)

@@ -12,9 +12,12 @@ from rich.table import Table
 from avesa.cli.common import console, friendly_errors, load_context
 from avesa.cli.progress import RichRunObserver, summary_table
 from avesa.domain.errors import NotFoundError, UsageError
+from avesa.domain.timeutil import utc_now
 from avesa.domain.work import RunRequest
 from avesa.lake.query import run_query
-from avesa.runtime.local import run_sync
+from avesa.pipeline.context import PipelineContext
+from avesa.pipeline.resume import interrupted_runs
+from avesa.runtime.local import resume_sync, run_sync
 
 
 @friendly_errors
@@ -24,8 +27,11 @@ def run(
     table: str = typer.Option(None, "--table", help="only this table"),
     full: bool = typer.Option(False, "--full", help="re-read everything and reconcile deletes"),
 ) -> None:
-    """Sync tenants' data: extract to raw Parquet, then build canonical SCD2 tables."""
+    """Sync tenants' data: extract to raw Parquet, then build canonical SCD2 tables.
+
+    A run a crash interrupted is finished first, from where it stopped."""
     ctx = load_context()
+    resumed_failures = _resume_interrupted(ctx)
     request = RunRequest(tenant_id=tenant, service=service, table=table, full=full)
     with RichRunObserver(console) as observer:
         summary = run_sync(ctx, request, observer)
@@ -35,9 +41,25 @@ def run(
     if not summary.results:
         console.print("nothing to run: register tenants with `avesa service add`")
     console.print(f"{summary.records:,} records in {summary.seconds:.1f}s; lake: {ctx.lake.root}")
-    if summary.failed:
-        console.print(f"[red]{len(summary.failed)} table(s) failed[/]")
+    if summary.failed or resumed_failures:
+        console.print(f"[red]{len(summary.failed) + resumed_failures} table(s) failed[/]")
         raise typer.Exit(1)
+
+
+def _resume_interrupted(ctx: PipelineContext) -> int:
+    """Finish every interrupted run; returns how many of their tables failed."""
+    failures = 0
+    for interrupted in interrupted_runs(ctx, utc_now()):
+        console.print(f"[yellow]resuming interrupted run {interrupted.run_id}[/] (started "
+                      f"{interrupted.started_at:%Y-%m-%d %H:%M:%S} UTC by {interrupted.owner})")
+        with RichRunObserver(console) as observer:
+            summary = resume_sync(ctx, interrupted, observer)
+        if summary is None:
+            console.print(f"run {interrupted.run_id} was taken over by another process")
+            continue
+        console.print(summary_table(summary, title=f"resumed run {summary.run_id}"))
+        failures += len(summary.failed)
+    return failures
 
 
 @friendly_errors

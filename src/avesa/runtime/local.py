@@ -15,13 +15,24 @@ from dataclasses import dataclass, field
 from avesa.connectors.rate_budget import RateBudgets
 from avesa.domain.errors import AuthenticationError, AvesaError
 from avesa.domain.timeutil import utc_now
-from avesa.domain.work import ChunkOutcome, ChunkStatus, ChunkTask, RunRequest, TableRef, TableResult, TableStatus
+from avesa.domain.work import (
+    ChunkOutcome,
+    ChunkStatus,
+    ChunkTask,
+    RunRequest,
+    TablePlan,
+    TableRef,
+    TableResult,
+    TableStatus,
+)
 from avesa.observability import events
 from avesa.pipeline.context import PipelineContext
 from avesa.pipeline.extract import run_chunk
 from avesa.pipeline.finalize import finalize_table
 from avesa.pipeline.plan import plan_run, plan_table
+from avesa.pipeline.resume import remaining_work
 from avesa.runtime.observer import NullObserver, RunObserver
+from avesa.state.ledger_records import RunRecord
 
 MAX_RESUMES = 50  # a chunk that keeps hitting its deadline without progress is a bug, not a loop
 
@@ -54,41 +65,58 @@ class LocalExecutor:
         self._canonical_locks: dict[tuple[str, str], asyncio.Lock] = defaultdict(asyncio.Lock)
 
     async def run(self, request: RunRequest) -> RunSummary:
-        started = time.monotonic()
+        """Plan a new run for `request` and execute it."""
+        self._open_loop_resources()
+        plan = plan_run(self.ctx, request)
+        return await self._execute(plan.run_id, [(ref, None) for ref in plan.tables], plan.skipped)
+
+    async def resume(self, run: RunRecord) -> RunSummary | None:
+        """Finish a run a crash interrupted, from the ledger (None if another process claimed it)."""
+        if not self.ctx.state.claim_run(run.run_id, run.owner, self.ctx.owner):
+            return None
+        self._open_loop_resources()
+        work = remaining_work(self.ctx, run)
+        events.emit("run_resumed", run_id=run.run_id, previous_owner=run.owner, tables=len(work))
+        return await self._execute(run.run_id, [(w.table, w.chunks) for w in work], [])
+
+    def _open_loop_resources(self) -> None:
         # Loop-bound primitives are made inside the loop that uses them.
         self.ctx.http.in_flight = asyncio.Semaphore(self.ctx.settings.max_requests_in_flight)
         self._chunks_in_flight = asyncio.Semaphore(self.ctx.settings.max_chunks_in_flight)
         self.ctx.budgets = RateBudgets()
-        plan = plan_run(self.ctx, request)
-        summary = RunSummary(run_id=plan.run_id, skipped=plan.skipped)
-        by_tenant: dict[str, list[TableRef]] = defaultdict(list)
-        for ref in plan.tables:
-            by_tenant[ref.tenant_id].append(ref)
+
+    async def _execute(self, run_id: str, work: list[tuple[TableRef, list[ChunkTask] | None]],
+                       skipped: list[str]) -> RunSummary:
+        started = time.monotonic()
+        summary = RunSummary(run_id=run_id, skipped=skipped)
+        by_tenant: dict[str, list[tuple[TableRef, list[ChunkTask] | None]]] = defaultdict(list)
+        for ref, chunks in work:
+            by_tenant[ref.tenant_id].append((ref, chunks))
         try:
-            per_tenant = await asyncio.gather(*(self._tenant(refs) for refs in by_tenant.values()))
+            per_tenant = await asyncio.gather(*(self._tenant(items) for items in by_tenant.values()))
         finally:
             await self.ctx.aclose()
         summary.results = [r for results in per_tenant for r in results]
         summary.seconds = time.monotonic() - started
         status = "failed" if summary.failed else "complete"
-        self.ctx.state.finish_run(plan.run_id, status, utc_now())
+        self.ctx.state.finish_run(run_id, status, utc_now())
         stats = self.ctx.http.stats
-        events.emit("run_finished", run_id=plan.run_id, status=status, tables=len(summary.results),
+        events.emit("run_finished", run_id=run_id, status=status, tables=len(summary.results),
                     failed_tables=len(summary.failed), records=summary.records, seconds=round(summary.seconds, 3),
                     http_requests=stats.requests, http_retries=stats.retries, http_429=stats.rate_limited,
                     http_bytes=stats.bytes)
         return summary
 
-    async def _tenant(self, refs: list[TableRef]) -> list[TableResult]:
+    async def _tenant(self, items: list[tuple[TableRef, list[ChunkTask] | None]]) -> list[TableResult]:
         tables = asyncio.Semaphore(self.ctx.settings.max_tables_per_tenant)
-        return list(await asyncio.gather(*(self._table(ref, tables) for ref in refs)))
+        return list(await asyncio.gather(*(self._table(ref, chunks, tables) for ref, chunks in items)))
 
-    async def _table(self, ref: TableRef, tables: asyncio.Semaphore) -> TableResult:
+    async def _table(self, ref: TableRef, chunks: list[ChunkTask] | None, tables: asyncio.Semaphore) -> TableResult:
         async with tables:
             started = time.monotonic()
             self.observer.table_started(ref)
             try:
-                result = await self._extract_and_finalize(ref)
+                result = await self._extract_and_finalize(ref, chunks)
             except AvesaError as exc:
                 message = str(exc)
                 self.ctx.state.update_table_run(ref, status=TableStatus.FAILED.value, error=message,
@@ -102,11 +130,19 @@ class LocalExecutor:
             self.observer.table_finished(result)
             return result
 
-    async def _extract_and_finalize(self, ref: TableRef) -> TableResult:
-        plan = await plan_table(self.ctx, ref)
-        self.observer.table_planned(plan)
+    async def _extract_and_finalize(self, ref: TableRef, chunks: list[ChunkTask] | None = None) -> TableResult:
+        """Plan the table unless the ledger already holds its chunks (a resumed run), extract every
+        chunk not yet complete, then finalize."""
+        if chunks is None:
+            plan = await plan_table(self.ctx, ref)
+            chunks = plan.chunks
+            self.observer.table_planned(plan)
+        else:
+            start = min((c.start for c in chunks), default=ref.run_started_at)
+            self.observer.table_planned(TablePlan(table=ref, range_start=start, range_end=ref.run_started_at,
+                                                  estimate=None, chunks=chunks))
         chunk_slots = asyncio.Semaphore(self.ctx.settings.max_chunks_per_table)
-        outcomes = await asyncio.gather(*(self._chunk(chunk, chunk_slots) for chunk in plan.chunks))
+        outcomes = await asyncio.gather(*(self._chunk(chunk, chunk_slots) for chunk in chunks))
         failed = [o for o in outcomes if o.status is not ChunkStatus.COMPLETE]
         if failed:
             auth = next((o for o in failed if o.error_kind == AuthenticationError.__name__), None)
@@ -150,3 +186,7 @@ class LocalExecutor:
 
 def run_sync(ctx: PipelineContext, request: RunRequest, observer: RunObserver | None = None) -> RunSummary:
     return asyncio.run(LocalExecutor(ctx, observer).run(request))
+
+
+def resume_sync(ctx: PipelineContext, run: RunRecord, observer: RunObserver | None = None) -> RunSummary | None:
+    return asyncio.run(LocalExecutor(ctx, observer).resume(run))

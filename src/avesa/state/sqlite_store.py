@@ -161,8 +161,24 @@ class SqliteStateStore:
         rows = self._query("SELECT * FROM runs WHERE run_id=?", (run_id,))
         return self._run(rows[0]) if rows else None
 
-    def list_runs(self, limit: int = 20) -> list[RunRecord]:
-        return [self._run(r) for r in self._query("SELECT * FROM runs ORDER BY started_at DESC LIMIT ?", (limit,))]
+    def list_runs(self, limit: int = 20, status: str | None = None) -> list[RunRecord]:
+        if status is None:
+            rows = self._query("SELECT * FROM runs ORDER BY started_at DESC LIMIT ?", (limit,))
+        else:
+            rows = self._query("SELECT * FROM runs WHERE status=? ORDER BY started_at DESC LIMIT ?", (status, limit))
+        return [self._run(r) for r in rows]
+
+    def claim_run(self, run_id: str, expected_owner: str, owner: str) -> bool:
+        """Take over an interrupted run, unless someone else took it first (compare-and-set); the
+        dead owner's chunk leases go with it, so its chunks resume now rather than when they expire."""
+        with self._tx() as c:
+            cursor = c.execute("UPDATE runs SET owner=? WHERE run_id=? AND owner=? AND status='running'",
+                               (owner, run_id, expected_owner))
+            if cursor.rowcount != 1:
+                return False
+            c.execute("UPDATE chunks SET lease_owner=NULL, lease_expires=NULL WHERE run_id=? AND lease_owner=?",
+                      (run_id, expected_owner))
+            return True
 
     # ---- table runs -----------------------------------------------------------------------
     def start_table_run(self, ref: TableRef) -> None:

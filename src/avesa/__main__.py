@@ -1,0 +1,5 @@
+"""`python -m avesa …` is the `avesa` command."""
+
+from avesa.cli.app import main
+
+main()

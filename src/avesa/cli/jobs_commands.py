@@ -1,0 +1,95 @@
+"""`avesa jobs …`: the run ledger for operators — runs, tables and chunks, and resuming."""
+
+from __future__ import annotations
+
+import typer
+from rich.table import Table
+
+from avesa.cli.common import console, friendly_errors, load_context
+from avesa.cli.progress import RichRunObserver, summary_table
+from avesa.domain.errors import NotFoundError, UsageError
+from avesa.domain.timeutil import utc_now
+from avesa.domain.work import SyncMode, TableRef
+from avesa.pipeline.resume import interrupted_runs
+from avesa.runtime.local import resume_sync
+
+jobs_app = typer.Typer(help="Runs, tables and chunks in the ledger; resume interrupted runs.", no_args_is_help=True)
+
+
+def _ts(value: object) -> str:
+    return value.strftime("%Y-%m-%d %H:%M:%S") if value else "-"
+
+
+@jobs_app.command("list")
+@friendly_errors
+def jobs_list(limit: int = typer.Option(20, "--limit")) -> None:
+    """Recent runs with their tables' outcome."""
+    ctx = load_context()
+    interrupted = {r.run_id for r in interrupted_runs(ctx, utc_now())}
+    table = Table("run", "started (UTC)", "finished (UTC)", "status", "tables ok / failed / other", "records",
+                  title="runs", title_justify="left")
+    for run in ctx.state.list_runs(limit=limit):
+        tables = ctx.state.list_table_runs(run_id=run.run_id)
+        ok = sum(t.status == "complete" for t in tables)
+        failed = sum(t.status == "failed" for t in tables)
+        status = "interrupted" if run.run_id in interrupted else run.status
+        table.add_row(run.run_id, _ts(run.started_at), _ts(run.finished_at), status,
+                      f"{ok} / {failed} / {len(tables) - ok - failed}", f"{sum(t.records for t in tables):,}")
+    console.print(table)
+
+
+@jobs_app.command("show")
+@friendly_errors
+def jobs_show(run_id: str) -> None:
+    """One run: every table and chunk, with estimate vs actual, attempts, cursor and last error."""
+    ctx = load_context()
+    run = ctx.state.get_run(run_id)
+    if run is None:
+        raise NotFoundError("run", run_id, [r.run_id for r in ctx.state.list_runs(limit=10)],
+                            "(the 10 most recent; see `avesa jobs list`)")
+    console.print(f"run [bold]{run.run_id}[/] {run.status}, started {_ts(run.started_at)} by {run.owner}, "
+                  f"request {run.request}")
+    for tr in ctx.state.list_table_runs(run_id=run_id):
+        ref = TableRef(run_id=run_id, tenant_id=tr.tenant_id, service=tr.service, table=tr.table,
+                       mode=SyncMode(tr.mode), run_started_at=run.started_at)
+        chunks = Table("chunk", "range (UTC)", "status", "estimate", "records", "files", "attempts", "cursor",
+                       "last error", title=f"{ref.label} ({tr.mode}, {tr.status}, estimate {tr.estimate} / actual "
+                       f"{tr.records}, {tr.versions_created} versions){' — ' + tr.error if tr.error else ''}",
+                       title_justify="left")
+        for c in ctx.state.list_chunks(ref):
+            chunks.add_row(c.chunk_id, f"{_ts(c.range_start)} → {_ts(c.range_end)}", c.status,
+                           "-" if c.estimate is None else f"{c.estimate:,}", f"{c.records:,}", str(c.files),
+                           str(c.attempts), c.cursor or "-", (c.last_error or "")[:60])
+        console.print(chunks)
+
+
+@jobs_app.command("resume")
+@friendly_errors
+def jobs_resume(run_id: str = typer.Argument(None, help="one run; default: every interrupted run")) -> None:
+    """Finish runs a crash interrupted, from where they stopped (`avesa run` does this first, too)."""
+    ctx = load_context()
+    runs = interrupted_runs(ctx, utc_now())
+    if run_id is not None:
+        chosen = [r for r in runs if r.run_id == run_id]
+        if not chosen:
+            run = ctx.state.get_run(run_id)
+            if run is None:
+                raise NotFoundError("run", run_id, [r.run_id for r in runs], "(interrupted runs)")
+            raise UsageError(f"run {run_id} is {run.status} and its owner {run.owner} is "
+                             f"{'still working on it' if run.status == 'running' else 'done with it'}: "
+                             "nothing to resume")
+        runs = chosen
+    if not runs:
+        console.print("no interrupted runs")
+        return
+    failed = 0
+    for run in runs:
+        with RichRunObserver(console) as observer:
+            summary = resume_sync(ctx, run, observer)
+        if summary is None:
+            console.print(f"run {run.run_id} was taken over by another process")
+            continue
+        console.print(summary_table(summary, title=f"resumed run {summary.run_id}"))
+        failed += len(summary.failed)
+    if failed:
+        raise typer.Exit(1)

@@ -1,0 +1,74 @@
+"""kill -9 in the middle of `avesa run`; a plain `avesa run` finishes the interrupted run without
+losing or duplicating a record."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+from typer.testing import CliRunner
+
+from avesa.cli.app import app
+from avesa.domain.work import SyncMode, TableRef
+from avesa.sandbox import SandboxAdmin
+from tests.pipeline.test_end_to_end import _assert_matches_source
+
+SMALL_STEPS = {"AVESA_PAGE_SIZE": "20", "AVESA_RECORDS_PER_FILE": "40", "AVESA_TARGET_CHUNK_RECORDS": "100"}
+
+
+def _ref(run, tr) -> TableRef:
+    return TableRef(run_id=run.run_id, tenant_id=tr.tenant_id, service=tr.service, table=tr.table,
+                    mode=SyncMode(tr.mode), run_started_at=run.started_at)
+
+
+@pytest.mark.slow
+def test_a_run_killed_mid_chunk_is_finished_by_the_next_run(
+        sandbox_admin: SandboxAdmin, new_instance, register, make_ctx, avesa_home: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    tenant = register(make_ctx(), new_instance("crash", knobs={"latency_ms": 120}))
+    env = {**os.environ, **SMALL_STEPS, "AVESA_HOME": str(avesa_home)}
+    child = subprocess.Popen([sys.executable, "-m", "avesa", "run"], env=env, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+    raw_root = avesa_home / "lake" / tenant / "raw"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and len(list(raw_root.rglob("*.parquet"))) < 3:
+        time.sleep(0.02)
+    child.send_signal(signal.SIGKILL)
+    child.wait()
+    assert len(list(raw_root.rglob("*.parquet"))) >= 3, "the run should have landed some files before the kill"
+
+    ctx = make_ctx()
+    [interrupted] = ctx.state.list_runs(status="running")
+    assert ctx.state.get_watermark(tenant, "connectwise", "time_entries") is None  # not finalized
+    chunks = [c for tr in ctx.state.list_table_runs(run_id=interrupted.run_id)
+              for c in ctx.state.list_chunks(_ref(interrupted, tr))]
+    assert any(c.status != "complete" for c in chunks), "the kill should land mid-extraction"
+
+    for key, value in SMALL_STEPS.items():
+        monkeypatch.setenv(key, value)
+    listed = CliRunner().invoke(app, ["jobs", "list"])
+    assert interrupted.run_id in listed.output and "interrupted" in listed.output
+    shown = CliRunner().invoke(app, ["jobs", "show", interrupted.run_id])
+    assert shown.exit_code == 0 and "time_entries" in shown.output
+    result = CliRunner().invoke(app, ["run"])
+    assert result.exit_code == 0, result.output
+    assert f"resuming interrupted run {interrupted.run_id}" in result.output
+
+    ctx = make_ctx()
+    assert ctx.state.get_run(interrupted.run_id).status == "complete"
+    assert all(tr.status == "complete" for tr in ctx.state.list_table_runs(run_id=interrupted.run_id))
+    _assert_matches_source(ctx, sandbox_admin, tenant)
+    # the interrupted run's raw files hold every record of the source exactly once
+    for table, path in [("time_entries", "time/entries"), ("service_tickets", "service/tickets"),
+                        ("company_companies", "company/companies"), ("company_contacts", "company/contacts")]:
+        files = [f for f in (raw_root / "connectwise" / table).glob("*.parquet")
+                 if interrupted.run_id in pq.read_table(f, columns=["run_id"])["run_id"].to_pylist()]
+        ids = pq.read_table(files, columns=["record_id"])["record_id"].to_pylist() if files else []
+        assert len(ids) == len(set(ids)), f"{table}: a record landed twice in the resumed run"
+        assert set(ids) == {str(i) for i in sandbox_admin.record_ids(tenant, path)}, f"{table}: records lost"
