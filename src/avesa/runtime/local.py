@@ -34,7 +34,7 @@ from avesa.pipeline.resume import remaining_work
 from avesa.runtime.observer import NullObserver, RunObserver
 from avesa.state.ledger_records import RunRecord
 
-MAX_RESUMES = 50  # a chunk that keeps hitting its deadline without progress is a bug, not a loop
+MAX_STALLS = 3  # deadline stops that landed nothing new, in a row, before a chunk is reported stuck
 
 
 @dataclass
@@ -165,22 +165,35 @@ class LocalExecutor:
             return await finalize_table(self.ctx, ref)
 
     async def _chunk(self, chunk: ChunkTask, slots: asyncio.Semaphore) -> ChunkOutcome:
+        """Run a chunk until it completes or fails. A chunk that stops at its deadline is run again
+        from its cursor for as long as it makes progress; one that stalls (its lease is held by a
+        live worker elsewhere) is reported after a few tries rather than spun on."""
         async with slots, self._chunks_in_flight:
             deadline_seconds = self.ctx.settings.chunk_deadline_seconds
-            outcome: ChunkOutcome | None = None
-            for _ in range(MAX_RESUMES):
+            stalls, landed = 0, -1
+            while True:
                 outcome = await run_chunk(
                     self.ctx, chunk, deadline=time.monotonic() + deadline_seconds,
                     on_records=lambda n: self.observer.records_landed(chunk.table, n),
                 )
                 if outcome.status is not ChunkStatus.INCOMPLETE:
                     break
-            if outcome is not None and outcome.status is ChunkStatus.FAILED:
+                stalls = stalls + 1 if outcome.records == landed else 0
+                landed = outcome.records
+                if stalls >= MAX_STALLS:
+                    outcome = outcome.model_copy(update={
+                        "status": ChunkStatus.FAILED,
+                        "error": f"{chunk.table.label}: chunk {chunk.chunk_id} made no progress "
+                                 f"({outcome.error or 'stopped at its deadline'}); `avesa jobs show "
+                                 f"{chunk.table.run_id}` shows its lease"})
+                    break
+                if stalls:
+                    await asyncio.sleep(min(5.0, 0.5 * stalls))
+            if outcome.status is ChunkStatus.FAILED:
                 events.emit("chunk_failed", run_id=chunk.table.run_id, tenant_id=chunk.table.tenant_id,
                             service=chunk.table.service, table=chunk.table.table, chunk_id=chunk.chunk_id,
                             cursor=outcome.cursor, error=outcome.error, error_kind=outcome.error_kind)
             self.observer.chunk_finished(chunk.table)
-            assert outcome is not None
             return outcome
 
 
