@@ -17,6 +17,7 @@ from avesa.domain.tenant import validate_tenant_id
 from avesa.domain.timeutil import compact_stamp, utc_now
 from avesa.domain.work import ChunkTask, RunPlan, RunRequest, SyncMode, TablePlan, TableRef
 from avesa.pipeline.context import PipelineContext
+from avesa.pipeline.owners import owner_alive
 
 
 def new_run_id(started_at: datetime) -> str:
@@ -71,9 +72,33 @@ def plan_run(ctx: PipelineContext, request: RunRequest, *, now: datetime | None 
                 for table in tables
             )
     ctx.state.create_run(run_id, started, request.model_dump(mode="json"), ctx.owner)
+    refs, skipped = lock_tenants(ctx, run_id, refs, skipped, started)
     for ref in refs:
         ctx.state.start_table_run(ref)
     return RunPlan(run_id=run_id, started_at=started, tables=refs, skipped=skipped)
+
+
+def lock_tenants(ctx: PipelineContext, run_id: str, refs: list[TableRef], skipped: list[str],
+                 now: datetime) -> tuple[list[TableRef], list[str]]:
+    """Two runs never write one tenant's tables at once: a tenant another live run holds is left
+    out of this run, with a reason that names the holder."""
+
+    def is_stale(holder_run: str, holder_owner: str) -> bool:
+        run = ctx.state.get_run(holder_run)
+        if run is None or run.status != "running":
+            return True
+        return owner_alive(holder_owner) is False
+
+    kept, skipped = [], list(skipped)
+    for tenant_id in dict.fromkeys(ref.tenant_id for ref in refs):
+        holder = ctx.state.lock_tenant(tenant_id, run_id, ctx.owner, now, is_stale)
+        if holder is None:
+            kept.extend(ref for ref in refs if ref.tenant_id == tenant_id)
+        else:
+            holder_run, holder_owner, since = holder
+            skipped.append(f"{tenant_id}: being synced by run {holder_run} ({holder_owner}, since "
+                           f"{since:%Y-%m-%d %H:%M:%S} UTC); not synced by this run — the next run will")
+    return kept, skipped
 
 
 def split_range(start: datetime, end: datetime, pieces: int) -> list[tuple[datetime, datetime]]:

@@ -11,13 +11,12 @@ ids never change under a resumed run.
 
 from __future__ import annotations
 
-import os
-import socket
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from avesa.domain.work import ChunkTask, SyncMode, TableRef, TableStatus
 from avesa.pipeline.context import PipelineContext
+from avesa.pipeline.owners import owner_alive
 from avesa.state.ledger_records import RunRecord
 
 
@@ -27,26 +26,12 @@ class ResumableTable:
     chunks: list[ChunkTask] | None  # None: the table was never planned
 
 
-def _owner_alive(owner: str) -> bool | None:
-    """True/False for an owner on this host; None when it ran elsewhere (then leases decide)."""
-    host, _, pid = owner.rpartition(":")
-    if host != socket.gethostname() or not pid.isdigit():
-        return None
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def interrupted_runs(ctx: PipelineContext, now: datetime) -> list[RunRecord]:
     runs = []
     for run in ctx.state.list_runs(limit=100, status="running"):
         if run.owner == ctx.owner:
             continue
-        alive = _owner_alive(run.owner)
+        alive = owner_alive(run.owner)
         if alive is None:
             leases = [c.lease_expires for tr in ctx.state.list_table_runs(run_id=run.run_id)
                       for c in ctx.state.list_chunks(_table_ref(run, tr.tenant_id, tr.service, tr.table, tr.mode))

@@ -29,7 +29,7 @@ from avesa.observability import events
 from avesa.pipeline.context import PipelineContext
 from avesa.pipeline.extract import run_chunk
 from avesa.pipeline.finalize import finalize_table
-from avesa.pipeline.plan import plan_run, plan_table
+from avesa.pipeline.plan import lock_tenants, plan_run, plan_table
 from avesa.pipeline.resume import remaining_work
 from avesa.runtime.observer import NullObserver, RunObserver
 from avesa.state.ledger_records import RunRecord
@@ -77,7 +77,9 @@ class LocalExecutor:
         self._open_loop_resources()
         work = remaining_work(self.ctx, run)
         events.emit("run_resumed", run_id=run.run_id, previous_owner=run.owner, tables=len(work))
-        return await self._execute(run.run_id, [(w.table, w.chunks) for w in work], [])
+        refs, skipped = lock_tenants(self.ctx, run.run_id, [w.table for w in work], [], utc_now())
+        kept = {ref.key for ref in refs}
+        return await self._execute(run.run_id, [(w.table, w.chunks) for w in work if w.table.key in kept], skipped)
 
     def _open_loop_resources(self) -> None:
         # Loop-bound primitives are made inside the loop that uses them.
@@ -96,6 +98,7 @@ class LocalExecutor:
             per_tenant = await asyncio.gather(*(self._tenant(items) for items in by_tenant.values()))
         finally:
             await self.ctx.aclose()
+            self.ctx.state.unlock_tenants(run_id)
         summary.results = [r for results in per_tenant for r in results]
         summary.seconds = time.monotonic() - started
         status = "failed" if summary.failed else "complete"

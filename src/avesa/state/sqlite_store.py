@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -41,6 +41,8 @@ CREATE TABLE IF NOT EXISTS chunks (
     estimate INTEGER, attempts INTEGER NOT NULL DEFAULT 0, last_error TEXT, lease_owner TEXT,
     lease_expires TEXT);
 CREATE INDEX IF NOT EXISTS chunks_by_table ON chunks (run_id, tenant_id, service, tbl);
+CREATE TABLE IF NOT EXISTS tenant_locks (
+    tenant_id TEXT PRIMARY KEY, run_id TEXT NOT NULL, owner TEXT NOT NULL, acquired_at TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS watermarks (
     tenant_id TEXT NOT NULL, service TEXT NOT NULL, tbl TEXT NOT NULL, watermark TEXT NOT NULL,
     run_id TEXT NOT NULL, PRIMARY KEY (tenant_id, service, tbl));
@@ -300,6 +302,27 @@ class SqliteStateStore:
                 (outcome.status.value, outcome.cursor, outcome.seq, outcome.records, outcome.pages,
                  outcome.files, _ts(outcome.max_updated_at), outcome.error, chunk_id),
             )
+
+    # ---- tenant locks: one run writes a tenant's tables at a time ----------------------------
+    def lock_tenant(self, tenant_id: str, run_id: str, owner: str, now: datetime,
+                    is_stale: Callable[[str, str], bool]) -> tuple[str, str, datetime] | None:
+        """Lock the tenant for `run_id`; None on success, else the holder (run id, owner, since).
+
+        A lock whose holder `is_stale(run_id, owner)` (its process is gone, its run finished) is
+        taken over."""
+        with self._tx() as c:
+            row = c.execute("SELECT run_id, owner, acquired_at FROM tenant_locks WHERE tenant_id=?",
+                            (tenant_id,)).fetchone()
+            if row is not None and row["run_id"] != run_id and not is_stale(row["run_id"], row["owner"]):
+                return row["run_id"], row["owner"], parse_utc(row["acquired_at"])
+            c.execute("INSERT INTO tenant_locks VALUES (?,?,?,?) ON CONFLICT(tenant_id) DO UPDATE SET "
+                      "run_id=excluded.run_id, owner=excluded.owner, acquired_at=excluded.acquired_at",
+                      (tenant_id, run_id, owner, _ts(now)))
+            return None
+
+    def unlock_tenants(self, run_id: str) -> None:
+        with self._tx() as c:
+            c.execute("DELETE FROM tenant_locks WHERE run_id=?", (run_id,))
 
     def forget_tenant_history(self, tenant_id: str) -> None:
         """Drop a tenant's ledger rows and watermarks (the demo's reset); the registry stays."""
