@@ -159,3 +159,24 @@ def test_runs_leave_an_audit_trail_without_credentials(sandbox_admin: SandboxAdm
     assert run["records"] == summary.records and run["http_requests"] > 0
     text = (avesa_home / "logs" / "avesa.jsonl").read_text()
     assert creds["private_key"] not in text and creds["public_key"] not in text
+
+
+def test_schema_drift_at_the_source_loses_nothing(sandbox_admin: SandboxAdmin, new_instance, register,
+                                                  make_ctx: CTX, avesa_home: Path) -> None:
+    """A field added, a field removed and a field retyped: raw keeps the record as sent, canonical
+    converts what it can and the run does not fail."""
+    tenant = register(make_ctx(), new_instance("drift"), tables=["service_tickets"])
+    sync(make_ctx())
+    victim = sandbox_admin.record_ids(tenant, "service/tickets")[0]
+    sandbox_admin.update_record(tenant, "service/tickets", victim,
+                                {"budgetHours": "7.5", "summary": None, "brandNewField": {"nested": [1, 2]}})
+    let_source_clock_pass(sandbox_admin, [tenant])
+    summary = sync(make_ctx())
+    assert not summary.failed
+    current = next(r for r in canonical(make_ctx(), tenant, "tickets").to_pylist()
+                   if r["source_id"] == str(victim) and r["is_current"])
+    assert current["budget_hours"] == 7.5 and current["summary"] is None
+    files = sorted((avesa_home / "lake" / tenant / "raw/connectwise/service_tickets").glob("*.parquet"))
+    latest = [orjson.loads(r) for r in pq.read_table(files[-1])["record"].to_pylist()]
+    drifted = next(r for r in latest if r["id"] == victim)
+    assert drifted["brandNewField"] == {"nested": [1, 2]} and drifted["budgetHours"] == "7.5"

@@ -55,7 +55,7 @@ def test_chunk_ids_are_deterministic() -> None:
 def test_chunk_lease_checkpoint_and_finish(store: SqliteStateStore) -> None:
     ref = _ref()
     chunk = _chunk(ref)
-    store.start_table_run(ref)
+    store.start_table_runs([ref])
     store.save_chunks([chunk])
     store.save_chunks([chunk])  # idempotent
     assert store.acquire_chunk(chunk.chunk_id, "w1", 60, T0)
@@ -74,7 +74,7 @@ def test_chunk_lease_checkpoint_and_finish(store: SqliteStateStore) -> None:
 
 def test_table_run_updates(store: SqliteStateStore) -> None:
     ref = _ref()
-    store.start_table_run(ref)
+    store.start_table_runs([ref])
     store.update_table_run(ref, status="complete", records=5, finished_at=T0)
     tr = store.get_table_run(ref)
     assert (tr.status, tr.records, tr.finished_at) == ("complete", 5, T0)

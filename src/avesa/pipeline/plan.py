@@ -73,8 +73,7 @@ def plan_run(ctx: PipelineContext, request: RunRequest, *, now: datetime | None 
             )
     ctx.state.create_run(run_id, started, request.model_dump(mode="json"), ctx.owner)
     refs, skipped = lock_tenants(ctx, run_id, refs, skipped, started)
-    for ref in refs:
-        ctx.state.start_table_run(ref)
+    ctx.state.start_table_runs(refs)
     return RunPlan(run_id=run_id, started_at=started, tables=refs, skipped=skipped)
 
 
