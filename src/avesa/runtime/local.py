@@ -32,6 +32,7 @@ from avesa.pipeline.finalize import finalize_table
 from avesa.pipeline.plan import lock_tenants, plan_run, plan_table
 from avesa.pipeline.resume import remaining_work
 from avesa.runtime.observer import NullObserver, RunObserver
+from avesa.runtime.priority_slots import PrioritySlots
 from avesa.state.ledger_records import RunRecord
 
 MAX_STALLS = 3  # deadline stops that landed nothing new, in a row, before a chunk is reported stuck
@@ -84,7 +85,7 @@ class LocalExecutor:
     def _open_loop_resources(self) -> None:
         # Loop-bound primitives are made inside the loop that uses them.
         self.ctx.http.in_flight = asyncio.Semaphore(self.ctx.settings.max_requests_in_flight)
-        self._chunks_in_flight = asyncio.Semaphore(self.ctx.settings.max_chunks_in_flight)
+        self._chunks_in_flight = PrioritySlots(self.ctx.settings.max_chunks_in_flight)
         self.ctx.budgets = RateBudgets()
 
     async def _execute(self, run_id: str, work: list[tuple[TableRef, list[ChunkTask] | None]],
@@ -171,7 +172,7 @@ class LocalExecutor:
         """Run a chunk until it completes or fails. A chunk that stops at its deadline is run again
         from its cursor for as long as it makes progress; one that stalls (its lease is held by a
         live worker elsewhere) is reported after a few tries rather than spun on."""
-        async with slots, self._chunks_in_flight:
+        async with slots, self._chunks_in_flight.hold(chunk.estimate or 0):
             deadline_seconds = self.ctx.settings.chunk_deadline_seconds
             stalls, landed = 0, -1
             while True:
