@@ -116,3 +116,25 @@ def test_jobs_list_show_and_resume_when_nothing_was_interrupted(sandbox_admin: S
     assert "no interrupted runs" in runner.invoke(app, ["jobs", "resume"]).output
     refused = runner.invoke(app, ["jobs", "resume", run_id])
     assert refused.exit_code == 2 and "nothing to resume" in refused.output
+
+
+def test_jobs_retry_finishes_a_failed_run_from_its_cursors(sandbox_admin: SandboxAdmin, new_instance,
+                                                           avesa_home: Path) -> None:
+    name = new_instance("retry")
+    runner.invoke(app, ["service", "add", "--tenant-id", name, "--company-name", "R", "--service", "connectwise",
+                        "--tables", "service_tickets,company_companies"], env=_env_for(sandbox_admin, name))
+    sandbox_admin.add_fault(name, "malformed", count=1, table="service/tickets")
+    failed = runner.invoke(app, ["run"])
+    assert failed.exit_code == 1
+    run_id = next(w for w in runner.invoke(app, ["jobs", "list"]).output.split() if w.startswith("run-"))
+    refused = runner.invoke(app, ["jobs", "retry", "run-nope"])
+    assert refused.exit_code == 2 and "unknown run" in refused.output
+    retried = runner.invoke(app, ["jobs", "retry", run_id])
+    assert retried.exit_code == 0, retried.output
+    assert "service_tickets" in retried.output and "company_companies" not in retried.output  # only what failed
+    shown = runner.invoke(app, ["jobs", "show", run_id]).output
+    assert "complete" in shown and "failed" not in shown.split("request")[0]
+    again = runner.invoke(app, ["jobs", "retry", run_id])
+    assert again.exit_code == 2 and "only a failed run can be retried" in again.output
+    queried = runner.invoke(app, ["query", "SELECT count(*) AS n FROM tickets", "--format", "json"])
+    assert json.loads(queried.output) == [{"n": len(sandbox_admin.record_ids(name, "service/tickets"))}]

@@ -27,11 +27,7 @@ def _ref(run, tr) -> TableRef:
                     mode=SyncMode(tr.mode), run_started_at=run.started_at)
 
 
-@pytest.mark.slow
-def test_a_run_killed_mid_chunk_is_finished_by_the_next_run(
-        sandbox_admin: SandboxAdmin, new_instance, register, make_ctx, avesa_home: Path,
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    tenant = register(make_ctx(), new_instance("crash", knobs={"latency_ms": 120}))
+def _kill_a_run_mid_extraction(avesa_home: Path, tenant: str) -> Path:
     env = {**os.environ, **SMALL_STEPS, "AVESA_HOME": str(avesa_home)}
     child = subprocess.Popen([sys.executable, "-m", "avesa", "run"], env=env, stdout=subprocess.DEVNULL,
                              stderr=subprocess.DEVNULL)
@@ -42,6 +38,15 @@ def test_a_run_killed_mid_chunk_is_finished_by_the_next_run(
     child.send_signal(signal.SIGKILL)
     child.wait()
     assert len(list(raw_root.rglob("*.parquet"))) >= 3, "the run should have landed some files before the kill"
+    return raw_root
+
+
+@pytest.mark.slow
+def test_a_run_killed_mid_chunk_is_finished_by_the_next_run(
+        sandbox_admin: SandboxAdmin, new_instance, register, make_ctx, avesa_home: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    tenant = register(make_ctx(), new_instance("crash", knobs={"latency_ms": 120}))
+    raw_root = _kill_a_run_mid_extraction(avesa_home, tenant)
 
     ctx = make_ctx()
     [interrupted] = ctx.state.list_runs(status="running")
@@ -72,3 +77,21 @@ def test_a_run_killed_mid_chunk_is_finished_by_the_next_run(
         ids = pq.read_table(files, columns=["record_id"])["record_id"].to_pylist() if files else []
         assert len(ids) == len(set(ids)), f"{table}: a record landed twice in the resumed run"
         assert set(ids) == {str(i) for i in sandbox_admin.record_ids(tenant, path)}, f"{table}: records lost"
+
+
+@pytest.mark.slow
+def test_cleanup_stuck_abandons_an_interrupted_run_and_the_next_run_covers_its_range(
+        sandbox_admin: SandboxAdmin, new_instance, register, make_ctx, avesa_home: Path) -> None:
+    tenant = register(make_ctx(), new_instance("stuck", knobs={"latency_ms": 120}))
+    _kill_a_run_mid_extraction(avesa_home, tenant)
+    [stuck] = make_ctx().state.list_runs(status="running")
+    runner = CliRunner()
+    listed = runner.invoke(app, ["jobs", "cleanup-stuck", "--dry-run"])
+    assert f"would abandon {stuck.run_id}" in listed.output
+    assert make_ctx().state.get_run(stuck.run_id).status == "running"
+    assert f"abandoned {stuck.run_id}" in runner.invoke(app, ["jobs", "cleanup-stuck"]).output
+    assert make_ctx().state.get_run(stuck.run_id).status == "abandoned"
+    result = runner.invoke(app, ["run"])
+    assert result.exit_code == 0, result.output
+    assert "resuming" not in result.output
+    _assert_matches_source(make_ctx(), sandbox_admin, tenant)

@@ -15,7 +15,7 @@ from avesa.settings import Settings
 
 # Tables are wide; when output is not a terminal (CI logs, pipes) rich would fold them at 80 columns.
 console = Console(width=None if Console().is_terminal else 160)
-err_console = Console(stderr=True)
+err_console = Console(stderr=True, width=None if Console(stderr=True).is_terminal else 160)
 
 F = TypeVar("F", bound=Callable[..., Any])
 

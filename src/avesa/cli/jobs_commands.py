@@ -11,7 +11,7 @@ from avesa.domain.errors import NotFoundError, UsageError
 from avesa.domain.timeutil import utc_now
 from avesa.domain.work import SyncMode, TableRef
 from avesa.pipeline.resume import interrupted_runs
-from avesa.runtime.local import resume_sync
+from avesa.runtime.local import resume_sync, retry_sync
 
 jobs_app = typer.Typer(help="Runs, tables and chunks in the ledger; resume interrupted runs.", no_args_is_help=True)
 
@@ -93,3 +93,43 @@ def jobs_resume(run_id: str = typer.Argument(None, help="one run; default: every
         failed += len(summary.failed)
     if failed:
         raise typer.Exit(1)
+
+
+@jobs_app.command("retry")
+@friendly_errors
+def jobs_retry(run_id: str) -> None:
+    """Run a failed run's failed tables again, each chunk from its cursor, under the same run id."""
+    ctx = load_context()
+    run = ctx.state.get_run(run_id)
+    if run is None:
+        raise NotFoundError("run", run_id, [r.run_id for r in ctx.state.list_runs(limit=10, status="failed")],
+                            "(recent failed runs)")
+    if run.status != "failed":
+        hint = "; an interrupted one is resumed with `avesa jobs resume`" if run.status == "running" else ""
+        raise UsageError(f"run {run_id} is {run.status}: only a failed run can be retried{hint}")
+    with RichRunObserver(console) as observer:
+        summary = retry_sync(ctx, run, observer)
+    if summary is None:
+        raise UsageError(f"run {run_id} changed state meanwhile; look at `avesa jobs show {run_id}`")
+    console.print(summary_table(summary, title=f"retried run {summary.run_id}"))
+    if summary.failed:
+        raise typer.Exit(1)
+
+
+@jobs_app.command("cleanup-stuck")
+@friendly_errors
+def jobs_cleanup_stuck(dry_run: bool = typer.Option(False, "--dry-run", help="list, change nothing")) -> None:
+    """Abandon runs a crash interrupted instead of resuming them: free their chunk leases and tenant
+    locks. What they landed stays in the raw lake; the next run reads their range again."""
+    ctx = load_context()
+    stuck = interrupted_runs(ctx, utc_now())
+    if not stuck:
+        console.print("no stuck runs")
+        return
+    for run in stuck:
+        if dry_run:
+            console.print(f"would abandon {run.run_id} (started {_ts(run.started_at)} by {run.owner})")
+        elif ctx.state.abandon_run(run.run_id, run.owner, utc_now()):
+            console.print(f"abandoned {run.run_id} (started {_ts(run.started_at)} by {run.owner})")
+        else:
+            console.print(f"{run.run_id} changed state meanwhile; left alone")

@@ -75,6 +75,17 @@ class LocalExecutor:
         """Finish a run a crash interrupted, from the ledger (None if another process claimed it)."""
         if not self.ctx.state.claim_run(run.run_id, run.owner, self.ctx.owner):
             return None
+        return await self._continue(run)
+
+    async def retry(self, run: RunRecord) -> RunSummary | None:
+        """Run the failed tables of a finished run again, each chunk from its cursor, under the same
+        run id (None if the run is not a failed one). Safe after later runs: SCD2 places older
+        versions where they belong and watermarks only move forward."""
+        if not self.ctx.state.reopen_run(run.run_id, self.ctx.owner):
+            return None
+        return await self._continue(run)
+
+    async def _continue(self, run: RunRecord) -> RunSummary:
         self._open_loop_resources()
         work = remaining_work(self.ctx, run)
         events.emit("run_resumed", run_id=run.run_id, previous_owner=run.owner, tables=len(work))
@@ -161,7 +172,7 @@ class LocalExecutor:
         if self.extract_only:
             records = sum(o.records for o in outcomes)
             self.ctx.state.update_table_run(ref, status=TableStatus.COMPLETE.value, records=records,
-                                            finished_at=utc_now(), error="extract only: canonical not built")
+                                            finished_at=utc_now())
             return TableResult(table=ref, status=TableStatus.COMPLETE, records=records)
         mapping = self.ctx.catalog.mapping(ref.service, ref.table)
         lock = self._canonical_locks[(ref.tenant_id, mapping.canonical_table if mapping else ref.table)]
@@ -207,3 +218,7 @@ def run_sync(ctx: PipelineContext, request: RunRequest, observer: RunObserver | 
 
 def resume_sync(ctx: PipelineContext, run: RunRecord, observer: RunObserver | None = None) -> RunSummary | None:
     return asyncio.run(LocalExecutor(ctx, observer).resume(run))
+
+
+def retry_sync(ctx: PipelineContext, run: RunRecord, observer: RunObserver | None = None) -> RunSummary | None:
+    return asyncio.run(LocalExecutor(ctx, observer).retry(run))

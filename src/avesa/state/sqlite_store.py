@@ -304,6 +304,28 @@ class SqliteStateStore:
                  outcome.files, _ts(outcome.max_updated_at), outcome.error, chunk_id),
             )
 
+    def reopen_run(self, run_id: str, owner: str) -> bool:
+        """Take a finished run that failed back to running, to retry its failed tables."""
+        with self._tx() as c:
+            cursor = c.execute("UPDATE runs SET status='running', owner=?, finished_at=NULL "
+                               "WHERE run_id=? AND status='failed'", (owner, run_id))
+            return cursor.rowcount == 1
+
+    def abandon_run(self, run_id: str, expected_owner: str, now: datetime) -> bool:
+        """Give up an interrupted run: it will not be resumed; its leases and tenant locks are freed.
+        What it landed stays in the raw lake; its tables' watermarks never moved, so the next run
+        reads that range again."""
+        with self._tx() as c:
+            cursor = c.execute("UPDATE runs SET status='abandoned', finished_at=? WHERE run_id=? AND owner=? "
+                               "AND status='running'", (_ts(now), run_id, expected_owner))
+            if cursor.rowcount != 1:
+                return False
+            c.execute("UPDATE chunks SET lease_owner=NULL, lease_expires=NULL WHERE run_id=?", (run_id,))
+            c.execute("UPDATE table_runs SET status='abandoned', finished_at=? WHERE run_id=? AND status NOT IN "
+                      "('complete', 'failed')", (_ts(now), run_id))
+            c.execute("DELETE FROM tenant_locks WHERE run_id=?", (run_id,))
+            return True
+
     # ---- tenant locks: one run writes a tenant's tables at a time ----------------------------
     def lock_tenant(self, tenant_id: str, run_id: str, owner: str, now: datetime,
                     is_stale: Callable[[str, str], bool]) -> tuple[str, str, datetime] | None:
