@@ -40,6 +40,8 @@ class Settings(BaseSettings):
     records_per_file: int = 5000
     # Incremental runs start this many seconds before the watermark; SCD2 makes overlap harmless.
     lookback_seconds: int = 300
+    # Incremental runs also look for deletes (an id listing) once a table's last look is this old.
+    reconcile_interval_hours: float = 24.0
     chunk_deadline_seconds: float = 600.0
     lease_seconds: float = 900.0
     http_timeout_seconds: float = 60.0

@@ -180,3 +180,20 @@ def test_schema_drift_at_the_source_loses_nothing(sandbox_admin: SandboxAdmin, n
     latest = [orjson.loads(r) for r in pq.read_table(files[-1])["record"].to_pylist()]
     drifted = next(r for r in latest if r["id"] == victim)
     assert drifted["brandNewField"] == {"nested": [1, 2]} and drifted["budgetHours"] == "7.5"
+
+
+def test_incremental_runs_find_deletes_once_the_reconciliation_interval_has_passed(
+        sandbox_admin: SandboxAdmin, new_instance, register, make_ctx: CTX) -> None:
+    tenant = register(make_ctx(), new_instance("recon"), tables=["company_companies"])
+    sync(make_ctx())
+    victim = sandbox_admin.record_ids(tenant, "company/companies")[0]
+    sandbox_admin.delete_record(tenant, "company/companies", victim)
+    # within the interval (24 h by default): an incremental run does not list ids
+    assert [r.deletes for r in sync(make_ctx()).results] == [0]
+    # once it has passed (0 h: every run), the incremental run closes the deleted key
+    assert [r.deletes for r in sync(make_ctx(reconcile_interval_hours=0)).results] == [1]
+    rows = [r for r in canonical(make_ctx(), tenant, "companies").to_pylist() if r["source_id"] == str(victim)]
+    assert [(r["is_current"], r["is_deleted"]) for r in sorted(rows, key=lambda r: r["effective_start_date"])] == [
+        (False, False), (True, True)]
+    # never: negative interval
+    assert [r.deletes for r in sync(make_ctx(reconcile_interval_hours=-1)).results] == [0]

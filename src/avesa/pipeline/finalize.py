@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from datetime import timedelta
 
 import pyarrow as pa
 
@@ -64,6 +65,34 @@ def _transform_and_merge(ctx: PipelineContext, ref: TableRef, mapping: CompiledM
     return created
 
 
+def reconciliation_due(ctx: PipelineContext, ref: TableRef) -> bool:
+    """Deletes are looked for on every full sync, and on incremental ones once the table's last
+    reconciliation is older than AVESA_RECONCILE_INTERVAL_HOURS (0: every run; negative: never)."""
+    if ref.mode is SyncMode.FULL:
+        return True
+    interval = ctx.settings.reconcile_interval_hours
+    if interval < 0:
+        return False
+    last = ctx.state.get_last_reconciliation(ref.tenant_id, ref.service, ref.table)
+    return last is None or utc_now() - last >= timedelta(hours=interval)
+
+
+async def reconcile_deletes(ctx: PipelineContext, ref: TableRef, mapping: CompiledMapping,
+                            uri: str) -> tuple[int, int]:
+    """List every id at the source; close the keys that vanished. Returns (deletes, versions)."""
+    connector = ctx.connector(ref.tenant_id, ref.service)
+    live_ids: set[str] = set()
+    async for batch in connector.list_ids(ref.table):
+        live_ids.update(batch)
+    tombstones = await asyncio.to_thread(
+        deletion_versions, uri, mapping, live_ids, run_id=ref.run_id, detected_at=utc_now()
+    )
+    if tombstones is None or not tombstones.num_rows:
+        return 0, 0
+    result = await asyncio.to_thread(merge_scd2, uri, tombstones, mapping.business_columns)
+    return tombstones.num_rows, result.stats.new_versions
+
+
 async def finalize_table(ctx: PipelineContext, ref: TableRef) -> TableResult:
     started = time.monotonic()
     chunks = ctx.state.list_chunks(ref)
@@ -85,18 +114,11 @@ async def finalize_table(ctx: PipelineContext, ref: TableRef) -> TableResult:
             canonical = mapping.mapping.canonical_table
             uri = ctx.lake.canonical_uri(ref.tenant_id, canonical)
             created = await asyncio.to_thread(_transform_and_merge, ctx, ref, mapping, uri)
-            if ref.mode is SyncMode.FULL:
-                connector = ctx.connector(ref.tenant_id, ref.service)
-                live_ids: set[str] = set()
-                async for batch in connector.list_ids(ref.table):
-                    live_ids.update(batch)
-                tombstones = await asyncio.to_thread(
-                    deletion_versions, uri, mapping, live_ids, run_id=ref.run_id, detected_at=utc_now()
-                )
-                if tombstones is not None and tombstones.num_rows:
-                    result = await asyncio.to_thread(merge_scd2, uri, tombstones, mapping.business_columns)
-                    deletes = tombstones.num_rows
-                    created += result.stats.new_versions
+            if reconciliation_due(ctx, ref):
+                started_listing = utc_now()
+                deletes, versions = await reconcile_deletes(ctx, ref, mapping, uri)
+                created += versions
+                ctx.state.set_last_reconciliation(ref.tenant_id, ref.service, ref.table, started_listing)
     except AvesaError as exc:
         message = str(exc)
         ctx.state.update_table_run(ref, status=TableStatus.FAILED.value, error=message, finished_at=utc_now())

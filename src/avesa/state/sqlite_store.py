@@ -43,6 +43,9 @@ CREATE TABLE IF NOT EXISTS chunks (
 CREATE INDEX IF NOT EXISTS chunks_by_table ON chunks (run_id, tenant_id, service, tbl);
 CREATE TABLE IF NOT EXISTS tenant_locks (
     tenant_id TEXT PRIMARY KEY, run_id TEXT NOT NULL, owner TEXT NOT NULL, acquired_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS reconciliations (
+    tenant_id TEXT NOT NULL, service TEXT NOT NULL, tbl TEXT NOT NULL, last_at TEXT NOT NULL,
+    PRIMARY KEY (tenant_id, service, tbl));
 CREATE TABLE IF NOT EXISTS watermarks (
     tenant_id TEXT NOT NULL, service TEXT NOT NULL, tbl TEXT NOT NULL, watermark TEXT NOT NULL,
     run_id TEXT NOT NULL, PRIMARY KEY (tenant_id, service, tbl));
@@ -350,8 +353,19 @@ class SqliteStateStore:
     def forget_tenant_history(self, tenant_id: str) -> None:
         """Drop a tenant's ledger rows and watermarks (the demo's reset); the registry stays."""
         with self._tx() as c:
-            for table in ("chunks", "table_runs", "watermarks"):
+            for table in ("chunks", "table_runs", "watermarks", "reconciliations", "tenant_locks"):
                 c.execute(f"DELETE FROM {table} WHERE tenant_id=?", (tenant_id,))
+
+    # ---- delete reconciliation ------------------------------------------------------------
+    def get_last_reconciliation(self, tenant_id: str, service: str, table: str) -> datetime | None:
+        rows = self._query("SELECT last_at FROM reconciliations WHERE tenant_id=? AND service=? AND tbl=?",
+                           (tenant_id, service, table))
+        return _dt(rows[0]["last_at"]) if rows else None
+
+    def set_last_reconciliation(self, tenant_id: str, service: str, table: str, value: datetime) -> None:
+        with self._tx() as c:
+            c.execute("INSERT INTO reconciliations VALUES (?,?,?,?) ON CONFLICT(tenant_id, service, tbl) "
+                      "DO UPDATE SET last_at=excluded.last_at", (tenant_id, service, table, _ts(value)))
 
     # ---- watermarks -----------------------------------------------------------------------
     def get_watermark(self, tenant_id: str, service: str, table: str) -> datetime | None:
