@@ -23,8 +23,10 @@ from typing import Any
 import psutil
 
 from avesa.domain.registry import RateLimitOverride
+from avesa.domain.timeutil import utc_now
 from avesa.domain.work import RunRequest
 from avesa.pipeline.context import PipelineContext
+from avesa.pipeline.plan import plan_run
 from avesa.pipeline.registration import register_service
 from avesa.runtime.local import LocalExecutor
 from avesa.sandbox.client import SandboxAdmin
@@ -67,6 +69,11 @@ def extract(home: Path, base_url: str, workload: Workload, tenant: str | None = 
     with SandboxAdmin(base_url) as admin:
         register_workload(ctx, admin, workload)
         admin_stats_before = admin.stats()
+    planning_started = time.perf_counter()
+    planned = plan_run(ctx, RunRequest(tenant_id=tenant))  # planning alone, for the figure
+    planning_seconds = time.perf_counter() - planning_started
+    ctx.state.finish_run(planned.run_id, "abandoned", utc_now())  # never executed: release its tenants
+    ctx.state.unlock_tenants(planned.run_id)
     me = psutil.Process()
     cpu_before = me.cpu_times()
     with PeakMemory() as rss:
@@ -81,7 +88,8 @@ def extract(home: Path, base_url: str, workload: Workload, tenant: str | None = 
         requests = _total_requests(admin.stats()) - _total_requests(admin_stats_before)
     return {"records": summary.records, "seconds": seconds, "records_per_s": summary.records / seconds,
             "peak_rss_mb": rss.rss_mb, "requests": requests,
-            "pipeline_cpu_us_per_record": cpu * 1e6 / max(1, summary.records)}
+            "pipeline_cpu_us_per_record": cpu * 1e6 / max(1, summary.records),
+            "tables": len(summary.results), "planning_seconds": planning_seconds}
 
 
 def _total_requests(stats: dict[str, Any]) -> int:

@@ -8,6 +8,7 @@ Scenarios (one run each, so the ratios compare figures taken on the same machine
 - bound: requests in flight (the global cap) x page size / latency — what concurrency allows;
 - zero latency: the same parallel run with no latency, which shows the CPU cost per record;
 - memory: peak RSS of the pipeline for the workload at two table sizes (it should not grow);
+- many tenants: 200 tiny tenants (800 tables) — records/s, the time to plan the run, peak RSS;
 - SCD2: merging 1% changed rows into a 1,000,000-row canonical table.
 
 Writes benchmarks/results.json and prints a table. Options: --quick (small, for a smoke run),
@@ -48,6 +49,8 @@ def measure(quick: bool, skip_scd2: bool, workdir: Path) -> dict[str, object]:
     no_latency = run_workload(workdir, Workload(workload.tenants, workload.scale, 0.0, name="zero"),
                               [("zero_latency", {})])
     smaller = run_workload(workdir, half, [("smaller_tables", {})])
+    many = Workload(tenants=20 if quick else 200, scale="tiny", latency_ms=200.0, name="many")
+    many_tenants = run_workload(workdir, many, [("many_tenants", {})])["many_tenants"]
     parallel, sequential = with_latency["parallel"], with_latency["sequential"]
     bound = defaults.max_requests_in_flight * defaults.page_size / (latency_ms / 1000.0)
     results: dict[str, object] = {
@@ -64,6 +67,11 @@ def measure(quick: bool, skip_scd2: bool, workdir: Path) -> dict[str, object]:
         "peak_rss_mb_smaller_tables": round(smaller["smaller_tables"]["peak_rss_mb"], 1),
         "zero_latency_records_per_s": round(no_latency["zero_latency"]["records_per_s"]),
         "pipeline_cpu_us_per_record": round(no_latency["zero_latency"]["pipeline_cpu_us_per_record"], 1),
+        "many_tenants": {"tenants": many.tenants, "scale": many.scale, "latency_ms": many.latency_ms,
+                         "tables": many_tenants["tables"], "records": many_tenants["records"]},
+        "many_tenants_records_per_s": round(many_tenants["records_per_s"]),
+        "many_tenants_planning_s": round(many_tenants["planning_seconds"], 3),
+        "many_tenants_peak_rss_mb": round(many_tenants["peak_rss_mb"], 1),
         "extraction_seconds": round(time.perf_counter() - started, 1),
     }
     if not skip_scd2:
