@@ -30,6 +30,9 @@ class Settings(BaseSettings):
     # Concurrency caps (DESIGN.md "Concurrency and limits").
     max_requests_in_flight: int = 16
     max_tables_per_tenant: int = 4
+    # Requests one tenant may have in flight: below the global cap, so small tenants always get
+    # slots while a large one syncs (fair scheduling).
+    max_requests_per_tenant: int = 8
     max_chunks_per_table: int = 4
     # Chunks hold up to records_per_file records in memory: this cap bounds the process's memory
     # whatever the number of tenants (2x the request cap keeps every request slot fed).

@@ -60,6 +60,9 @@ class HttpOptions:
     backoff_initial: float = 0.5
     backoff_max: float = 30.0
     in_flight: asyncio.Semaphore | None = None  # the global cap, shared across tenants
+    # A cap per tenant below the global one, so one big tenant never takes every request slot.
+    per_tenant_limit: int | None = None
+    per_tenant: dict[str, asyncio.Semaphore] = field(default_factory=dict)
     stats: RequestStats = field(default_factory=RequestStats)
 
 
@@ -94,6 +97,15 @@ class SourceHttp:
 
     async def aclose(self) -> None:
         await self._client.aclose()
+
+    def _tenant_cap(self) -> asyncio.Semaphore | None:
+        limit = self.options.per_tenant_limit
+        if limit is None:
+            return None
+        cap = self.options.per_tenant.get(self.tenant_id)
+        if cap is None:
+            cap = self.options.per_tenant[self.tenant_id] = asyncio.Semaphore(limit)
+        return cap
 
     def _where(self, table: str) -> dict[str, str]:
         return {"tenant_id": self.tenant_id, "service": self.service, "table": table}
@@ -138,6 +150,9 @@ class SourceHttp:
         where = self._where(table)
         what = f"GET {path}{_page(page)}"
         await self.budget.acquire()
+        tenant_cap = self._tenant_cap()
+        if tenant_cap is not None:
+            await tenant_cap.acquire()
         cap = self.options.in_flight
         if cap is not None:
             await cap.acquire()
@@ -154,6 +169,8 @@ class SourceHttp:
             self.options.stats.in_flight -= 1
             if cap is not None:
                 cap.release()
+            if tenant_cap is not None:
+                tenant_cap.release()
             self.options.stats.requests += 1
             self.options.stats.seconds += time.monotonic() - started
         self.options.stats.bytes += len(body)

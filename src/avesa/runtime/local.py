@@ -96,6 +96,8 @@ class LocalExecutor:
     def _open_loop_resources(self) -> None:
         # Loop-bound primitives are made inside the loop that uses them.
         self.ctx.http.in_flight = asyncio.Semaphore(self.ctx.settings.max_requests_in_flight)
+        self.ctx.http.per_tenant_limit = self.ctx.settings.max_requests_per_tenant
+        self.ctx.http.per_tenant = {}
         self._chunks_in_flight = PrioritySlots(self.ctx.settings.max_chunks_in_flight)
         self.ctx.budgets = RateBudgets()
 
