@@ -77,6 +77,13 @@ def _int(value: Any, name: str) -> int:
         raise AdminError(400, f"{name} must be an integer, got {value!r}") from None
 
 
+def _public_id(instance: Instance, table: str | None, raw: str) -> Any:
+    """A record id from a query string, as the change log holds it (e.g. ``"5"`` -> ``5`` for ConnectWise)."""
+    if not table:
+        raise AdminError(400, "filtering changes by 'id' needs 'table' too")
+    return instance.public_id(table, instance.key(table, raw))
+
+
 def _guard(handler: Handler) -> Handler:
     """Turn the errors admin operations raise into JSON responses."""
 
@@ -160,18 +167,21 @@ class AdminApi:
         if request.method == "GET":
             table = request.query_params.get("table") or ""
             if "id" in request.query_params:
-                record = instance.get(table, _int(request.query_params["id"], "id"))
+                record = instance.get(table, request.query_params["id"])
                 if record is None:
                     raise AdminError(404, f"{table} has no record with id {request.query_params['id']}")
                 return _json(record)
             with instance.lock:
-                return _json({"table": instance.table(table).name, "ids": list(instance.table(table).ids)})
+                store = instance.table(table)
+                return _json({"table": store.name, "ids": [instance.public_id(store.name, key) for key in store.ids]})
         if request.method == "DELETE":
             params = request.query_params
             if "table" not in params or "id" not in params:
                 body = await _body(request)
                 params = {**body, **params}  # type: ignore[assignment]
-            return _json(instance.delete(str(params.get("table", "")), _int(params.get("id"), "id")))
+            if params.get("id") is None:
+                raise AdminError(400, "delete needs 'table' and 'id'")
+            return _json(instance.delete(str(params.get("table", "")), params.get("id")))
         body = await _body(request)
         table = str(body.get("table", ""))
         if request.method == "POST":
@@ -180,7 +190,9 @@ class AdminApi:
         changes = body.get("changes")
         if not isinstance(changes, dict):
             raise AdminError(400, "update needs 'changes': an object of field -> new value (null removes)")
-        return _json(instance.update(table, _int(body.get("id"), "id"), changes, by=body.get("by")))
+        if body.get("id") is None:
+            raise AdminError(400, "update needs 'id': the id of the record to change")
+        return _json(instance.update(table, body.get("id"), changes, by=body.get("by")))
 
     async def mutate(self, request: Request) -> Response:
         instance = self.instance(request)
@@ -196,7 +208,7 @@ class AdminApi:
             since=params.get("since"),
             after_seq=_int(params.get("after_seq", 0), "after_seq"),
             limit=_int(params["limit"], "limit") if "limit" in params else None,
-            record_id=_int(params["id"], "id") if "id" in params else None,
+            record_id=_public_id(instance, table, params["id"]) if "id" in params else None,
         )
         return _json({"changes": [entry.to_dict() for entry in entries], "last_seq": len(instance.changelog)})
 

@@ -31,7 +31,8 @@ class ChangeEntry:
     seq: int
     """1-based position in the instance's log: a stable cursor for incremental reads."""
     table: str
-    id: int
+    id: Any
+    """The public id (an integer for ConnectWise, text for services with string ids)."""
     op: Op
     version: int
     """1 for the first version of the record, then 2, 3, ..."""
@@ -61,11 +62,11 @@ class ChangeLog:
 
     def __init__(self) -> None:
         self._entries: list[ChangeEntry] = []
-        self._versions: dict[tuple[str, int], int] = {}
+        self._versions: dict[tuple[str, Any], int] = {}
         self._lock = threading.Lock()
 
     def append(
-        self, table: str, record_id: int, op: Op, last_updated: int, changed_at: str, record: dict[str, Any]
+        self, table: str, record_id: Any, op: Op, last_updated: int, changed_at: str, record: dict[str, Any]
     ) -> ChangeEntry:
         """Record one change and return its entry."""
         with self._lock:
@@ -85,19 +86,19 @@ class ChangeLog:
             self._entries.append(entry)
             return entry
 
-    def extend_initial(self, table: str, records: list[dict[str, Any]], epochs: list[int], changed_at: str) -> None:
-        """Version 1 (insert) of many records at once: the initial data of an instance."""
+    def extend_initial(
+        self, table: str, records: list[dict[str, Any]], ids: list[Any], epochs: list[int], changed_at: str
+    ) -> None:
+        """Version 1 (insert) of many records at once: the initial data of an instance (``ids``: public ids)."""
         with self._lock:
             seq = len(self._entries)
             versions = self._versions
             entries = self._entries
-            for record, epoch in zip(records, epochs, strict=True):
+            for record, record_id, epoch in zip(records, ids, epochs, strict=True):
                 seq += 1
-                key = (table, record["id"])
+                key = (table, record_id)
                 versions[key] = versions.get(key, 0) + 1
-                entries.append(
-                    ChangeEntry(seq, table, record["id"], Op.INSERT, versions[key], epoch, changed_at, record)
-                )
+                entries.append(ChangeEntry(seq, table, record_id, Op.INSERT, versions[key], epoch, changed_at, record))
 
     def entries(
         self,
@@ -105,7 +106,7 @@ class ChangeLog:
         since: str | None = None,
         after_seq: int = 0,
         limit: int | None = None,
-        record_id: int | None = None,
+        record_id: Any = None,
     ) -> list[ChangeEntry]:
         """Entries after ``after_seq``, optionally only one table / record and ``changed_at >= since``.
 

@@ -35,6 +35,10 @@ class FaultKind(StrEnum):
     """A 200 response whose body stops before ``Content-Length`` bytes; the connection closes."""
     SLOW = "slow"
     """The normal response, delivered after ``delay_ms`` (for client timeouts)."""
+    TOKEN_EXPIRED = "token-expired"
+    """401 as the service answers an expired access token (OAuth services; e.g. Salesforce
+    ``INVALID_SESSION_ID``): the client must get a new token and retry. The token is revoked.
+    Services without access tokens (ConnectWise) serve the request normally."""
 
 
 class RequestScope(StrEnum):

@@ -77,14 +77,16 @@ class Instance:
             self.changelog.clear()
             self.tables = {}
             for table in self.simulator.tables():
-                store = TableStore(table, self.simulator.updated_epoch)
+                store = TableStore(table, self.simulator.updated_epoch, self.simulator.record_key)
                 records = data.get(table, [])
                 store.load(records)
                 store.prewarm()
                 self.tables[table] = store
                 self._next_id[table] = store.max_id() + 1
-                epochs = [store.updated[record["id"]] for record in records]
-                self.changelog.extend_initial(table, records, epochs, changed_at)
+                keys = [self.simulator.record_key(record) for record in records]
+                epochs = [store.updated[key] for key in keys]
+                ids = [self.simulator.public_id(table, key) for key in keys]
+                self.changelog.extend_initial(table, records, ids, epochs, changed_at)
             self.faults.clear()
             self.stats.reset()
             self.set_knobs(self.spec.knobs.to_dict())
@@ -103,9 +105,17 @@ class Instance:
         """The store of a table by name or alias; KeyError if the service has no such table."""
         return self.tables[self.simulator.resolve_table(name)]
 
-    def get(self, table: str, record_id: int) -> Record | None:
+    def key(self, table: str, record_id: Any) -> int:
+        """The store key of a public id (``5``, ``"5"``, a sys_id, a Salesforce Id); ValueError if malformed."""
+        return self.simulator.parse_id(self.simulator.resolve_table(table), record_id)
+
+    def public_id(self, table: str, key: int) -> Any:
+        """The id the API shows for a store key."""
+        return self.simulator.public_id(self.simulator.resolve_table(table), key)
+
+    def get(self, table: str, record_id: Any) -> Record | None:
         with self.lock:
-            return self.table(table).get(record_id)
+            return self.table(table).get(self.key(table, record_id))
 
     def insert(
         self, table: str, fields: dict[str, Any] | None = None, by: str | None = None, rng: random.Random | None = None
@@ -114,45 +124,53 @@ class Instance:
         with self.lock:
             store = self.table(table)
             table = store.name
-            fields = {k: v for k, v in (fields or {}).items() if k != "_info"}
-            requested_id = fields.pop("id", None)
-            record_id = self._next_id[table] if requested_id is None else int(requested_id)
+            id_field = self.simulator.id_field
+            protected = set(self.simulator.protected_fields) - {id_field}
+            fields = {k: v for k, v in (fields or {}).items() if k not in protected}
+            requested_id = fields.pop(id_field, None)
+            record_id = self._next_id[table] if requested_id is None else self.key(table, requested_id)
             if record_id in store:
-                raise ValueError(f"{table} already has a record with id {record_id}")
+                raise ValueError(f"{table} already has a record with id {self.public_id(table, record_id)}")
             epoch = self.clock.now()
             record = self.simulator.new_record(self, table, rng or self.rng, record_id, epoch)
             record = _merge(record, fields)
             record = self.simulator.stamp(record, epoch, by or SANDBOX_USER)
             store.put(record)
             self._next_id[table] = max(self._next_id[table], record_id + 1)
-            self.changelog.append(table, record_id, Op.INSERT, store.updated[record_id], wall_clock_iso(), record)
+            public = self.simulator.public_id(table, record_id)
+            self.changelog.append(table, public, Op.INSERT, store.updated[record_id], wall_clock_iso(), record)
             return record
 
-    def update(self, table: str, record_id: int, changes: dict[str, Any], by: str | None = None) -> Record:
+    def update(self, table: str, record_id: Any, changes: dict[str, Any], by: str | None = None) -> Record:
         """Apply partial field changes (None removes a field) and stamp a new version."""
         with self.lock:
             store = self.table(table)
-            current = store.get(record_id)
+            key = self.key(table, record_id)
+            current = store.get(key)
             if current is None:
                 raise KeyError(f"{store.name} has no record with id {record_id}")
-            if "id" in changes and changes["id"] != record_id:
-                raise ValueError("a record's id cannot change")
-            changes = {k: v for k, v in changes.items() if k not in ("id", "_info")}
-            epoch = self.clock.next_stamp(store.updated[record_id])
+            id_field = self.simulator.id_field
+            if id_field in changes and changes[id_field] != current.get(id_field):
+                raise ValueError(f"a record's {id_field} cannot change")
+            changes = {k: v for k, v in changes.items() if k not in self.simulator.protected_fields}
+            epoch = self.clock.next_stamp(store.updated[key])
             record = self.simulator.stamp(_merge(current, changes), epoch, by or SANDBOX_USER)
             store.put(record)
-            self.changelog.append(store.name, record_id, Op.UPDATE, epoch, wall_clock_iso(), record)
+            public = self.simulator.public_id(store.name, key)
+            self.changelog.append(store.name, public, Op.UPDATE, epoch, wall_clock_iso(), record)
             return record
 
-    def delete(self, table: str, record_id: int) -> Record:
+    def delete(self, table: str, record_id: Any) -> Record:
         """Remove a record; the log gets a delete entry holding its last version."""
         with self.lock:
             store = self.table(table)
-            if record_id not in store:
+            key = self.key(table, record_id)
+            if key not in store:
                 raise KeyError(f"{store.name} has no record with id {record_id}")
-            epoch = self.clock.next_stamp(store.updated[record_id])
-            record = store.delete(record_id)
-            self.changelog.append(store.name, record_id, Op.DELETE, epoch, wall_clock_iso(), record)
+            epoch = self.clock.next_stamp(store.updated[key])
+            record = store.delete(key)
+            public = self.simulator.public_id(store.name, key)
+            self.changelog.append(store.name, public, Op.DELETE, epoch, wall_clock_iso(), record)
             return record
 
     def mutate(self, request: dict[str, Any]) -> dict[str, Any]:

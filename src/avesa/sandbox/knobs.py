@@ -33,6 +33,12 @@ class Knobs:
     """Sustained request rate of the token bucket; None disables throttling."""
     rate_limit_burst: int = 200
     """Token bucket capacity: requests that may arrive at once before throttling starts."""
+    token_ttl_seconds: float = 3600.0
+    """Lifetime of OAuth access tokens (Salesforce, Graph, ServiceNow OAuth): short values make
+    tokens expire mid-run, so clients must refresh them."""
+    empty_page_rate: float = 0.0
+    """Probability that a page which has a next link comes back empty (Graph does this; clients must
+    follow the link anyway). Services whose API never does it ignore the knob."""
 
     def update(self, changes: dict[str, Any]) -> None:
         """Apply a partial change; unknown names or out-of-range values raise ValueError."""
@@ -51,7 +57,10 @@ class Knobs:
             value = getattr(self, name)
             if not isinstance(value, int | float) or isinstance(value, bool) or value < 0:
                 raise ValueError(f"{name} must be a number >= 0, got {value!r}")
-        for name in ("error_rate", "reset_rate", "malformed_rate", "truncated_rate"):
+        ttl = self.token_ttl_seconds
+        if not isinstance(ttl, int | float) or isinstance(ttl, bool) or ttl <= 0:
+            raise ValueError(f"token_ttl_seconds must be a number > 0, got {ttl!r}")
+        for name in ("error_rate", "reset_rate", "malformed_rate", "truncated_rate", "empty_page_rate"):
             value = getattr(self, name)
             if not isinstance(value, int | float) or isinstance(value, bool) or not 0 <= value <= 1:
                 raise ValueError(f"{name} must be a probability in [0, 1], got {value!r}")

@@ -23,6 +23,25 @@ class ServiceSimulator(Protocol):
     """Service-specific behaviour the shared ``Instance`` delegates to."""
 
     name: str
+    id_field: str
+    """The record field holding the id the API shows (``id``, ``sys_id``, ``Id``)."""
+    protected_fields: tuple[str, ...]
+    """Fields an admin update may not set (the id, the change-stamp block)."""
+
+    def record_key(self, record: Record) -> int:
+        """The record's internal key: a positive integer ordered like the API orders ids.
+
+        The shared store indexes records by it, so keyset paging and id lookups are bisects for every
+        service, whatever its public ids look like (integers, sys_ids, Salesforce Ids, GUIDs)."""
+        ...
+
+    def public_id(self, table: str, key: int) -> Any:
+        """The id the API (and the change log) shows for a key."""
+        ...
+
+    def parse_id(self, table: str, value: Any) -> int:
+        """A public id as given to the admin API (text or JSON) back to its key; ValueError if malformed."""
+        ...
 
     def tables(self) -> list[str]:
         """Table names (endpoint paths) in dependency order."""
@@ -57,12 +76,35 @@ class ServiceSimulator(Protocol):
         ...
 
     def new_record(self, instance: Instance, table: str, rng: random.Random, record_id: int, epoch: int) -> Record:
-        """A realistic new record (references to existing records), entered at ``epoch``."""
+        """A realistic new record (references to existing records) with key ``record_id``, entered at ``epoch``."""
         ...
 
     def mutate(self, instance: Instance, request: dict[str, Any]) -> dict[str, Any]:
         """Realistic random inserts/updates/deletes; returns what was done."""
         ...
+
+
+class IntegerIds:
+    """Ids as ConnectWise has them: the public id is the integer key itself, in field ``id``."""
+
+    id_field = "id"
+
+    def record_key(self, record: Record) -> int:
+        return record["id"]  # type: ignore[no-any-return]
+
+    def public_id(self, table: str, key: int) -> Any:
+        return key
+
+    def parse_id(self, table: str, value: Any) -> int:
+        if isinstance(value, bool):
+            raise ValueError(f"id must be a positive integer, got {value!r}")
+        try:
+            key = int(value)
+        except (TypeError, ValueError):
+            raise ValueError(f"id must be a positive integer, got {value!r}") from None
+        if key <= 0:
+            raise ValueError(f"id must be a positive integer, got {value!r}")
+        return key
 
 
 def simulator_for(service: str) -> ServiceSimulator:

@@ -10,7 +10,8 @@ little CPU. The store therefore keeps:
   join of cached byte strings.
 
 Records are treated as immutable: a change replaces the dict (the change log keeps the old one).
-Ids are positive 32-bit integers, as in ConnectWise.
+Records are indexed by an integer key (positive, 31 bits) the service simulator derives from the
+record: the id itself for ConnectWise, a number encoded in the sys_id / Id / GUID for the others.
 """
 
 from __future__ import annotations
@@ -35,11 +36,14 @@ def _serialize(record: Record) -> bytes:
 
 
 class TableStore:
-    """Records of one table keyed by integer id, with id and change-time indexes."""
+    """Records of one table keyed by integer key, with key and change-time indexes."""
 
-    def __init__(self, name: str, updated_epoch: Callable[[Record], int]) -> None:
+    def __init__(
+        self, name: str, updated_epoch: Callable[[Record], int], key_of: Callable[[Record], int] | None = None
+    ) -> None:
         self.name = name
         self._updated_epoch = updated_epoch
+        self._key_of = key_of or (lambda record: record.get("id"))  # type: ignore[return-value]
         self.ids: list[int] = []
         self.records: dict[int, Record] = {}
         self.updated: dict[int, int] = {}
@@ -98,9 +102,9 @@ class TableStore:
         del self._updated_keys[index]
 
     def _check_id(self, record: Record) -> int:
-        record_id = record.get("id")
+        record_id = self._key_of(record)
         if not isinstance(record_id, int) or isinstance(record_id, bool) or not 0 < record_id <= _MAX_ID:
-            raise ValueError(f"{self.name}: record id must be a positive 32-bit integer, got {record_id!r}")
+            raise ValueError(f"{self.name}: record key must be a positive 31-bit integer, got {record_id!r}")
         return record_id
 
     # -- reading --------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from avesa.sandbox.connectwise.auth import credentials_for
 from avesa.sandbox.connectwise.generate import Pool, RecordFactory, generate
 from avesa.sandbox.connectwise.references import References
 from avesa.sandbox.connectwise.tables import TABLES, resolve_table, table_counts
+from avesa.sandbox.service import IntegerIds
 from avesa.sandbox.spec import InstanceSpec
 
 if TYPE_CHECKING:
@@ -23,10 +24,11 @@ API_PATH = "v4_6_release/apis/3.0"
 """Codebase and API version segment of the URL (``/v4_6_release/apis/3.0/``)."""
 
 
-class ConnectWiseSimulator:
+class ConnectWiseSimulator(IntegerIds):
     """Service-specific behaviour of a simulated ConnectWise Manage instance."""
 
     name = "connectwise"
+    protected_fields = ("id", "_info")
 
     def __init__(self) -> None:
         self._factories: dict[str, RecordFactory] = {}
