@@ -26,6 +26,8 @@ class Settings(BaseSettings):
     lake_url: str | None = None
     env: Environment = Environment.DEV
     secret_key: str | None = Field(default=None, repr=False)
+    catalog_path: Path | None = None
+    """A folder of the user's own service specs and mappings (docs/adding-a-service.md)."""
 
     # Concurrency caps (DESIGN.md "Concurrency and limits").
     max_requests_in_flight: int = 16
@@ -37,6 +39,10 @@ class Settings(BaseSettings):
     # Chunks hold up to records_per_file records in memory: this cap bounds the process's memory
     # whatever the number of tenants (2x the request cap keeps every request slot fed).
     max_chunks_in_flight: int = 32
+    # Backfill windows (chunks of a backfill run; a large window's pieces count one each) extracted
+    # at once in a process: a backfill re-reads years of data and must leave the tenant's rate
+    # budget to the scheduled runs (canonical-model.md: at most 5 backfill jobs at once).
+    max_backfill_windows: int = Field(default=5, ge=1)
     # Chunking: records one chunk should hold; a chunk is never smaller than one page.
     target_chunk_records: int = 5000
     page_size: int = 1000

@@ -1,16 +1,20 @@
 """Load and cross-check the catalog: service specs, canonical tables, mappings.
 
-The files ship inside the package (`avesa/catalog/{services,canonical,mappings}`).
-Cross-checks run once at load: a mapping that names a canonical column, source table or service
-that does not exist is refused with the file name and the field, before any run starts.
+The built-in files ship inside the package (`avesa/catalog/{services,canonical,mappings}`). A user
+adds services without changing the package by pointing `AVESA_CATALOG_PATH` at a folder with the
+same layout (`services/*.json`, `mappings/{service}/*.json`). Cross-checks run once at load: a
+mapping that names a canonical column, source table, source field or service that does not exist
+is refused with the file and the field, before any run starts.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from functools import cache
 from importlib import resources
 from importlib.abc import Traversable
+from pathlib import Path
 from typing import TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -20,18 +24,30 @@ from avesa.domain.errors import ConfigError, NotFoundError
 
 _ROOT = resources.files("avesa.catalog")
 M = TypeVar("M", bound=BaseModel)
+_FIRST_STEP = re.compile(r"^([^.\[\]/]+)")
+
+
+def _label(path: Traversable) -> str:
+    """A file's name as a user can find it: the full path for user files, the package path otherwise."""
+    return str(path) if isinstance(path, Path) else f"avesa/catalog/.../{path.name}"
 
 
 def _load_model(path: Traversable, model: type[M]) -> M:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
-        raise ConfigError(f"{path.name}: not valid JSON ({exc})") from exc
+        raise ConfigError(f"{_label(path)}: not valid JSON ({exc})") from exc
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        raise ConfigError(f"{path.name}: {problems}") from exc
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'file'}: {e['msg']}" for e in exc.errors())
+        raise ConfigError(f"{_label(path)}: {problems}") from exc
+
+
+def source_fields(path: str) -> str | None:
+    """The top-level record field a source path reads (`status.name` -> `status`)."""
+    match = _FIRST_STEP.match(path)
+    return match.group(1) if match else None
 
 
 class Catalog:
@@ -61,6 +77,29 @@ class Catalog:
             unknown = set(mapping.columns) - set(canonical.column_types())
             if unknown:
                 raise ConfigError(f"{where}: columns not in canonical {canonical.canonical_table}: {sorted(unknown)}")
+            self._check_source_fields(where, self.services[service], table, mapping)
+        for spec in self.services.values():
+            for name, table_spec in spec.tables.items():
+                declared = set(table_spec.fields)
+                named = [table_spec.id_field, table_spec.change_field, table_spec.deleted_field]
+                missing = sorted({f for p in named if p and (f := source_fields(p)) and f not in declared})
+                if declared and missing:
+                    raise ConfigError(f"service {spec.service} table {name}: id/change/deleted field(s) {missing} "
+                                      "are not in the table's `fields`; add them or fix the names")
+
+    @staticmethod
+    def _check_source_fields(where: str, spec: ServiceSpec, table: str, mapping: Mapping) -> None:
+        """A mapping may only read fields the service spec says the table has (when it lists them)."""
+        declared = set(spec.tables[table].fields)
+        if not declared:
+            return
+        paths = [mapping.id, *([mapping.last_updated] if mapping.last_updated else [])]
+        for source in mapping.columns.values():
+            paths.extend([source] if isinstance(source, str) else source)
+        unknown = sorted({f for p in paths if (f := source_fields(p)) and f not in declared})
+        if unknown:
+            raise ConfigError(f"{where}: reads field(s) {unknown} that service {spec.service} table {table} "
+                              "does not declare in its `fields`; fix the mapping or add them to the spec")
 
     def service(self, name: str) -> ServiceSpec:
         try:
@@ -84,19 +123,48 @@ def _json_files(folder: Traversable) -> list[Traversable]:
     return sorted((p for p in folder.iterdir() if p.name.endswith(".json")), key=lambda p: p.name)
 
 
+def _mapping_files(root: Traversable) -> list[Traversable]:
+    mapping_root = root / "mappings"
+    if not mapping_root.is_dir():
+        return []
+    folders = sorted((p for p in mapping_root.iterdir() if p.is_dir()), key=lambda p: p.name)
+    return [path for folder in folders for path in _json_files(folder)]
+
+
+def load_catalog(extra_path: str | Path | None = None) -> Catalog:
+    """The built-in catalog plus, when given, the user's folder (``AVESA_CATALOG_PATH``)."""
+    return _load_catalog(str(Path(extra_path).expanduser().resolve()) if extra_path else None)
+
+
 @cache
-def load_catalog() -> Catalog:
-    services = {}
-    for path in _json_files(_ROOT / "services"):
-        spec = _load_model(path, ServiceSpec)
-        services[spec.service] = spec
-    canonical = {}
-    for path in _json_files(_ROOT / "canonical"):
-        table = _load_model(path, CanonicalTable)
-        canonical[table.canonical_table] = table
-    mappings = []
-    mapping_root = _ROOT / "mappings"
-    if mapping_root.is_dir():
-        for service_dir in sorted(mapping_root.iterdir(), key=lambda p: p.name):
-            mappings.extend(_load_model(p, Mapping) for p in _json_files(service_dir))
+def _load_catalog(extra_path: str | None) -> Catalog:
+    roots: list[Traversable] = [_ROOT]
+    if extra_path is not None:
+        root = Path(extra_path)
+        if not root.is_dir():
+            raise ConfigError(f"AVESA_CATALOG_PATH={extra_path}: no such folder; it should hold services/*.json "
+                              "and mappings/<service>/*.json (see docs/adding-a-service.md)")
+        roots.append(root)
+    services: dict[str, ServiceSpec] = {}
+    canonical: dict[str, CanonicalTable] = {}
+    mappings: list[Mapping] = []
+    for index, root in enumerate(roots):
+        for path in _json_files(root / "services"):
+            spec = _load_model(path, ServiceSpec)
+            if spec.service in services:
+                origin = "built in" if index else "defined twice"
+                raise ConfigError(f"{_label(path)}: service {spec.service!r} is {origin}; give it another name")
+            services[spec.service] = spec
+        for path in _json_files(root / "canonical"):
+            table = _load_model(path, CanonicalTable)
+            if table.canonical_table in canonical:
+                raise ConfigError(f"{_label(path)}: canonical table {table.canonical_table!r} already exists")
+            canonical[table.canonical_table] = table
+        mappings.extend(_load_model(p, Mapping) for p in _mapping_files(root))
+    seen: set[tuple[str, str]] = set()
+    for mapping in mappings:
+        key = (mapping.source_service, mapping.source_table)
+        if key in seen:
+            raise ConfigError(f"{'/'.join(key)} is mapped twice; one source table feeds one canonical table")
+        seen.add(key)
     return Catalog(services, canonical, mappings)

@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 import typer
 from rich.console import Console
 
+from avesa.catalog.loader import Catalog, load_catalog
 from avesa.domain.errors import AvesaError
 from avesa.pipeline.context import PipelineContext
 from avesa.settings import Settings
@@ -36,3 +37,8 @@ def friendly_errors(func: F) -> F:
             raise typer.Exit(2) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def user_catalog() -> Catalog:
+    """The catalog as this process sees it: built-in services plus ``AVESA_CATALOG_PATH``'s."""
+    return load_catalog(Settings().catalog_path)

@@ -8,8 +8,7 @@ import sys
 import typer
 from rich.table import Table
 
-from avesa.catalog.loader import load_catalog
-from avesa.cli.common import console, friendly_errors, load_context
+from avesa.cli.common import console, friendly_errors, load_context, user_catalog
 from avesa.domain.errors import NotFoundError, UsageError
 from avesa.domain.registry import Tenant
 from avesa.domain.tenant import validate_tenant_id
@@ -75,7 +74,7 @@ def tenant_enable(tenant_id: str) -> None:
 
 def _read_credentials(service: str, interactive: bool) -> dict[str, str]:
     """Each credential field from `{SERVICE}_{FIELD}` in the environment, else a hidden prompt."""
-    spec = load_catalog().service(service)
+    spec = user_catalog().service(service)
     values: dict[str, str] = {}
     missing = []
     for field in spec.credentials:
@@ -106,7 +105,7 @@ def service_add(
 ) -> None:
     """Configure a service for a tenant; credentials go to the encrypted secret store."""
     validate_tenant_id(tenant_id)
-    spec = load_catalog().service(service)
+    spec = user_catalog().service(service)
     chosen = resolve_tables(spec, [t.strip() for t in tables.split(",") if t.strip()] if tables else None)
     ctx = load_context()
     if ctx.state.get_tenant(tenant_id) is None and not company_name:

@@ -8,7 +8,6 @@ neither lost nor read twice (its new version lands outside the range and is read
 
 from __future__ import annotations
 
-import base64
 import operator
 import re
 from collections.abc import AsyncIterator
@@ -18,8 +17,10 @@ import httpx
 import msgspec
 
 from avesa.catalog.models import ServiceSpec
+from avesa.connectors.auth import build_auth
 from avesa.connectors.http_client import HttpOptions, SourceHttp
 from avesa.connectors.rate_budget import RateBudget
+from avesa.connectors.templates import fill
 from avesa.domain.errors import BadDataError, ConfigError
 from avesa.domain.pages import Page
 from avesa.domain.timeutil import iso_z, parse_utc
@@ -41,11 +42,6 @@ def _envelope_decoder(sensitive_fields: list[str]) -> msgspec.json.Decoder:
     fields += [(f"deny_{i}", object, msgspec.field(default=msgspec.UNSET, name=name))
                for i, name in enumerate(sensitive_fields)]
     return msgspec.json.Decoder(list[msgspec.defstruct("Envelope", fields)])
-
-
-def basic_auth_header(company_id: str, public_key: str, private_key: str) -> str:
-    token = base64.b64encode(f"{company_id}+{public_key}:{private_key}".encode()).decode()
-    return f"Basic {token}"
 
 
 def _parse_stamp(text: str) -> datetime:
@@ -105,16 +101,12 @@ class ConnectWiseConnector:
         self._deny_values = operator.attrgetter(*self._deny_slots) if self._deny_slots else None
         self._no_deny = msgspec.UNSET if len(self._deny_slots) == 1 else (msgspec.UNSET,) * len(self._deny_slots)
         self.page_size = min(page_size, spec.page_size_max)
-        base_url = credentials["api_url"].rstrip("/") + spec.api_path + "/"
-        headers = {
-            "Authorization": basic_auth_header(
-                credentials["company_id"], credentials["public_key"], credentials["private_key"]
-            ),
-            "clientId": credentials["client_id"],
-            "Accept": "application/json",
-        }
+        where = f"{tenant_id}/{spec.service}"
+        base_url = fill(spec.base_url, credentials, where=where).rstrip("/") + "/"
+        headers, auth = build_auth(spec.auth, credentials, base_url=base_url, where=where)
+        headers["Accept"] = "application/json"
         self.http = SourceHttp(base_url=base_url, headers=headers, budget=budget, options=options,
-                               tenant_id=tenant_id, service=spec.service)
+                               tenant_id=tenant_id, service=spec.service, auth=auth)
 
     async def aclose(self) -> None:
         await self.http.aclose()

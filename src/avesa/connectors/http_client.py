@@ -18,6 +18,7 @@ import orjson
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
 from avesa.connectors.rate_budget import RateBudget
+from avesa.connectors.rate_headers import allowance_from
 from avesa.domain.errors import (
     AuthenticationError,
     BadDataError,
@@ -175,6 +176,10 @@ class SourceHttp:
             self.options.stats.seconds += time.monotonic() - started
         self.options.stats.bytes += len(body)
         status = response.status_code
+        self.budget.observe(allowance_from(response.headers))
+        if status == 403 and b"REQUEST_LIMIT_EXCEEDED" in body:
+            raise SourceError(f"{what}: the instance's API request allowance is used up (HTTP 403 "
+                              "REQUEST_LIMIT_EXCEEDED); the run resumes once it renews", **where)
         if status in (401, 403):
             raise AuthenticationError(
                 f"{what}: the service refused the credentials (HTTP {status}); "
@@ -188,10 +193,26 @@ class SourceHttp:
                 self.budget.pause_for(retry_after)
             raise RateLimitedError(f"{what}: rate limited (HTTP 429)", retry_after=retry_after, **where)
         if status >= 500:
+            retry_after = parse_retry_after(response.headers.get("Retry-After"))
+            if retry_after is not None:  # Graph's 503 carries one: it is a throttle, not a failure
+                self.options.stats.rate_limited += 1
+                self.budget.pause_for(retry_after)
+                raise RateLimitedError(f"{what}: service unavailable (HTTP {status}), retry after {retry_after:g}s",
+                                       retry_after=retry_after, **where)
             raise TransientError(f"{what}: server error HTTP {status}", **where)
         if status >= 400:
-            raise SourceError(f"{what}: HTTP {status}: {_short(body)}", **where)
+            raise HttpStatusError(f"{what}: HTTP {status}: {_short(body)}", status=status, body=body, **where)
         return body, response.headers
+
+
+class HttpStatusError(SourceError):
+    """A 4xx other than auth and rate limits; connectors catch the statuses their API gives meaning
+    (Graph's 410 for a lost delta state, Salesforce's expired query locator)."""
+
+    def __init__(self, message: str, *, status: int, body: bytes, **where: str) -> None:
+        super().__init__(message, **where)
+        self.status = status
+        self.body = body
 
 
 def _page(page: int | None) -> str:

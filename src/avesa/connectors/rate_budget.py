@@ -1,7 +1,9 @@
 """Request budgets shared by every task that calls the same (tenant, service) instance.
 
 A leaky bucket (aiolimiter) sized from the service's documented limits, plus a pause that a
-429's Retry-After imposes on *every* caller of that instance, not just the one that was told.
+429's Retry-After imposes on *every* caller of that instance, not just the one that was told. The
+rate also follows what responses announce (``observe``): when the allowance left would run out
+before it renews, the bucket slows to spread it; when it is used up, everyone waits for the reset.
 """
 
 from __future__ import annotations
@@ -11,16 +13,42 @@ import time
 
 from aiolimiter import AsyncLimiter
 
+from avesa.connectors.rate_headers import Allowance
+
+RATE_CHANGE_THRESHOLD = 0.1
+"""Only rebuild the bucket when the rate changes by more than this fraction."""
+
 
 class RateBudget:
     def __init__(self, requests_per_minute: float, burst: int) -> None:
+        self.documented_per_minute = requests_per_minute
         self.requests_per_minute = requests_per_minute
         self.burst = burst
-        # aiolimiter: at most `burst` requests in any `burst / rate` seconds window -> `rate` on average.
-        self._limiter = AsyncLimiter(burst, burst * 60.0 / requests_per_minute)
+        self._limiter = self._bucket(requests_per_minute)
         self._resume_at = 0.0
         self.waited_seconds = 0.0
         self.pauses = 0
+        self.adjustments = 0
+
+    def _bucket(self, per_minute: float) -> AsyncLimiter:
+        # at most `burst` requests in any `burst / rate` seconds window -> `rate` on average.
+        burst = max(1, min(self.burst, int(per_minute) or 1))
+        return AsyncLimiter(burst, burst * 60.0 / per_minute)
+
+    def observe(self, allowance: Allowance | None) -> None:
+        """Follow the allowance a response announced (never faster than the documented rate)."""
+        if allowance is None:
+            return
+        if allowance.remaining <= 0:
+            self.pause_for(allowance.resets_in)
+            return
+        window_minutes = max(allowance.resets_in, 1.0) / 60.0
+        fitting = allowance.remaining / window_minutes
+        wanted = min(self.documented_per_minute, fitting)
+        if abs(wanted - self.requests_per_minute) > RATE_CHANGE_THRESHOLD * self.requests_per_minute:
+            self.requests_per_minute = wanted
+            self._limiter = self._bucket(wanted)
+            self.adjustments += 1
 
     def pause_for(self, seconds: float) -> None:
         """Everyone using this budget waits until `seconds` from now (as a Retry-After said)."""

@@ -42,7 +42,7 @@ class PipelineContext:
             settings=settings,
             state=SqliteStateStore(settings.state_path),
             secrets=EncryptedFileSecretStore(settings.secrets_path, key),
-            catalog=load_catalog(),
+            catalog=load_catalog(settings.catalog_path),
             lake=LakeLayout(settings.lake_root),
             http=HttpOptions(
                 timeout_seconds=settings.http_timeout_seconds,

@@ -1,0 +1,110 @@
+"""Window queries: how ``change >= start and change < end and id > cursor, ordered by id`` is said
+in each API's query language. The pipeline's chunk contract (DESIGN.md) is the same everywhere;
+only the words differ.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Protocol
+
+from avesa.catalog.models import IncrementalSpec, PaginatorSpec, TableSpec
+from avesa.connectors.timeformats import format_stamp
+
+
+class WindowQuery(Protocol):
+    def params(self, table: TableSpec, start: datetime | None, end: datetime | None, after: str | None,
+               page_size: int) -> dict[str, Any]:
+        """Query parameters for one page of the window (start/end None: unbounded)."""
+        ...
+
+
+def _api_field(path: str) -> str:
+    return path.replace("/", ".")
+
+
+class QueryParams:
+    """Plain REST parameters: ``updated_since``, ``updated_before``, ``after_id``, a sort."""
+
+    def __init__(self, incremental: IncrementalSpec, paginator: PaginatorSpec) -> None:
+        self.inc = incremental
+        self.paginator = paginator
+
+    def params(self, table: TableSpec, start: datetime | None, end: datetime | None, after: str | None,
+               page_size: int) -> dict[str, Any]:
+        inc = self.inc
+        params: dict[str, Any] = dict(table.params)
+        if start is not None and inc.since_param:
+            params[inc.since_param] = format_stamp(start, inc.time_format)
+        if end is not None and inc.until_param:
+            params[inc.until_param] = format_stamp(end, inc.time_format)
+        if after is not None and inc.after_id_param:
+            params[inc.after_id_param] = after
+        params.update(inc.sort_params)
+        if self.paginator.page_size_param:
+            params[self.paginator.page_size_param] = page_size
+        return params
+
+
+class ServiceNowQuery:
+    """``sysparm_query=sys_updated_on>=A^sys_updated_on<B^sys_id>C^ORDERBYsys_id``.
+
+    ServiceNow silently ignores a query part it does not understand (and returns everything), so
+    only fields the spec declares and the documented operators are ever written here."""
+
+    def __init__(self, incremental: IncrementalSpec) -> None:
+        self.inc = incremental
+
+    def query(self, table: TableSpec, start: datetime | None, end: datetime | None, after: str | None,
+              order_by: str | None = None) -> str:
+        change = table.change_field
+        parts = []
+        if change and start is not None:
+            parts.append(f"{change}>={format_stamp(start, self.inc.time_format)}")
+        if change and end is not None:
+            parts.append(f"{change}<{format_stamp(end, self.inc.time_format)}")
+        if after is not None:
+            parts.append(f"{table.id_field}>{after}")
+        parts.append(f"ORDERBY{order_by or table.id_field}")
+        return "^".join(parts)
+
+    def params(self, table: TableSpec, start: datetime | None, end: datetime | None, after: str | None,
+               page_size: int) -> dict[str, Any]:
+        return {**table.params, "sysparm_query": self.query(table, start, end, after),
+                "sysparm_limit": page_size, "sysparm_exclude_reference_link": "true"}
+
+
+class Soql:
+    """``SELECT <fields> FROM <object> WHERE SystemModstamp >= A AND SystemModstamp < B AND Id > 'C'
+    ORDER BY Id LIMIT n``: SOQL has no ``SELECT *``, so the spec's field list is the select list."""
+
+    def __init__(self, incremental: IncrementalSpec) -> None:
+        self.inc = incremental
+
+    def where(self, table: TableSpec, start: datetime | None, end: datetime | None, after: str | None) -> str:
+        change = table.change_field
+        parts = []
+        if change and start is not None:
+            parts.append(f"{change} >= {format_stamp(start, self.inc.time_format)}")
+        if change and end is not None:
+            parts.append(f"{change} < {format_stamp(end, self.inc.time_format)}")
+        if after is not None:
+            parts.append(f"{table.id_field} > '{_soql_string(after)}'")
+        return f" WHERE {' AND '.join(parts)}" if parts else ""
+
+    def select(self, table: TableSpec, fields: list[str], start: datetime | None, end: datetime | None,
+               after: str | None, limit: int | None) -> str:
+        text = f"SELECT {', '.join(fields)} FROM {table.path}{self.where(table, start, end, after)}"
+        text += f" ORDER BY {table.id_field} ASC"
+        return text + (f" LIMIT {limit}" if limit else "")
+
+    def count(self, table: TableSpec, start: datetime | None, end: datetime | None) -> str:
+        return f"SELECT COUNT() FROM {table.path}{self.where(table, start, end, None)}"
+
+    def params(self, table: TableSpec, start: datetime | None, end: datetime | None, after: str | None,
+               page_size: int) -> dict[str, Any]:
+        return {"q": self.select(table, table.fields or [table.id_field], start, end, after, page_size)}
+
+
+def _soql_string(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("'", "\\'")

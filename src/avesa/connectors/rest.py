@@ -1,0 +1,227 @@
+"""The connector assembled from a service spec's parts: auth, window query, paginator, record
+selector, count. A service whose API fits the parts needs no code at all (docs/adding-a-service.md);
+the built-in services subclass it for the few quirks their APIs have.
+
+Inside a chunk ``[start, end)`` the pages are read with the spec's window query; with a ``keyset``
+paginator the cursor is the last id (``id > cursor``), otherwise whatever the API hands back (a page
+number, an offset, a next link). Snapshot tables (no change field) are read whole and stamped with
+the chunk's end, the time they were observed; SCD2 then keeps only real changes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import datetime
+from typing import Any
+
+import httpx
+import msgspec
+
+from avesa.catalog.models import ServiceSpec, TableSpec
+from avesa.connectors.auth import build_auth
+from avesa.connectors.http_client import HttpOptions, SourceHttp
+from avesa.connectors.paginators import END, NextPage, Paginator
+from avesa.connectors.queries import QueryParams, ServiceNowQuery, Soql, WindowQuery
+from avesa.connectors.rate_budget import RateBudget
+from avesa.connectors.records import RawRecords, RecordReader
+from avesa.connectors.templates import fill
+from avesa.connectors.timeformats import parse_stamp
+from avesa.domain.errors import BadDataError, ConfigError
+from avesa.domain.pages import Page
+from avesa.domain.timeutil import iso_z
+
+
+def window_query_for(spec: ServiceSpec) -> WindowQuery:
+    style = spec.incremental.style
+    if style in ("query_params", "none"):
+        return QueryParams(spec.incremental, spec.paginator)
+    if style == "servicenow_query":
+        return ServiceNowQuery(spec.incremental)
+    if style == "soql":
+        return Soql(spec.incremental)
+    raise ConfigError(f"service {spec.service}: incremental style {style!r} needs the {spec.service} connector "
+                      "(set \"connector\" in the spec)")
+
+
+class RestConnector:
+    """A ``SourceConnector`` driven entirely by a ``ServiceSpec``."""
+
+    def __init__(self, *, spec: ServiceSpec, credentials: dict[str, str], tenant_id: str, budget: RateBudget,
+                 options: HttpOptions, page_size: int = 1000) -> None:
+        self.spec = spec
+        self.tenant_id = tenant_id
+        self.where = f"{tenant_id}/{spec.service}"
+        missing = [f.name for f in spec.credentials if not credentials.get(f.name)]
+        if missing:
+            raise ConfigError(f"{self.where}: missing credential fields {missing}; run `avesa service add "
+                              f"--tenant-id {tenant_id} --service {spec.service}` again")
+        self.base_url = fill(spec.base_url, credentials, where=self.where).rstrip("/") + "/"
+        headers, auth = build_auth(spec.auth, credentials, base_url=self.base_url, where=self.where)
+        headers.setdefault("Accept", "application/json")
+        self.auth = auth
+        self.http = SourceHttp(base_url=self.base_url, headers=headers, budget=budget, options=options,
+                               tenant_id=tenant_id, service=spec.service, auth=auth)
+        self.page_size = min(page_size, spec.page_size_max)
+        self.query = window_query_for(spec)
+        self.paginator = Paginator(spec.paginator)
+        self._readers: dict[str, RecordReader] = {}
+
+    async def aclose(self) -> None:
+        await self.http.aclose()
+
+    # -- parts ------------------------------------------------------------------------------------
+
+    def table_spec(self, table: str) -> TableSpec:
+        return self.spec.table(table)
+
+    def reader(self, table: str) -> RecordReader:
+        reader = self._readers.get(table)
+        if reader is None:
+            t = self.table_spec(table)
+            extras = [self.spec.paginator.next_path] if self.spec.paginator.next_path else []
+            if self.spec.count.type == "body_field":
+                extras.append(self.spec.count.field)
+            reader = self._readers[table] = RecordReader(
+                records=self.spec.records, id_field=t.id_field, change_field=t.change_field,
+                deleted_field=t.deleted_field, sensitive_fields=self.spec.sensitive_fields, extras=extras)
+        return reader
+
+    def _where(self, table: str) -> dict[str, str]:
+        return {"tenant_id": self.tenant_id, "service": self.spec.service, "table": table}
+
+    def window(self, table: str, start: datetime | None, end: datetime | None) -> tuple[datetime | None,
+                                                                                         datetime | None]:
+        """The bounds the query filters on: none for tables read whole."""
+        return (start, end) if self.table_spec(table).sync == "window" else (None, None)
+
+    def list_params(self, table: str, start: datetime | None, end: datetime | None, after: str | None,
+                    page_size: int) -> dict[str, Any]:
+        return self.query.params(self.table_spec(table), start, end, after, page_size)
+
+    async def fetch(self, table: str, page: NextPage, start: datetime | None, end: datetime | None,
+                    page_size: int, number: int) -> tuple[bytes, httpx.Headers]:
+        if page.url is not None:
+            return await self.http.get_bytes(page.url, table=table, page=number)
+        after = page.cursor if self.paginator.keyset else None
+        params = {**self.list_params(table, start, end, after, page_size), **(page.params or {})}
+        return await self.http.get_bytes(self.table_spec(table).path, params, table=table, page=number)
+
+    def read(self, table: str, body: bytes, number: int) -> RawRecords:
+        try:
+            return self.reader(table).read(body)
+        except (msgspec.DecodeError, msgspec.ValidationError, ValueError) as exc:
+            raise BadDataError(f"page {number}: the response is not the expected JSON ({exc}); {len(body)} bytes "
+                               "received", **self._where(table)) from None
+
+    # -- SourceConnector -----------------------------------------------------------------------------
+
+    async def check(self) -> None:
+        table = (self.spec.default_tables or list(self.spec.tables))[0]
+        body, _ = await self.fetch(table, NextPage(params={}), None, None, 1, 1)
+        self.read(table, body, 1)
+
+    async def count(self, table: str, start: datetime | None, end: datetime) -> int | None:
+        """Records in the window, by the spec's count method; None when the API cannot say."""
+        count = self.spec.count
+        t = self.table_spec(table)
+        lo, hi = self.window(table, start, end)
+        if count.type == "none":
+            return None
+        if count.type == "endpoint":
+            params = self.list_params(table, lo, hi, None, 1)
+            body, _ = await self.http.get_json(t.path + count.path_suffix, params, table=table)
+            value = body.get(count.field) if isinstance(body, dict) else None
+        else:
+            body, headers = await self.fetch(table, NextPage(params={}), lo, hi, 1, 1)
+            value = headers.get(count.header) if count.type == "header" else self.read(table, body, 1).extras.get(
+                count.field)
+        try:
+            return int(value)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            raise BadDataError(f"count: expected a number in {count.type} {count.field or count.header!r}, got "
+                               f"{str(value)[:100]}", **self._where(table)) from None
+
+    async def earliest(self, table: str, start: datetime | None, end: datetime) -> datetime | None:
+        """The window's earliest change, if the API can sort by it (else None: start at the epoch)."""
+        sort = self.spec.incremental.sort_by_change_params
+        t = self.table_spec(table)
+        if not sort or t.sync != "window":
+            return None
+        params = {**self.list_params(table, start, end, None, 1), **sort}
+        body, _ = await self.http.get_bytes(t.path, params, table=table)
+        records = self.read(table, body, 1)
+        return self.stamp(table, records.changes[0], 1, records.ids[0]) if records.changes else None
+
+    async def span(self, table: str, start: datetime | None, end: datetime) -> tuple[datetime | None, int | None]:
+        return await self.earliest(table, start, end), await self.count(table, start, end)
+
+    def stamp(self, table: str, value: Any, number: int, record_id: Any) -> datetime:
+        t = self.table_spec(table)
+        try:
+            return parse_stamp(value, self.spec.incremental.time_format)
+        except (TypeError, ValueError):
+            raise BadDataError(f"page {number}: record {record_id}: {t.change_field} is {value!r}, not a "
+                               f"{self.spec.incremental.time_format} timestamp", **self._where(table)) from None
+
+    def to_page(self, table: str, records: RawRecords, number: int, start: datetime, end: datetime,
+                cursor: str | None, after: str | None) -> Page:
+        """Check the page keeps the chunk contract and turn it into the pipeline's Page."""
+        where = self._where(table)
+        window = self.table_spec(table).sync == "window"
+        deleted = set(records.deleted)
+        ids: list[str] = []
+        stamps: list[datetime] = []
+        previous: Any = after
+        for position, (rid, change) in enumerate(zip(records.ids, records.changes or [None] * len(records.ids),
+                                                     strict=True)):
+            if rid is None or rid == "":
+                raise BadDataError(f"page {number}: a record without {self.table_spec(table).id_field}: "
+                                   f"{records.raws[position][:200]!r}", **where)
+            if window and (change is not None or position not in deleted):
+                stamp = self.stamp(table, change, number, rid)
+                if not start <= stamp < end:
+                    raise BadDataError(f"page {number}: record {rid} changed at {iso_z(stamp)}, outside the "
+                                       f"requested range [{iso_z(start)}, {iso_z(end)})", **where)
+            else:
+                stamp = end
+            if self.paginator.keyset and previous is not None and str(rid) == str(previous):
+                raise BadDataError(f"page {number}: id {rid} again after the cursor; the API ignored the keyset "
+                                   "condition", **where)
+            previous = rid
+            ids.append(str(rid))
+            stamps.append(stamp)
+        return Page(number=number, record_ids=ids, updated_at=stamps, raws=records.raws,
+                    sensitive=records.sensitive, last_id=cursor, deleted=sorted(deleted))
+
+    async def pages(self, table: str, start: datetime, end: datetime, after_id: str | None) -> AsyncIterator[Page]:
+        lo, hi = self.window(table, start, end)
+        page = self.paginator.resume(after_id)
+        number = 0
+        while page is not None:
+            number += 1
+            body, headers = await self.fetch(table, page, lo, hi, self.page_size, number)
+            records = self.read(table, body, number)
+            last_id = str(records.ids[-1]) if records.ids and records.ids[-1] is not None else None
+            following = self.paginator.next(page, received=len(records.raws), page_size=self.page_size,
+                                            last_id=last_id, headers=headers, extras=records.extras)
+            cursor = following.cursor if following is not None else END
+            if records.raws:
+                yield self.to_page(table, records, number, start, end, cursor, page.cursor)
+            page = following
+
+    async def list_ids(self, table: str) -> AsyncIterator[list[str]]:
+        """Every live id, reading the whole table (ids only where the API allows choosing fields)."""
+        page: NextPage | None = self.paginator.resume(None)
+        size = self.spec.page_size_max
+        number = 0
+        while page is not None:
+            number += 1
+            body, headers = await self.fetch(table, page, None, None, size, number)
+            records = self.read(table, body, number)
+            gone = set(records.deleted)
+            ids = [str(rid) for position, rid in enumerate(records.ids) if position not in gone]
+            if ids:
+                yield ids
+            last_id = str(records.ids[-1]) if records.ids else None
+            page = self.paginator.next(page, received=len(records.raws), page_size=size, last_id=last_id,
+                                       headers=headers, extras=records.extras)
