@@ -26,8 +26,11 @@ RAW_SCHEMA = pa.schema(
         ("run_id", pa.string()),
         ("chunk_id", pa.string()),
         ("record", pa.string()),
+        ("source_deleted", pa.bool_()),
     ]
 )
+"""``source_deleted`` marks a record that announces its own deletion (a Graph ``@removed`` item, a
+Salesforce row with ``IsDeleted``); files written before the column existed read it as false."""
 
 
 def strip_sensitive(raw: bytes, deny: frozenset[str]) -> bytes:
@@ -55,9 +58,14 @@ def build_raw_table(
     ids: list[str] = []
     updated: list[datetime] = []
     records: list[bytes] = []
+    deleted: list[bool] = []
     for page in pages:
         ids += page.record_ids
         updated += page.updated_at
+        flags = [False] * len(page)
+        for position in page.deleted:
+            flags[position] = True
+        deleted += flags
         if page.sensitive:
             raws = list(page.raws)
             for position in page.sensitive:
@@ -77,6 +85,7 @@ def build_raw_table(
             "run_id": pa.array([run_id] * n, pa.string()),
             "chunk_id": pa.array([chunk_id] * n, pa.string()),
             "record": pa.array(records, pa.binary()).cast(pa.string()),  # validates UTF-8
+            "source_deleted": pa.array(deleted, pa.bool_()),
         },
         schema=RAW_SCHEMA,
     )

@@ -1,0 +1,93 @@
+"""Specs and mappings from AVESA_CATALOG_PATH: what is accepted, and what is refused with a clear error."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from avesa.catalog.loader import load_catalog
+from avesa.domain.errors import ConfigError
+
+
+def _spec(**overrides: Any) -> dict[str, Any]:
+    spec: dict[str, Any] = {
+        "service": "acme_desk",
+        "display_name": "Acme Desk",
+        "credentials": [{"name": "api_url", "secret": False}, {"name": "api_key", "secret": True}],
+        "base_url": "{api_url}/api/v2",
+        "auth": {"type": "api_key", "header": "X-Api-Key", "value": "{api_key}"},
+        "paginator": {"type": "keyset", "page_size_param": "limit"},
+        "records": "data",
+        "incremental": {"style": "query_params", "since_param": "updated_since", "until_param": "updated_before",
+                        "after_id_param": "after_id", "sort_params": {"sort": "id"}},
+        "count": {"type": "body_field", "field": "total"},
+        "page_size_max": 500,
+        "rate_limit": {"requests_per_minute": 120, "burst": 20},
+        "tables": {"companies": {"path": "companies", "change_field": "updated_at", "canonical": "companies",
+                                 "enabled_by_default": True, "fields": ["id", "name", "updated_at", "address"]}},
+    }
+    spec.update(overrides)
+    return spec
+
+
+def _mapping(**columns: str) -> dict[str, Any]:
+    return {"canonical_table": "companies", "source_service": "acme_desk", "source_table": "companies",
+            "id": "id", "last_updated": "updated_at",
+            "columns": {"id": "id", "company_name": "name", "last_updated": "updated_at", **columns}}
+
+
+def _write(root: Path, spec: dict[str, Any], mapping: dict[str, Any] | None = None) -> Path:
+    (root / "services").mkdir(parents=True, exist_ok=True)
+    (root / "services" / "acme_desk.json").write_text(json.dumps(spec))
+    if mapping is not None:
+        (root / "mappings" / "acme_desk").mkdir(parents=True, exist_ok=True)
+        (root / "mappings" / "acme_desk" / "companies.json").write_text(json.dumps(mapping))
+    return root
+
+
+def test_a_user_spec_and_mapping_join_the_built_in_catalog(tmp_path: Path) -> None:
+    catalog = load_catalog(_write(tmp_path, _spec(), _mapping(city="address.city")))
+    assert {"connectwise", "acme_desk"} <= set(catalog.services)
+    assert catalog.mapping("acme_desk", "companies") is not None
+
+
+def test_a_mapping_reading_a_field_the_spec_does_not_declare_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"reads field\(s\) \['phone'\].*acme_desk table companies"):
+        load_catalog(_write(tmp_path, _spec(), _mapping(phone_number="phone")))
+
+
+def test_a_template_naming_an_undeclared_credential_is_refused(tmp_path: Path) -> None:
+    spec = _spec(base_url="{api_url}/{region}/api/v2")
+    with pytest.raises(ConfigError, match=r"acme_desk.json: .*\{region\}.*declare only api_key, api_url"):
+        load_catalog(_write(tmp_path, spec))
+
+
+def test_an_incomplete_paginator_is_refused_with_what_it_needs(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="paginator 'offset' needs offset_param"):
+        load_catalog(_write(tmp_path, _spec(paginator={"type": "offset"})))
+
+
+def test_a_window_table_without_change_field_is_refused(tmp_path: Path) -> None:
+    spec = _spec(tables={"companies": {"path": "companies", "fields": ["id"]}})
+    with pytest.raises(ConfigError, match="needs a change_field"):
+        load_catalog(_write(tmp_path, spec))
+
+
+def test_a_user_spec_cannot_replace_a_built_in_service(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="'connectwise' is built in"):
+        load_catalog(_write(tmp_path, _spec(service="connectwise")))
+
+
+def test_a_missing_catalog_folder_says_what_it_should_hold(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"no such folder.*services/\*\.json"):
+        load_catalog(tmp_path / "nope")
+
+
+def test_a_spec_that_is_not_json_names_the_file(tmp_path: Path) -> None:
+    (tmp_path / "services").mkdir()
+    (tmp_path / "services" / "broken.json").write_text("{not json")
+    with pytest.raises(ConfigError, match=r"broken\.json: not valid JSON"):
+        load_catalog(tmp_path)
