@@ -3,6 +3,7 @@ from datetime import UTC, datetime
 import orjson
 
 from avesa.catalog.loader import load_catalog
+from avesa.catalog.models import CanonicalColumn, CanonicalTable, Mapping
 from avesa.transform.mapping import CompiledMapping
 
 T = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
@@ -49,3 +50,21 @@ def test_types_are_normalised_and_bad_values_become_null() -> None:
     assert row["number_of_employees"] is None
     assert row["date_acquired"] == datetime(2020, 1, 2, 3, 4, 5, tzinfo=UTC)
     assert row["company_type"] == "Customer"  # falls back from type.name to types[0].name
+
+
+def test_negated_flags_and_empty_text_become_canonical_values() -> None:
+    canonical = CanonicalTable(canonical_table="contacts", columns=[
+        CanonicalColumn(name="id", type="string"), CanonicalColumn(name="inactive_flag", type="bool"),
+        CanonicalColumn(name="title", type="string"), CanonicalColumn(name="last_updated", type="timestamp")])
+    mapping = Mapping(canonical_table="contacts", source_service="servicenow", source_table="sys_user", id="sys_id",
+                      columns={"id": "sys_id", "inactive_flag": "!active", "title": "title",
+                               "last_updated": "sys_updated_on"})
+    compiled = CompiledMapping(mapping, canonical)
+    stamp = datetime(2024, 1, 1, tzinfo=UTC)
+    rows = compiled.to_versions(
+        [("a", stamp, '{"sys_id":"a","active":"true","title":"","sys_updated_on":"2024-01-01 00:00:00"}'),
+         ("b", stamp, '{"sys_id":"b","active":"false","title":"CTO","sys_updated_on":"2024-01-01 00:00:00"}')],
+        tenant_id="t", run_id="r", loaded_at=stamp).to_pylist()
+    assert [r["inactive_flag"] for r in rows] == [False, True]
+    assert [r["title"] for r in rows] == [None, "CTO"]
+    assert rows[0]["last_updated"] == stamp

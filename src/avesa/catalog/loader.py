@@ -46,7 +46,7 @@ def _load_model(path: Traversable, model: type[M]) -> M:
 
 def source_fields(path: str) -> str | None:
     """The top-level record field a source path reads (`status.name` -> `status`)."""
-    match = _FIRST_STEP.match(path)
+    match = _FIRST_STEP.match(path.removeprefix("!"))
     return match.group(1) if match else None
 
 

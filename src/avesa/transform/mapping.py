@@ -2,7 +2,7 @@
 
 A source path is compiled once into steps: `status.name` (keys), `types[0].name` (an index),
 `communicationItems[communicationType=Email,defaultFlag=true].value` (the first list item whose
-fields match). A list of paths means the first non-null wins. Values are converted to the
+fields match); `!active` negates a flag. A list of paths means the first non-null wins. Values are converted to the
 canonical column's type; a value that cannot be converted becomes null rather than failing the
 whole table (the raw record keeps the original).
 """
@@ -71,18 +71,26 @@ def compile_path(path: str) -> list[Step]:
     return steps
 
 
+def _negated(v: Any) -> bool | None:
+    flag = _to_bool(v)
+    return None if flag is None else not flag
+
+
 def _getter(source: str | list[str]) -> Callable[[dict], Any]:
-    paths = [compile_path(p) for p in ([source] if isinstance(source, str) else source)]
+    """First non-null of the paths; ``!path`` reads a flag negated (ServiceNow's ``active`` is the
+    canonical ``inactive_flag`` turned round)."""
+    texts = [source] if isinstance(source, str) else source
+    paths = [(compile_path(p.removeprefix("!")), p.startswith("!")) for p in texts]
 
     def get(record: dict) -> Any:
-        for steps in paths:
+        for steps, negate in paths:
             value: Any = record
             for step in steps:
                 value = step(value)
                 if value is None:
                     break
             if value is not None:
-                return value
+                return _negated(value) if negate else value
         return None
 
     return get
@@ -176,7 +184,8 @@ class CompiledMapping:
             for name in self.columns:
                 get = self._getters.get(name)
                 raw = get(record) if get is not None else None
-                data[name].append(None if raw is None else self._convert[name](raw))
+                # "" is how ServiceNow (and many APIs) say "no value": null in every canonical type
+                data[name].append(None if raw is None or raw == "" else self._convert[name](raw))
             if data["last_updated"][-1] is None:
                 data["last_updated"][-1] = updated_at
         n = len(data["source_id"])
