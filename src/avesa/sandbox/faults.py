@@ -27,6 +27,9 @@ class FaultKind(StrEnum):
     SERVER_ERROR = "500"
     BAD_GATEWAY = "502"
     UNAVAILABLE = "503"
+    UNAVAILABLE_RETRY_AFTER = "503-retry-after"
+    """503 with a ``Retry-After`` header (``retry_after`` seconds), as Graph answers when a service is
+    overloaded. Services whose API never sends it (ConnectWise) serve the request normally."""
     RESET = "reset"
     """Connection closed without any response bytes (TCP reset)."""
     MALFORMED = "malformed"

@@ -39,6 +39,10 @@ class Knobs:
     empty_page_rate: float = 0.0
     """Probability that a page which has a next link comes back empty (Graph does this; clients must
     follow the link anyway). Services whose API never does it ignore the knob."""
+    daily_request_limit: int | None = None
+    """API requests an instance serves per day before answering that the daily allocation is used up
+    (Salesforce: 403 ``REQUEST_LIMIT_EXCEEDED``); None: the service's own default (Salesforce 100,000).
+    Services without a daily allocation ignore the knob."""
 
     def update(self, changes: dict[str, Any]) -> None:
         """Apply a partial change; unknown names or out-of-range values raise ValueError."""
@@ -67,6 +71,9 @@ class Knobs:
         rate = self.rate_limit_per_minute
         if rate is not None and (not isinstance(rate, int | float) or isinstance(rate, bool) or rate <= 0):
             raise ValueError(f"rate_limit_per_minute must be > 0 or null, got {rate!r}")
+        daily = self.daily_request_limit
+        if daily is not None and (not isinstance(daily, int) or isinstance(daily, bool) or daily < 1):
+            raise ValueError(f"daily_request_limit must be an integer >= 1 or null, got {daily!r}")
         burst = self.rate_limit_burst
         if not isinstance(burst, int) or isinstance(burst, bool) or burst < 1:
             raise ValueError(f"rate_limit_burst must be an integer >= 1, got {burst!r}")

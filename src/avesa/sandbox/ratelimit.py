@@ -48,6 +48,16 @@ class TokenBucket:
                 return 0.0
             return (1.0 - self._tokens) / rate
 
+    def usage(self) -> float | None:
+        """Share of the burst in use now (0.0 = full bucket, 1.0 = empty), None when unlimited: lets a
+        service report how close a client is to throttling (Graph's ``x-ms-throttle-limit-percentage``)."""
+        if self.per_minute is None:
+            return None
+        rate = self.per_minute / 60.0
+        with self._lock:
+            tokens = min(float(self.burst), self._tokens + (self._monotonic() - self._stamp) * rate)
+        return 1.0 - tokens / self.burst
+
     @staticmethod
     def retry_after_header(wait_seconds: float) -> str:
         """``Retry-After`` value: whole seconds, rounded up, at least 1."""

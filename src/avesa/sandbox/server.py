@@ -28,6 +28,9 @@ from avesa.sandbox.admin_api import build_admin_app
 from avesa.sandbox.client import SandboxAdmin
 from avesa.sandbox.connectwise.routes import build_connectwise_app
 from avesa.sandbox.instances import Registry
+from avesa.sandbox.microsoft365.routes import build_microsoft365_app
+from avesa.sandbox.salesforce.routes import build_salesforce_app
+from avesa.sandbox.servicenow.routes import build_servicenow_app
 from avesa.sandbox.spec import InstanceSpec
 
 DEFAULT_HOST = "127.0.0.1"
@@ -39,6 +42,9 @@ def build_app(registry: Registry) -> Starlette:
         routes=[
             Mount("/_admin", app=build_admin_app(registry)),
             Mount("/connectwise", app=build_connectwise_app(registry)),
+            Mount("/microsoft365", app=build_microsoft365_app(registry)),
+            Mount("/salesforce", app=build_salesforce_app(registry)),
+            Mount("/servicenow", app=build_servicenow_app(registry)),
         ]
     )
 

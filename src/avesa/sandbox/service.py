@@ -113,4 +113,18 @@ def simulator_for(service: str) -> ServiceSimulator:
         from avesa.sandbox.connectwise.simulator import ConnectWiseSimulator
 
         return ConnectWiseSimulator()
-    raise ValueError(f"service {service!r} is not simulated; available: connectwise")
+    if service == "microsoft365":
+        from avesa.sandbox.microsoft365.simulator import Microsoft365Simulator
+
+        return Microsoft365Simulator()
+    if service == "servicenow":
+        from avesa.sandbox.servicenow.simulator import ServiceNowSimulator
+
+        return ServiceNowSimulator()
+    if service == "salesforce":
+        from avesa.sandbox.salesforce.simulator import SalesforceSimulator
+
+        return SalesforceSimulator()
+    raise ValueError(
+        f"service {service!r} is not simulated; available: connectwise, microsoft365, salesforce, servicenow"
+    )

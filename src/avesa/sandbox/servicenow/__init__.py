@@ -1,0 +1,1 @@
+"""ServiceNow Table API simulator (``/servicenow/{instance}/api/now/...``)."""
