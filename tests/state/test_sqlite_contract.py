@@ -80,3 +80,71 @@ def test_table_run_updates(store: SqliteStateStore) -> None:
     assert (tr.status, tr.records, tr.finished_at) == ("complete", 5, T0)
     with pytest.raises(ValueError, match="unknown table run fields"):
         store.update_table_run(ref, password="x")
+
+
+def _never_stale(run_id: str, owner: str) -> bool:
+    return False
+
+
+def test_sync_and_backfill_locks_are_separate_scopes(store: SqliteStateStore) -> None:
+    assert store.lock_tenant("acme", "run-sync", "w1", T0, _never_stale) is None
+    assert store.lock_tenant("acme", "run-backfill", "w2", T0, _never_stale, scope="backfill") is None
+    assert store.lock_tenant("acme", "run-other", "w3", T0, _never_stale)[0] == "run-sync"
+    assert store.lock_tenant("acme", "run-other", "w3", T0, _never_stale, scope="backfill")[0] == "run-backfill"
+    store.unlock_tenants("run-backfill")
+    assert store.lock_tenant("acme", "run-other", "w3", T0, _never_stale, scope="backfill") is None
+    assert store.lock_tenant("acme", "run-again", "w4", T0, _never_stale)[0] == "run-sync"
+
+
+def test_cancel_run_stops_its_workers_frees_leases_and_locks_and_never_moves_a_watermark(
+        store: SqliteStateStore) -> None:
+    ref = _ref()
+    done, running, pending = _chunk(ref, 0), _chunk(ref, 1), _chunk(ref, 2)
+    store.create_run("run-1", T0, {}, "w1")
+    store.start_table_runs([ref])
+    store.save_chunks([done, running, pending])
+    complete = ChunkOutcome(chunk_id=done.chunk_id, status=ChunkStatus.COMPLETE, cursor="9", seq=1, records=9)
+    store.finish_chunk(done.chunk_id, complete, T0)
+    assert store.acquire_chunk(running.chunk_id, "w1", 60, T0)
+    assert store.lock_tenant("acme", "run-1", "w1", T0, _never_stale) is None
+    progress = ChunkOutcome(chunk_id=running.chunk_id, status=ChunkStatus.RUNNING, cursor="5", seq=1, records=5)
+    assert store.checkpoint_chunk(running.chunk_id, "w1", progress, 60, T0)
+
+    assert store.cancel_run("run-1", T0)
+    assert store.get_run("run-1").status == "cancelled"
+    assert not store.cancel_run("run-1", T0)  # finished now
+    statuses = {c.chunk_id: (c.status, c.lease_owner) for c in store.list_chunks(ref)}
+    assert statuses == {done.chunk_id: ("complete", None), running.chunk_id: ("cancelled", None),
+                        pending.chunk_id: ("cancelled", None)}
+    assert store.get_table_run(ref).status == "cancelled"
+    # the worker still running learns it at its next checkpoint or claim, and cannot undo the cancel
+    assert not store.checkpoint_chunk(running.chunk_id, "w1", progress, 60, T0)
+    assert not store.acquire_chunk(pending.chunk_id, "w1", 60, T0)
+    store.finish_chunk(running.chunk_id, progress.model_copy(update={"status": ChunkStatus.COMPLETE}), T0)
+    assert store.get_chunk(running.chunk_id).status == "cancelled"
+    assert not store.finish_run("run-1", "complete", T0)
+    assert store.get_run("run-1").status == "cancelled"
+    store.set_watermark("acme", "connectwise", "service_tickets", T0, "run-1")
+    assert store.get_watermark("acme", "connectwise", "service_tickets") is None
+    assert store.lock_tenant("acme", "run-2", "w2", T0, _never_stale) is None  # its lock went with it
+
+
+def test_a_complete_run_cannot_be_cancelled(store: SqliteStateStore) -> None:
+    store.create_run("run-1", T0, {}, "w1")
+    assert store.finish_run("run-1", "complete", T0)
+    assert not store.cancel_run("run-1", T0)
+    assert store.get_run("run-1").status == "complete"
+    store.create_run("run-2", T0, {}, "w1")
+    assert store.finish_run("run-2", "failed", T0)
+    assert store.cancel_run("run-2", T0)  # a failed run would be retried: cancelling says it never should be
+
+
+def test_a_checkpoint_after_another_worker_took_the_chunk_is_refused(store: SqliteStateStore) -> None:
+    ref = _ref()
+    chunk = _chunk(ref)
+    store.save_chunks([chunk])
+    assert store.acquire_chunk(chunk.chunk_id, "w1", 60, T0)
+    assert store.acquire_chunk(chunk.chunk_id, "w2", 60, T0 + timedelta(seconds=61))  # w1's lease expired
+    outcome = ChunkOutcome(chunk_id=chunk.chunk_id, status=ChunkStatus.RUNNING, cursor="7", seq=1, records=7)
+    assert not store.checkpoint_chunk(chunk.chunk_id, "w1", outcome, 60, T0 + timedelta(seconds=62))
+    assert store.checkpoint_chunk(chunk.chunk_id, "w2", outcome, 60, T0 + timedelta(seconds=62))

@@ -20,6 +20,10 @@ class CredentialField(_Strict):
     name: str
     secret: bool
     description: str = ""
+    default: str | None = None
+    """Used when neither the environment nor the prompt gives a value (e.g. Graph's login URL)."""
+    required: bool = True
+    """False for a field a connector can do without (ServiceNow's OAuth client: Basic auth otherwise)."""
 
 
 class RateLimit(_Strict):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from avesa.cli import run_commands
+from avesa.cli.backfill_commands import backfill
 from avesa.cli.demo import demo
 from avesa.cli.jobs_commands import jobs_app
 from avesa.cli.registry_commands import service_app, tenant_app
@@ -20,6 +21,7 @@ app.add_typer(service_app, name="service")
 app.add_typer(sandbox_app, name="sandbox")
 app.add_typer(jobs_app, name="jobs")
 app.command("run")(run_commands.run)
+app.command("backfill")(backfill)
 app.command("status")(run_commands.status)
 app.command("query")(run_commands.query)
 app.command("demo")(demo)

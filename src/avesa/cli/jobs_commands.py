@@ -1,4 +1,5 @@
-"""`avesa jobs …`: the run ledger for operators — runs, tables and chunks, and resuming."""
+"""`avesa jobs …`: the run ledger for operators — runs, tables and chunks; resuming, retrying,
+cancelling and cleaning up runs."""
 
 from __future__ import annotations
 
@@ -10,10 +11,12 @@ from avesa.cli.progress import RichRunObserver, summary_table
 from avesa.domain.errors import NotFoundError, UsageError
 from avesa.domain.timeutil import utc_now
 from avesa.domain.work import SyncMode, TableRef
+from avesa.pipeline.cancel import cancel_run
 from avesa.pipeline.resume import interrupted_runs
 from avesa.runtime.local import resume_sync, retry_sync
 
-jobs_app = typer.Typer(help="Runs, tables and chunks in the ledger; resume interrupted runs.", no_args_is_help=True)
+jobs_app = typer.Typer(help="Runs, tables and chunks in the ledger; resume, retry or cancel runs.",
+                       no_args_is_help=True)
 
 
 def _ts(value: object) -> str:
@@ -26,14 +29,14 @@ def jobs_list(limit: int = typer.Option(20, "--limit")) -> None:
     """Recent runs with their tables' outcome."""
     ctx = load_context()
     interrupted = {r.run_id for r in interrupted_runs(ctx, utc_now())}
-    table = Table("run", "started (UTC)", "finished (UTC)", "status", "tables ok / failed / other", "records",
-                  title="runs", title_justify="left")
+    table = Table("run", "kind", "started (UTC)", "finished (UTC)", "status", "tables ok / failed / other",
+                  "records", title="runs", title_justify="left")
     for run in ctx.state.list_runs(limit=limit):
         tables = ctx.state.list_table_runs(run_id=run.run_id)
         ok = sum(t.status == "complete" for t in tables)
         failed = sum(t.status == "failed" for t in tables)
         status = "interrupted" if run.run_id in interrupted else run.status
-        table.add_row(run.run_id, _ts(run.started_at), _ts(run.finished_at), status,
+        table.add_row(run.run_id, run.kind, _ts(run.started_at), _ts(run.finished_at), status,
                       f"{ok} / {failed} / {len(tables) - ok - failed}", f"{sum(t.records for t in tables):,}")
     console.print(table)
 
@@ -47,7 +50,7 @@ def jobs_show(run_id: str) -> None:
     if run is None:
         raise NotFoundError("run", run_id, [r.run_id for r in ctx.state.list_runs(limit=10)],
                             "(the 10 most recent; see `avesa jobs list`)")
-    console.print(f"run [bold]{run.run_id}[/] {run.status}, started {_ts(run.started_at)} by {run.owner}, "
+    console.print(f"{run.kind} run [bold]{run.run_id}[/] {run.status}, started {_ts(run.started_at)} by {run.owner}, "
                   f"request {run.request}")
     for tr in ctx.state.list_table_runs(run_id=run_id):
         ref = TableRef(run_id=run_id, tenant_id=tr.tenant_id, service=tr.service, table=tr.table,
@@ -133,3 +136,15 @@ def jobs_cleanup_stuck(dry_run: bool = typer.Option(False, "--dry-run", help="li
             console.print(f"abandoned {run.run_id} (started {_ts(run.started_at)} by {run.owner})")
         else:
             console.print(f"{run.run_id} changed state meanwhile; left alone")
+
+
+@jobs_app.command("cancel")
+@friendly_errors
+def jobs_cancel(run_id: str) -> None:
+    """Cancel a running, interrupted or failed run: it is never resumed or retried; its leases and
+    tenant locks are freed and a worker still running it stops at its next checkpoint. Watermarks
+    stay where they were, so the next `avesa run` reads the run's range again."""
+    ctx = load_context()
+    run = cancel_run(ctx, run_id)
+    console.print(f"cancelled {run.run_id} ({run.kind}, was {run.status}, started {_ts(run.started_at)} by "
+                  f"{run.owner}); raw files it landed stay in the lake, unused")

@@ -58,7 +58,8 @@ class RichRunObserver:
         task = self._tasks.get(label)
         if task is None:
             return
-        mark = "[green]✓[/]" if result.status is TableStatus.COMPLETE else "[red]✗[/]"
+        marks = {TableStatus.COMPLETE: "[green]✓[/]", TableStatus.CANCELLED: "[yellow]-[/]"}
+        mark = marks.get(result.status, "[red]✗[/]")
         self.progress.update(task, description=f"{mark} {label}")
         self.progress.stop_task(task)
 
@@ -71,7 +72,8 @@ def summary_table(summary: RunSummary, title: str | None = None) -> Table:
         table.add_column(column, justify=justify)  # type: ignore[arg-type]
     for r in sorted(summary.results, key=lambda r: r.table.key):
         rate = r.records / r.seconds if r.seconds > 0 else 0.0
-        status = "[green]ok[/]" if r.status is TableStatus.COMPLETE else f"[red]failed[/] {r.error or ''}"
+        status = {TableStatus.COMPLETE: "[green]ok[/]", TableStatus.CANCELLED: "[yellow]cancelled[/]"}.get(
+            r.status, f"[red]failed[/] {r.error or ''}")
         table.add_row(r.table.tenant_id, r.table.service, r.table.table, r.table.mode.value, f"{r.records:,}",
                       f"{r.versions_created:,}", f"{r.deletes:,}", f"{r.seconds:.1f}", f"{rate:,.0f}", status)
     return table

@@ -82,9 +82,12 @@ def _read_credentials(service: str, interactive: bool) -> dict[str, str]:
         value = os.environ.get(env_name)
         if not value and interactive:
             value = typer.prompt(f"{spec.display_name} {field.name} ({field.description})",
-                                 hide_input=field.secret)
+                                 hide_input=field.secret,
+                                 default=field.default if field.required else (field.default or ""))
+        value = value or field.default
         if not value:
-            missing.append(env_name)
+            if field.required:
+                missing.append(env_name)
         else:
             values[field.name] = value.strip()
     if missing:

@@ -41,15 +41,27 @@ def run(
     if not summary.results:
         console.print("nothing to run: register tenants with `avesa service add`")
     console.print(f"{summary.records:,} records in {summary.seconds:.1f}s; lake: {ctx.lake.root}")
+    if summary.cancelled:
+        console.print(f"[red]run {summary.run_id} was cancelled[/] (`avesa jobs cancel`); the next run starts "
+                      "from the watermarks")
+        raise typer.Exit(1)
     if summary.failed or resumed_failures:
         console.print(f"[red]{len(summary.failed) + resumed_failures} table(s) failed[/]")
         raise typer.Exit(1)
 
 
 def _resume_interrupted(ctx: PipelineContext) -> int:
-    """Finish every interrupted run; returns how many of their tables failed."""
+    """Finish every interrupted sync run; returns how many of their tables failed.
+
+    An interrupted backfill is left for the operator: it may re-read years of data, which must not
+    hold up the scheduled sync."""
     failures = 0
     for interrupted in interrupted_runs(ctx, utc_now()):
+        if interrupted.kind == "backfill":
+            console.print(f"[yellow]interrupted backfill run {interrupted.run_id}[/] left as it is: continue it with "
+                          f"`avesa jobs resume {interrupted.run_id}` or the same `avesa backfill` command, or "
+                          f"`avesa jobs cancel {interrupted.run_id}`")
+            continue
         console.print(f"[yellow]resuming interrupted run {interrupted.run_id}[/] (started "
                       f"{interrupted.started_at:%Y-%m-%d %H:%M:%S} UTC by {interrupted.owner})")
         with RichRunObserver(console) as observer:

@@ -84,13 +84,17 @@ class OAuth2Auth(httpx.Auth):
         if not self._valid():
             async with self._lock:
                 if not self._valid():
-                    self._accept((yield self._token_request()))
+                    issued = yield self._token_request()
+                    await issued.aread()  # httpx reads bodies for auth_flow only, not for async_auth_flow
+                    self._accept(issued)
         self._prepare(request)
         response = yield request
         if response.status_code == 401:
             async with self._lock:
                 self._token = None
-                self._accept((yield self._token_request()))
+                issued = yield self._token_request()
+                await issued.aread()
+                self._accept(issued)
             request.url = original_url
             self._prepare(request)
             yield request

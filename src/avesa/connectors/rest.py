@@ -51,7 +51,7 @@ class RestConnector:
         self.spec = spec
         self.tenant_id = tenant_id
         self.where = f"{tenant_id}/{spec.service}"
-        missing = [f.name for f in spec.credentials if not credentials.get(f.name)]
+        missing = [f.name for f in spec.credentials if f.required and not credentials.get(f.name)]
         if missing:
             raise ConfigError(f"{self.where}: missing credential fields {missing}; run `avesa service add "
                               f"--tenant-id {tenant_id} --service {spec.service}` again")

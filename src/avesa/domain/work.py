@@ -17,6 +17,8 @@ from pydantic import BaseModel, Field
 class SyncMode(StrEnum):
     INCREMENTAL = "incremental"
     FULL = "full"
+    # Re-read a past range in windows; never moves the watermark or looks for deletes.
+    BACKFILL = "backfill"
 
 
 class ChunkStatus(StrEnum):
@@ -25,6 +27,7 @@ class ChunkStatus(StrEnum):
     COMPLETE = "complete"
     INCOMPLETE = "incomplete"  # stopped cleanly before its deadline; resumes from its cursor
     FAILED = "failed"
+    CANCELLED = "cancelled"  # its run was cancelled (`avesa jobs cancel`); never resumed
 
 
 class TableStatus(StrEnum):
@@ -33,6 +36,7 @@ class TableStatus(StrEnum):
     FINALIZING = "finalizing"
     COMPLETE = "complete"
     FAILED = "failed"
+    CANCELLED = "cancelled"
 
 
 class RunRequest(BaseModel):
@@ -44,6 +48,29 @@ class RunRequest(BaseModel):
     full: bool = False
 
 
+class BackfillRange(BaseModel):
+    """The past range `[start, end)` a backfill re-reads, cut into windows of `window_days` (each a
+    chunk, or several when a window holds more than a chunk's worth of records)."""
+
+    start: datetime
+    end: datetime
+    window_days: int
+
+
+class BackfillRequest(BaseModel):
+    """What the user asked `avesa backfill` for, as typed: None means the service's default.
+
+    Kept as asked (not resolved against today's date) so that running the same command again
+    finds the unfinished backfill and continues it."""
+
+    tenant_id: str
+    service: str
+    table: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    window_days: int | None = None
+
+
 class TableRef(BaseModel):
     run_id: str
     tenant_id: str
@@ -51,6 +78,7 @@ class TableRef(BaseModel):
     table: str
     mode: SyncMode
     run_started_at: datetime
+    backfill: BackfillRange | None = None  # set when mode is BACKFILL
 
     @property
     def key(self) -> tuple[str, str, str]:

@@ -3,6 +3,10 @@
 A file is written only from whole pages and the cursor is saved only after the file is on disk,
 so a crash, a deadline or a failed page loses nothing and duplicates nothing: the chunk resumes
 after its cursor and rewrites the same deterministic file names.
+
+The checkpoint is also how a worker learns it should stop: the ledger refuses it when the run was
+cancelled (`avesa jobs cancel`) or another worker took the chunk over, and the chunk stops after the
+file it just wrote, leaving the ledger to whoever holds it now.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from avesa.domain.pages import Page
 from avesa.domain.timeutil import compact_stamp, utc_now
 from avesa.domain.work import ChunkOutcome, ChunkStatus, ChunkTask
 from avesa.lake.raw_files import build_raw_table, write_raw_file
+from avesa.pipeline.cancel import run_cancelled
 from avesa.pipeline.context import PipelineContext
 
 ProgressCallback = Callable[[int], None]
@@ -28,6 +33,18 @@ def raw_file_prefix(chunk: ChunkTask) -> str:
 
 def _error_kind(exc: BaseException) -> str:
     return type(exc).__name__
+
+
+class _LeaseLost(Exception):
+    """The ledger refused a checkpoint: the run was cancelled, or the chunk is another worker's now."""
+
+
+def _stopped(ctx: PipelineContext, chunk: ChunkTask, outcome: ChunkOutcome) -> ChunkOutcome:
+    """What a chunk that may no longer write reports; the ledger is left to whoever holds it now."""
+    if run_cancelled(ctx, chunk.table.run_id):
+        return outcome.model_copy(update={"status": ChunkStatus.CANCELLED,
+                                          "error": f"run {chunk.table.run_id} was cancelled"})
+    return outcome.model_copy(update={"status": ChunkStatus.INCOMPLETE, "error": "lease taken over by another worker"})
 
 
 async def run_chunk(
@@ -43,13 +60,14 @@ async def run_chunk(
     if record is None:
         ctx.state.save_chunks([chunk])
         record = ctx.state.get_chunk(chunk.chunk_id)
-    if record.status == ChunkStatus.COMPLETE.value:
-        return ChunkOutcome(chunk_id=chunk.chunk_id, status=ChunkStatus.COMPLETE, cursor=record.cursor,
+    if record.status in (ChunkStatus.COMPLETE.value, ChunkStatus.CANCELLED.value):
+        return ChunkOutcome(chunk_id=chunk.chunk_id, status=ChunkStatus(record.status), cursor=record.cursor,
                             seq=record.seq, records=record.records, pages=record.pages, files=record.files,
                             max_updated_at=record.max_updated_at)
     if not ctx.state.acquire_chunk(chunk.chunk_id, ctx.owner, ctx.settings.lease_seconds, utc_now()):
-        return ChunkOutcome(chunk_id=chunk.chunk_id, status=ChunkStatus.INCOMPLETE, cursor=record.cursor,
+        held = ChunkOutcome(chunk_id=chunk.chunk_id, status=ChunkStatus.INCOMPLETE, cursor=record.cursor,
                             seq=record.seq, error="held by another worker's lease")
+        return _stopped(ctx, chunk, held) if run_cancelled(ctx, ref.run_id) else held
 
     # Resume from the ledger's checkpoint, not from the caller's copy: it is the durable truth.
     outcome = ChunkOutcome(chunk_id=chunk.chunk_id, status=ChunkStatus.RUNNING, cursor=record.cursor,
@@ -66,20 +84,29 @@ async def run_chunk(
         nonlocal buffer, buffered
         if not buffer:
             return
+        if not buffered:  # pages that only moved the cursor (Graph's empty pages with a next or delta link)
+            outcome.cursor = buffer[-1].last_id
+            outcome.pages += len(buffer)
+            buffer = []
+            if not ctx.state.checkpoint_chunk(chunk.chunk_id, ctx.owner, outcome, ctx.settings.lease_seconds,
+                                              utc_now()):
+                raise _LeaseLost(chunk.chunk_id)
+            return
         table = build_raw_table(
             buffer, tenant_id=ref.tenant_id, service=ref.service, table=ref.table, run_id=ref.run_id,
             chunk_id=chunk.chunk_id, extracted_at=utc_now(), deny=deny,
         )
         write_raw_file(directory, ctx.lake.raw_file_name(stamp, chunk.chunk_id, outcome.seq), table)
-        newest: datetime = max(max(page.updated_at) for page in buffer)
+        newest: datetime = max(max(page.updated_at) for page in buffer if len(page))
         outcome.max_updated_at = newest if outcome.max_updated_at is None else max(outcome.max_updated_at, newest)
         outcome.cursor = buffer[-1].last_id
         outcome.seq += 1
         outcome.files += 1
         outcome.records += buffered
         outcome.pages += len(buffer)
-        ctx.state.checkpoint_chunk(chunk.chunk_id, ctx.owner, outcome, ctx.settings.lease_seconds, utc_now())
         buffer, buffered = [], 0
+        if not ctx.state.checkpoint_chunk(chunk.chunk_id, ctx.owner, outcome, ctx.settings.lease_seconds, utc_now()):
+            raise _LeaseLost(chunk.chunk_id)
 
     connector = ctx.connector(ref.tenant_id, ref.service)
     try:
@@ -97,6 +124,8 @@ async def run_chunk(
         else:
             await asyncio.to_thread(flush)
             outcome.status = ChunkStatus.COMPLETE
+    except _LeaseLost:
+        return _stopped(ctx, chunk, outcome)
     except (AvesaError, OSError) as exc:
         # Pages in the buffer were never written and the cursor still points before them.
         outcome.status = ChunkStatus.FAILED

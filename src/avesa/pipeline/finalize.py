@@ -1,23 +1,30 @@
 """Finalize a table once every chunk is complete: canonical transform + SCD2 merge, delete
 reconciliation on a full sync, then the watermark advances — in that order, so a crash before the
-end leaves the watermark where it was and the next run simply covers the range again."""
+end leaves the watermark where it was and the next run simply covers the range again.
+
+A backfill merges like any run — the SCD2 merge places old versions where they belong and absorbs
+the ones it already holds, so re-landing history changes nothing that was right — but neither
+looks for deletes (it read a past range, not the table) nor moves the watermark: the scheduled
+incremental runs keep their own position. A cancelled run's tables are not finalized."""
 
 from __future__ import annotations
 
 import asyncio
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pyarrow as pa
 
+from avesa.connectors.paginators import END
 from avesa.domain.errors import AvesaError
 from avesa.domain.timeutil import utc_now
 from avesa.domain.work import ChunkStatus, ChunkTask, SyncMode, TableRef, TableResult, TableStatus
 from avesa.lake.delta_tables import merge_scd2
 from avesa.lake.raw_files import iter_raw_batches, list_raw_files
+from avesa.pipeline.cancel import cancelled_result, run_cancelled
 from avesa.pipeline.context import PipelineContext
 from avesa.pipeline.extract import raw_file_prefix
-from avesa.pipeline.reconcile import deletion_versions
+from avesa.pipeline.reconcile import announced_deletions, deletion_versions
 from avesa.transform.mapping import CompiledMapping
 
 MERGE_BATCH_ROWS = 200_000
@@ -30,8 +37,10 @@ def compiled_mapping(ctx: PipelineContext, service: str, table: str) -> Compiled
     return CompiledMapping(mapping, ctx.catalog.canonical_table(mapping.canonical_table))
 
 
-def _transform_and_merge(ctx: PipelineContext, ref: TableRef, mapping: CompiledMapping, uri: str) -> int:
-    """Map this run's raw files to versions and merge them, a bounded batch at a time."""
+def _transform_and_merge(ctx: PipelineContext, ref: TableRef, mapping: CompiledMapping,
+                         uri: str) -> tuple[int, int]:
+    """Map this run's raw files to versions and merge them, a bounded batch at a time; then close the
+    keys whose records announced their deletion. Returns (versions created, keys deleted)."""
     chunks = ctx.state.list_chunks(ref)
     prefixes = [
         raw_file_prefix(ChunkTask(table=ref, chunk_id=c.chunk_id, index=c.idx, start=c.range_start, end=c.range_end))
@@ -51,18 +60,40 @@ def _transform_and_merge(ctx: PipelineContext, ref: TableRef, mapping: CompiledM
             created += result.stats.new_versions
             pending, pending_rows = [], 0
 
+    announced: dict[str, datetime] = {}
     for batch in iter_raw_batches(paths, directory):
         ids = batch.column("record_id").to_pylist()
         updated = batch.column("source_updated_at").to_pylist()
         records = batch.column("record").to_pylist()
-        versions = mapping.to_versions(zip(ids, updated, records, strict=True), tenant_id=ref.tenant_id,
-                                       run_id=ref.run_id, loaded_at=loaded_at)
+        index = batch.schema.get_field_index("source_deleted")
+        flags = batch.column(index).to_pylist() if index >= 0 else [False] * len(ids)
+        live = []
+        for row in zip(ids, updated, records, flags, strict=True):
+            if row[3]:
+                announced[row[0]] = max(row[1], announced.get(row[0], row[1]))
+            else:
+                live.append(row[:3])
+        versions = mapping.to_versions(live, tenant_id=ref.tenant_id, run_id=ref.run_id, loaded_at=loaded_at)
         pending.append(versions)
         pending_rows += versions.num_rows
         if pending_rows >= MERGE_BATCH_ROWS:
             merge_pending()
     merge_pending()
-    return created
+    tombstones = announced_deletions(uri, mapping, announced, run_id=ref.run_id, detected_at=loaded_at)
+    if tombstones is None:
+        return created, 0
+    created += merge_scd2(uri, tombstones, mapping.business_columns).stats.new_versions
+    return created, tombstones.num_rows
+
+
+def _keep_delta_link(ctx: PipelineContext, ref: TableRef, chunks: list) -> None:
+    """A delta table's next run starts from the link this run's chunk ended on (its cursor once the
+    last page landed). Moved only here, after the merge, for the same reason as the watermark."""
+    if ref.mode is SyncMode.BACKFILL or ctx.catalog.service(ref.service).table(ref.table).sync != "delta":
+        return
+    links = [c.cursor for c in chunks if c.cursor and c.cursor != END]
+    if links:
+        ctx.state.set_sync_token(ref.tenant_id, ref.service, ref.table, links[-1], ref.run_id)
 
 
 def reconciliation_due(ctx: PipelineContext, ref: TableRef) -> bool:
@@ -70,6 +101,8 @@ def reconciliation_due(ctx: PipelineContext, ref: TableRef) -> bool:
     reconciliation is older than AVESA_RECONCILE_INTERVAL_HOURS (0: every run; negative: never)."""
     if ref.mode is SyncMode.FULL:
         return True
+    if ref.mode is SyncMode.BACKFILL:
+        return False
     interval = ctx.settings.reconcile_interval_hours
     if interval < 0:
         return False
@@ -98,6 +131,8 @@ async def finalize_table(ctx: PipelineContext, ref: TableRef) -> TableResult:
     chunks = ctx.state.list_chunks(ref)
     unfinished = [c for c in chunks if c.status != ChunkStatus.COMPLETE.value]
     records = sum(c.records for c in chunks)
+    if run_cancelled(ctx, ref.run_id):
+        return cancelled_result(ctx, ref, records)
     if unfinished:
         errors = "; ".join(f"{c.chunk_id}: {c.last_error or c.status}" for c in unfinished[:3])
         message = f"{ref.label}: {len(unfinished)} of {len(chunks)} chunks did not complete ({errors})"
@@ -113,10 +148,11 @@ async def finalize_table(ctx: PipelineContext, ref: TableRef) -> TableResult:
         if mapping is not None:
             canonical = mapping.mapping.canonical_table
             uri = ctx.lake.canonical_uri(ref.tenant_id, canonical)
-            created = await asyncio.to_thread(_transform_and_merge, ctx, ref, mapping, uri)
+            created, deletes = await asyncio.to_thread(_transform_and_merge, ctx, ref, mapping, uri)
             if reconciliation_due(ctx, ref):
                 started_listing = utc_now()
-                deletes, versions = await reconcile_deletes(ctx, ref, mapping, uri)
+                reconciled, versions = await reconcile_deletes(ctx, ref, mapping, uri)
+                deletes += reconciled
                 created += versions
                 ctx.state.set_last_reconciliation(ref.tenant_id, ref.service, ref.table, started_listing)
     except AvesaError as exc:
@@ -125,9 +161,10 @@ async def finalize_table(ctx: PipelineContext, ref: TableRef) -> TableResult:
         return TableResult(table=ref, status=TableStatus.FAILED, records=records, error=message,
                            seconds=time.monotonic() - started, canonical_table=canonical)
     newest = [c.max_updated_at for c in chunks if c.max_updated_at is not None]
-    watermark = max(newest) if newest else None
+    watermark = max(newest) if newest and ref.mode is not SyncMode.BACKFILL else None
     if watermark is not None:
         ctx.state.set_watermark(ref.tenant_id, ref.service, ref.table, watermark, ref.run_id)
+    _keep_delta_link(ctx, ref, chunks)
     ctx.state.update_table_run(ref, status=TableStatus.COMPLETE.value, versions_created=created, deletes=deletes,
                                finished_at=utc_now(), error=None)
     return TableResult(table=ref, status=TableStatus.COMPLETE, records=records, versions_created=created,

@@ -25,12 +25,14 @@ def split_credentials(spec: ServiceSpec, credentials: dict[str, str]) -> tuple[d
     unknown = sorted(set(credentials) - known)
     if unknown:
         raise UsageError(f"{spec.service} has no credential fields {unknown}; expected {sorted(known)}")
-    missing = sorted(known - {k for k, v in credentials.items() if v})
+    required = {f.name for f in spec.credentials if f.required}
+    missing = sorted(required - {k for k, v in credentials.items() if v})
     if missing:
         raise UsageError(f"{spec.service} needs credential fields {missing}")
     secret = {f.name for f in spec.credentials if f.secret}
-    return ({k: v for k, v in credentials.items() if k not in secret},
-            {k: v for k, v in credentials.items() if k in secret})
+    given = {k: v for k, v in credentials.items() if v}
+    return ({k: v for k, v in given.items() if k not in secret},
+            {k: v for k, v in given.items() if k in secret})
 
 
 def register_service(

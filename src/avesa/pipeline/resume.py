@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from avesa.domain.work import ChunkTask, SyncMode, TableRef, TableStatus
+from avesa.domain.work import BackfillRange, ChunkTask, SyncMode, TableRef, TableStatus
 from avesa.pipeline.context import PipelineContext
 from avesa.pipeline.owners import owner_alive
 from avesa.state.ledger_records import RunRecord
@@ -44,8 +44,13 @@ def interrupted_runs(ctx: PipelineContext, now: datetime) -> list[RunRecord]:
 
 
 def _table_ref(run: RunRecord, tenant_id: str, service: str, table: str, mode: str) -> TableRef:
+    """A table of `run` as the executor needs it; a backfill's range comes from the run's request,
+    so a table it never got to plan is planned over the same windows."""
+    backfill = None
+    if SyncMode(mode) is SyncMode.BACKFILL and "range" in run.request:
+        backfill = BackfillRange.model_validate(run.request["range"])
     return TableRef(run_id=run.run_id, tenant_id=tenant_id, service=service, table=table, mode=SyncMode(mode),
-                    run_started_at=run.started_at)
+                    run_started_at=run.started_at, backfill=backfill)
 
 
 def remaining_work(ctx: PipelineContext, run: RunRecord) -> list[ResumableTable]:

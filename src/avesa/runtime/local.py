@@ -3,11 +3,14 @@ tables and chunks — under a per-tenant cap on tables, a per-table cap on chunk
 layer) a global cap on requests in flight and a rate budget per (tenant, service).
 
 A table's failure is recorded and reported; it never stops the other tables or tenants.
+A backfill's chunks (its windows) also share a process-wide cap, `max_backfill_windows`. A run
+cancelled from elsewhere (`avesa jobs cancel`) stops at its chunks' next checkpoint or claim.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -16,16 +19,20 @@ from avesa.connectors.rate_budget import RateBudgets
 from avesa.domain.errors import AuthenticationError, AvesaError
 from avesa.domain.timeutil import utc_now
 from avesa.domain.work import (
+    BackfillRequest,
     ChunkOutcome,
     ChunkStatus,
     ChunkTask,
     RunRequest,
+    SyncMode,
     TablePlan,
     TableRef,
     TableResult,
     TableStatus,
 )
 from avesa.observability import events
+from avesa.pipeline.backfill import plan_backfill
+from avesa.pipeline.cancel import cancelled_result, run_cancelled
 from avesa.pipeline.context import PipelineContext
 from avesa.pipeline.extract import run_chunk
 from avesa.pipeline.finalize import finalize_table
@@ -44,10 +51,15 @@ class RunSummary:
     results: list[TableResult] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    status: str = "running"  # the run's status in the ledger once it ended: complete, failed, cancelled
 
     @property
     def failed(self) -> list[TableResult]:
-        return [r for r in self.results if r.status is not TableStatus.COMPLETE]
+        return [r for r in self.results if r.status not in (TableStatus.COMPLETE, TableStatus.CANCELLED)]
+
+    @property
+    def cancelled(self) -> bool:
+        return self.status == "cancelled"
 
     @property
     def records(self) -> int:
@@ -71,6 +83,12 @@ class LocalExecutor:
         plan = plan_run(self.ctx, request)
         return await self._execute(plan.run_id, [(ref, None) for ref in plan.tables], plan.skipped)
 
+    async def backfill(self, request: BackfillRequest) -> RunSummary:
+        """Plan a new backfill run for `request` and execute it (pipeline/backfill.py)."""
+        self._open_loop_resources()
+        plan = plan_backfill(self.ctx, request)
+        return await self._execute(plan.run_id, [(ref, None) for ref in plan.tables], plan.skipped)
+
     async def resume(self, run: RunRecord) -> RunSummary | None:
         """Finish a run a crash interrupted, from the ledger (None if another process claimed it)."""
         if not self.ctx.state.claim_run(run.run_id, run.owner, self.ctx.owner):
@@ -89,7 +107,8 @@ class LocalExecutor:
         self._open_loop_resources()
         work = remaining_work(self.ctx, run)
         events.emit("run_resumed", run_id=run.run_id, previous_owner=run.owner, tables=len(work))
-        refs, skipped = lock_tenants(self.ctx, run.run_id, [w.table for w in work], [], utc_now())
+        refs, skipped = lock_tenants(self.ctx, run.run_id, [w.table for w in work], [], utc_now(),
+                                     scope="backfill" if run.kind == "backfill" else "sync")
         kept = {ref.key for ref in refs}
         return await self._execute(run.run_id, [(w.table, w.chunks) for w in work if w.table.key in kept], skipped)
 
@@ -99,6 +118,7 @@ class LocalExecutor:
         self.ctx.http.per_tenant_limit = self.ctx.settings.max_requests_per_tenant
         self.ctx.http.per_tenant = {}
         self._chunks_in_flight = PrioritySlots(self.ctx.settings.max_chunks_in_flight)
+        self._backfill_windows = asyncio.Semaphore(self.ctx.settings.max_backfill_windows)
         self.ctx.budgets = RateBudgets()
 
     async def _execute(self, run_id: str, work: list[tuple[TableRef, list[ChunkTask] | None]],
@@ -116,7 +136,10 @@ class LocalExecutor:
         summary.results = [r for results in per_tenant for r in results]
         summary.seconds = time.monotonic() - started
         status = "failed" if summary.failed else "complete"
-        self.ctx.state.finish_run(run_id, status, utc_now())
+        if not self.ctx.state.finish_run(run_id, status, utc_now()):
+            run = self.ctx.state.get_run(run_id)  # cancelled meanwhile: it stays so
+            status = run.status if run else status
+        summary.status = status
         stats = self.ctx.http.stats
         events.emit("run_finished", run_id=run_id, status=status, tables=len(summary.results),
                     failed_tables=len(summary.failed), records=summary.records, seconds=round(summary.seconds, 3),
@@ -133,7 +156,10 @@ class LocalExecutor:
             started = time.monotonic()
             self.observer.table_started(ref)
             try:
-                result = await self._extract_and_finalize(ref, chunks)
+                if run_cancelled(self.ctx, ref.run_id):
+                    result = cancelled_result(self.ctx, ref)
+                else:
+                    result = await self._extract_and_finalize(ref, chunks)
             except AvesaError as exc:
                 message = str(exc)
                 self.ctx.state.update_table_run(ref, status=TableStatus.FAILED.value, error=message,
@@ -158,8 +184,12 @@ class LocalExecutor:
             start = min((c.start for c in chunks), default=ref.run_started_at)
             self.observer.table_planned(TablePlan(table=ref, range_start=start, range_end=ref.run_started_at,
                                                   estimate=None, chunks=chunks))
-        chunk_slots = asyncio.Semaphore(self.ctx.settings.max_chunks_per_table)
+        backfill = ref.mode is SyncMode.BACKFILL
+        settings = self.ctx.settings
+        chunk_slots = asyncio.Semaphore(settings.max_backfill_windows if backfill else settings.max_chunks_per_table)
         outcomes = await asyncio.gather(*(self._chunk(chunk, chunk_slots) for chunk in chunks))
+        if any(o.status is ChunkStatus.CANCELLED for o in outcomes):
+            return cancelled_result(self.ctx, ref, sum(o.records for o in outcomes))
         failed = [o for o in outcomes if o.status is not ChunkStatus.COMPLETE]
         if failed:
             auth = next((o for o in failed if o.error_kind == AuthenticationError.__name__), None)
@@ -185,7 +215,8 @@ class LocalExecutor:
         """Run a chunk until it completes or fails. A chunk that stops at its deadline is run again
         from its cursor for as long as it makes progress; one that stalls (its lease is held by a
         live worker elsewhere) is reported after a few tries rather than spun on."""
-        async with slots, self._chunks_in_flight.hold(chunk.estimate or 0):
+        backfill = self._backfill_windows if chunk.table.mode is SyncMode.BACKFILL else contextlib.nullcontext()
+        async with slots, backfill, self._chunks_in_flight.hold(chunk.estimate or 0):
             deadline_seconds = self.ctx.settings.chunk_deadline_seconds
             stalls, landed = 0, -1
             while True:
@@ -216,6 +247,11 @@ class LocalExecutor:
 
 def run_sync(ctx: PipelineContext, request: RunRequest, observer: RunObserver | None = None) -> RunSummary:
     return asyncio.run(LocalExecutor(ctx, observer).run(request))
+
+
+def backfill_sync(ctx: PipelineContext, request: BackfillRequest,
+                  observer: RunObserver | None = None) -> RunSummary:
+    return asyncio.run(LocalExecutor(ctx, observer).backfill(request))
 
 
 def resume_sync(ctx: PipelineContext, run: RunRecord, observer: RunObserver | None = None) -> RunSummary | None:

@@ -15,6 +15,11 @@ class RunRecord(BaseModel):
     request: dict
     owner: str
 
+    @property
+    def kind(self) -> str:
+        """"sync" (`avesa run`) or "backfill" (`avesa backfill`), as the run's request says."""
+        return str(self.request.get("kind", "sync"))
+
 
 class TableRunRecord(BaseModel):
     run_id: str

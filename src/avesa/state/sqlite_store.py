@@ -43,13 +43,22 @@ CREATE TABLE IF NOT EXISTS chunks (
 CREATE INDEX IF NOT EXISTS chunks_by_table ON chunks (run_id, tenant_id, service, tbl);
 CREATE TABLE IF NOT EXISTS tenant_locks (
     tenant_id TEXT PRIMARY KEY, run_id TEXT NOT NULL, owner TEXT NOT NULL, acquired_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS backfill_locks (
+    tenant_id TEXT PRIMARY KEY, run_id TEXT NOT NULL, owner TEXT NOT NULL, acquired_at TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS reconciliations (
     tenant_id TEXT NOT NULL, service TEXT NOT NULL, tbl TEXT NOT NULL, last_at TEXT NOT NULL,
     PRIMARY KEY (tenant_id, service, tbl));
 CREATE TABLE IF NOT EXISTS watermarks (
     tenant_id TEXT NOT NULL, service TEXT NOT NULL, tbl TEXT NOT NULL, watermark TEXT NOT NULL,
     run_id TEXT NOT NULL, PRIMARY KEY (tenant_id, service, tbl));
+CREATE TABLE IF NOT EXISTS sync_tokens (
+    tenant_id TEXT NOT NULL, service TEXT NOT NULL, tbl TEXT NOT NULL, token TEXT NOT NULL,
+    run_id TEXT NOT NULL, PRIMARY KEY (tenant_id, service, tbl));
 """
+
+# Lock scopes: "sync" runs (`avesa run`) exclude each other per tenant; a "backfill" excludes other
+# backfills of the tenant but runs beside a sync (it never moves watermarks; merges retry on conflict).
+_LOCK_TABLES = {"sync": "tenant_locks", "backfill": "backfill_locks"}
 
 _TABLE_RUN_FIELDS = {
     "status", "range_start", "range_end", "estimate", "records", "versions_created", "deletes",
@@ -153,9 +162,13 @@ class SqliteStateStore:
             c.execute("INSERT INTO runs VALUES (?,?,?,?,?,?)",
                       (run_id, _ts(started_at), None, "running", json.dumps(request), owner))
 
-    def finish_run(self, run_id: str, status: str, finished_at: datetime) -> None:
+    def finish_run(self, run_id: str, status: str, finished_at: datetime) -> bool:
+        """Close a running run; False (and no change) if it is no longer running — e.g. it was
+        cancelled meanwhile, which must stay visible as such."""
         with self._tx() as c:
-            c.execute("UPDATE runs SET status=?, finished_at=? WHERE run_id=?", (status, _ts(finished_at), run_id))
+            cursor = c.execute("UPDATE runs SET status=?, finished_at=? WHERE run_id=? AND status='running'",
+                               (status, _ts(finished_at), run_id))
+            return cursor.rowcount == 1
 
     def _run(self, row: sqlite3.Row) -> RunRecord:
         return RunRecord(run_id=row["run_id"], started_at=_dt(row["started_at"]),
@@ -273,9 +286,11 @@ class SqliteStateStore:
         """Take the chunk's lease if it is free, expired or already ours; count the attempt."""
         expires = now.timestamp() + lease_seconds
         with self._tx() as c:
-            row = c.execute("SELECT status, lease_owner, lease_expires FROM chunks WHERE chunk_id=?",
-                            (chunk_id,)).fetchone()
-            if row is None or row["status"] == ChunkStatus.COMPLETE.value:
+            row = c.execute("SELECT chunks.status, lease_owner, lease_expires, runs.status AS run_status FROM chunks "
+                            "LEFT JOIN runs USING (run_id) WHERE chunk_id=?", (chunk_id,)).fetchone()
+            if row is None or row["status"] in (ChunkStatus.COMPLETE.value, ChunkStatus.CANCELLED.value):
+                return False
+            if row["run_status"] == "cancelled":
                 return False
             held = row["lease_owner"] and row["lease_owner"] != owner
             if held and row["lease_expires"] and parse_utc(row["lease_expires"]) > now:
@@ -287,24 +302,27 @@ class SqliteStateStore:
             return True
 
     def checkpoint_chunk(self, chunk_id: str, owner: str, outcome: ChunkOutcome, lease_seconds: float,
-                         now: datetime) -> None:
-        """Record the cursor after a raw file landed, and extend the lease."""
+                         now: datetime) -> bool:
+        """Record the cursor after a raw file landed, and extend the lease. False when the lease is
+        no longer `owner`'s — the run was cancelled, or another worker took the chunk over — so
+        the worker stops instead of working on for nobody."""
         expires = datetime.fromtimestamp(now.timestamp() + lease_seconds, now.tzinfo)
         with self._tx() as c:
-            c.execute(
+            cursor = c.execute(
                 "UPDATE chunks SET cursor=?, seq=?, records=?, pages=?, files=?, max_updated_at=?, "
-                "lease_expires=? WHERE chunk_id=? AND lease_owner=?",
+                "lease_expires=? WHERE chunk_id=? AND lease_owner=? AND status!=?",
                 (outcome.cursor, outcome.seq, outcome.records, outcome.pages, outcome.files,
-                 _ts(outcome.max_updated_at), _ts(expires), chunk_id, owner),
+                 _ts(outcome.max_updated_at), _ts(expires), chunk_id, owner, ChunkStatus.CANCELLED.value),
             )
+            return cursor.rowcount == 1
 
     def finish_chunk(self, chunk_id: str, outcome: ChunkOutcome, now: datetime) -> None:
         with self._tx() as c:
             c.execute(
                 "UPDATE chunks SET status=?, cursor=?, seq=?, records=?, pages=?, files=?, max_updated_at=?, "
-                "last_error=?, lease_owner=NULL, lease_expires=NULL WHERE chunk_id=?",
+                "last_error=?, lease_owner=NULL, lease_expires=NULL WHERE chunk_id=? AND status!=?",
                 (outcome.status.value, outcome.cursor, outcome.seq, outcome.records, outcome.pages,
-                 outcome.files, _ts(outcome.max_updated_at), outcome.error, chunk_id),
+                 outcome.files, _ts(outcome.max_updated_at), outcome.error, chunk_id, ChunkStatus.CANCELLED.value),
             )
 
     def reopen_run(self, run_id: str, owner: str) -> bool:
@@ -326,34 +344,58 @@ class SqliteStateStore:
             c.execute("UPDATE chunks SET lease_owner=NULL, lease_expires=NULL WHERE run_id=?", (run_id,))
             c.execute("UPDATE table_runs SET status='abandoned', finished_at=? WHERE run_id=? AND status NOT IN "
                       "('complete', 'failed')", (_ts(now), run_id))
-            c.execute("DELETE FROM tenant_locks WHERE run_id=?", (run_id,))
+            for table in _LOCK_TABLES.values():
+                c.execute(f"DELETE FROM {table} WHERE run_id=?", (run_id,))
             return True
 
-    # ---- tenant locks: one run writes a tenant's tables at a time ----------------------------
+    def cancel_run(self, run_id: str, now: datetime) -> bool:
+        """Cancel a running (live or interrupted) or failed run: it is never resumed or retried; its
+        unfinished chunks and tables say "cancelled", their leases and the run's locks are freed.
+        A live worker notices at its next checkpoint or claim and stops. False if the run is not
+        there or already finished. Watermarks and landed raw files are left as they are."""
+        with self._tx() as c:
+            cursor = c.execute("UPDATE runs SET status='cancelled', finished_at=? WHERE run_id=? "
+                               "AND status IN ('running', 'failed')", (_ts(now), run_id))
+            if cursor.rowcount != 1:
+                return False
+            c.execute("UPDATE chunks SET status=?, lease_owner=NULL, lease_expires=NULL WHERE run_id=? "
+                      "AND status!=?", (ChunkStatus.CANCELLED.value, run_id, ChunkStatus.COMPLETE.value))
+            c.execute("UPDATE table_runs SET status='cancelled', finished_at=? WHERE run_id=? AND status NOT IN "
+                      "('complete', 'failed')", (_ts(now), run_id))
+            for table in _LOCK_TABLES.values():
+                c.execute(f"DELETE FROM {table} WHERE run_id=?", (run_id,))
+            return True
+
+    # ---- tenant locks: one run of a scope writes a tenant's tables at a time -----------------
     def lock_tenant(self, tenant_id: str, run_id: str, owner: str, now: datetime,
-                    is_stale: Callable[[str, str], bool]) -> tuple[str, str, datetime] | None:
-        """Lock the tenant for `run_id`; None on success, else the holder (run id, owner, since).
+                    is_stale: Callable[[str, str], bool], scope: str = "sync") -> tuple[str, str, datetime] | None:
+        """Lock the tenant for `run_id` in `scope` ("sync" or "backfill"); None on success, else
+        the holder (run id, owner, since).
 
         A lock whose holder `is_stale(run_id, owner)` (its process is gone, its run finished) is
         taken over."""
+        table = _LOCK_TABLES[scope]
         with self._tx() as c:
-            row = c.execute("SELECT run_id, owner, acquired_at FROM tenant_locks WHERE tenant_id=?",
+            row = c.execute(f"SELECT run_id, owner, acquired_at FROM {table} WHERE tenant_id=?",
                             (tenant_id,)).fetchone()
             if row is not None and row["run_id"] != run_id and not is_stale(row["run_id"], row["owner"]):
                 return row["run_id"], row["owner"], parse_utc(row["acquired_at"])
-            c.execute("INSERT INTO tenant_locks VALUES (?,?,?,?) ON CONFLICT(tenant_id) DO UPDATE SET "
+            c.execute(f"INSERT INTO {table} VALUES (?,?,?,?) ON CONFLICT(tenant_id) DO UPDATE SET "
                       "run_id=excluded.run_id, owner=excluded.owner, acquired_at=excluded.acquired_at",
                       (tenant_id, run_id, owner, _ts(now)))
             return None
 
     def unlock_tenants(self, run_id: str) -> None:
+        """Free every lock `run_id` holds, whatever its scope."""
         with self._tx() as c:
-            c.execute("DELETE FROM tenant_locks WHERE run_id=?", (run_id,))
+            for table in _LOCK_TABLES.values():
+                c.execute(f"DELETE FROM {table} WHERE run_id=?", (run_id,))
 
     def forget_tenant_history(self, tenant_id: str) -> None:
         """Drop a tenant's ledger rows and watermarks (the demo's reset); the registry stays."""
         with self._tx() as c:
-            for table in ("chunks", "table_runs", "watermarks", "reconciliations", "tenant_locks"):
+            for table in ("chunks", "table_runs", "watermarks", "sync_tokens", "reconciliations",
+                          *_LOCK_TABLES.values()):
                 c.execute(f"DELETE FROM {table} WHERE tenant_id=?", (tenant_id,))
 
     # ---- delete reconciliation ------------------------------------------------------------
@@ -367,6 +409,27 @@ class SqliteStateStore:
             c.execute("INSERT INTO reconciliations VALUES (?,?,?,?) ON CONFLICT(tenant_id, service, tbl) "
                       "DO UPDATE SET last_at=excluded.last_at", (tenant_id, service, table, _ts(value)))
 
+    # ---- sync tokens (delta links) -----------------------------------------------------------
+    def get_sync_token(self, tenant_id: str, service: str, table: str) -> str | None:
+        rows = self._query("SELECT token FROM sync_tokens WHERE tenant_id=? AND service=? AND tbl=?",
+                           (tenant_id, service, table))
+        return rows[0]["token"] if rows else None
+
+    def set_sync_token(self, tenant_id: str, service: str, table: str, token: str | None, run_id: str) -> None:
+        """Keep (or with None, forget) the link a delta table's next run starts from; never for a
+        cancelled run, like watermarks."""
+        with self._tx() as c:
+            run = c.execute("SELECT status FROM runs WHERE run_id=?", (run_id,)).fetchone()
+            if run is not None and run["status"] == "cancelled":
+                return
+            if token is None:
+                c.execute("DELETE FROM sync_tokens WHERE tenant_id=? AND service=? AND tbl=?",
+                          (tenant_id, service, table))
+                return
+            c.execute("INSERT INTO sync_tokens VALUES (?,?,?,?,?) ON CONFLICT(tenant_id, service, tbl) "
+                      "DO UPDATE SET token=excluded.token, run_id=excluded.run_id",
+                      (tenant_id, service, table, token, run_id))
+
     # ---- watermarks -----------------------------------------------------------------------
     def get_watermark(self, tenant_id: str, service: str, table: str) -> datetime | None:
         rows = self._query("SELECT watermark FROM watermarks WHERE tenant_id=? AND service=? AND tbl=?",
@@ -374,8 +437,12 @@ class SqliteStateStore:
         return _dt(rows[0]["watermark"]) if rows else None
 
     def set_watermark(self, tenant_id: str, service: str, table: str, value: datetime, run_id: str) -> None:
-        """Only ever moves forward: a late-finishing older run cannot pull it back."""
+        """Only ever moves forward: a late-finishing older run cannot pull it back; and never for a
+        cancelled run (checked in the same transaction, so a cancel cannot slip in between)."""
         with self._tx() as c:
+            run = c.execute("SELECT status FROM runs WHERE run_id=?", (run_id,)).fetchone()
+            if run is not None and run["status"] == "cancelled":
+                return
             row = c.execute("SELECT watermark FROM watermarks WHERE tenant_id=? AND service=? AND tbl=?",
                             (tenant_id, service, table)).fetchone()
             if row is not None and parse_utc(row["watermark"]) >= value:
