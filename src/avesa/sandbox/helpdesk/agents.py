@@ -37,6 +37,7 @@ def roster(seed: int, instance: str, scale: str) -> list[dict[str, Any]]:
             names.append(name)
     domain = f"{instance}-msp.example"
     return [
-        {"id": FIRST_AGENT_ID + i, "name": f"{first} {last}", "email": f"{ascii_slug(first)}.{ascii_slug(last)}@{domain}"}
+        {"id": FIRST_AGENT_ID + i, "name": f"{first} {last}",
+         "email": f"{ascii_slug(first)}.{ascii_slug(last)}@{domain}"}
         for i, (first, last) in enumerate(names)
     ]

@@ -185,7 +185,9 @@ class RecordFactory:
         status, responded, solved, closed = _lifecycle(rng, created, horizon, kind)
         assignee = self.agent(rng) if status != "new" else None
         updated = max(s for s in (created, responded, solved, closed) if s is not None)
-        if horizon > updated:
+        if status in ("open", "pending", "on_hold") and responded is not None:
+            updated = responded + int(rng.random() * (horizon - responded))  # replies, notes, reminders since
+        elif horizon > updated:
             updated = min(horizon, updated + rng.randrange(0, 2 * HOUR))
         all_tags = set(tags)
         if rng.random() < 0.2:
