@@ -148,3 +148,39 @@ def test_a_checkpoint_after_another_worker_took_the_chunk_is_refused(store: Sqli
     outcome = ChunkOutcome(chunk_id=chunk.chunk_id, status=ChunkStatus.RUNNING, cursor="7", seq=1, records=7)
     assert not store.checkpoint_chunk(chunk.chunk_id, "w1", outcome, 60, T0 + timedelta(seconds=62))
     assert store.checkpoint_chunk(chunk.chunk_id, "w2", outcome, 60, T0 + timedelta(seconds=62))
+
+
+def test_delta_links_are_kept_replaced_and_forgotten(store: SqliteStateStore) -> None:
+    assert store.get_sync_token("acme", "microsoft365", "users") is None
+    store.set_sync_token("acme", "microsoft365", "users", "https://graph/delta?token=1", "run-1")
+    store.set_sync_token("acme", "microsoft365", "users", "https://graph/delta?token=2", "run-2")
+    assert store.get_sync_token("acme", "microsoft365", "users") == "https://graph/delta?token=2"
+    store.set_sync_token("acme", "microsoft365", "users", None, "run-3")
+    assert store.get_sync_token("acme", "microsoft365", "users") is None
+
+
+def test_throughput_of_earlier_chunks_is_measured_from_completed_work(store: SqliteStateStore) -> None:
+    ref = _ref()
+    assert store.recent_throughput(*ref.key) is None
+    chunks = [_chunk(ref, i) for i in range(3)]
+    store.save_chunks(chunks)
+    for chunk, (records, seconds, status) in zip(chunks, [(1000, 2.0, ChunkStatus.COMPLETE),
+                                                         (3000, 4.0, ChunkStatus.COMPLETE),
+                                                         (500, 9.0, ChunkStatus.FAILED)], strict=True):
+        store.finish_chunk(chunk.chunk_id, ChunkOutcome(chunk_id=chunk.chunk_id, status=status, cursor=None, seq=1,
+                                                        records=records, seconds=seconds), T0)
+    assert store.recent_throughput(*ref.key) == (4000, 6.0)  # failed work does not count
+    assert store.get_chunk(chunks[0].chunk_id).seconds == 2.0
+
+
+def test_a_state_file_from_before_chunk_timings_gains_the_column(tmp_path: Path) -> None:
+    import sqlite3
+
+    path = tmp_path / "old.sqlite3"
+    SqliteStateStore(path).close()
+    with sqlite3.connect(path) as conn:
+        conn.execute("ALTER TABLE chunks DROP COLUMN seconds")
+    store = SqliteStateStore(path)
+    ref = _ref()
+    store.save_chunks([_chunk(ref)])
+    assert store.get_chunk(_chunk(ref).chunk_id).seconds == 0.0

@@ -136,6 +136,7 @@ class ChunkOutcome(BaseModel):
     max_updated_at: datetime | None = None
     error: str | None = None
     error_kind: str | None = None
+    seconds: float = 0.0  # extraction time over every attempt: earlier runs' speed sizes later chunks
 
 
 class TableResult(BaseModel):

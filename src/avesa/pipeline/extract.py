@@ -72,7 +72,11 @@ async def run_chunk(
     # Resume from the ledger's checkpoint, not from the caller's copy: it is the durable truth.
     outcome = ChunkOutcome(chunk_id=chunk.chunk_id, status=ChunkStatus.RUNNING, cursor=record.cursor,
                            seq=record.seq, records=record.records, pages=record.pages, files=record.files,
-                           max_updated_at=record.max_updated_at)
+                           max_updated_at=record.max_updated_at, seconds=record.seconds)
+    started, earlier_seconds = time.monotonic(), record.seconds
+
+    def clock() -> None:
+        outcome.seconds = earlier_seconds + (time.monotonic() - started)
     spec = ctx.catalog.service(ref.service)
     deny = frozenset(spec.sensitive_fields)
     directory = ctx.lake.raw_dir(ref.tenant_id, ref.service, ref.table)
@@ -84,6 +88,7 @@ async def run_chunk(
         nonlocal buffer, buffered
         if not buffer:
             return
+        clock()
         if not buffered:  # pages that only moved the cursor (Graph's empty pages with a next or delta link)
             outcome.cursor = buffer[-1].last_id
             outcome.pages += len(buffer)
@@ -131,5 +136,6 @@ async def run_chunk(
         outcome.status = ChunkStatus.FAILED
         outcome.error = str(exc) if isinstance(exc, SourceError) else f"{ref.label}: {exc}"
         outcome.error_kind = _error_kind(exc)
+    clock()
     ctx.state.finish_chunk(chunk.chunk_id, outcome, utc_now())
     return outcome

@@ -21,6 +21,8 @@ from avesa.domain.errors import ConfigError, NotFoundError
 from avesa.domain.tenant import validate_tenant_id
 from avesa.domain.timeutil import EPOCH, compact_stamp, utc_now
 from avesa.domain.work import ChunkTask, RunPlan, RunRequest, SyncMode, TablePlan, TableRef
+from avesa.pipeline.chunking import even_split as split_range
+from avesa.pipeline.chunking import plan_spans, target_records
 from avesa.pipeline.context import PipelineContext
 from avesa.pipeline.owners import owner_alive
 
@@ -113,14 +115,6 @@ def lock_tenants(ctx: PipelineContext, run_id: str, refs: list[TableRef], skippe
     return kept, skipped
 
 
-def split_range(start: datetime, end: datetime, pieces: int) -> list[tuple[datetime, datetime]]:
-    """Split `[start, end)` into `pieces` contiguous second-aligned half-open ranges covering it."""
-    total = int((end - start).total_seconds())
-    pieces = max(1, min(pieces, total)) if total > 0 else 1
-    bounds = [start + timedelta(seconds=(total * i) // pieces) for i in range(pieces)] + [end]
-    return [(bounds[i], bounds[i + 1]) for i in range(pieces) if bounds[i] < bounds[i + 1]] or [(start, end)]
-
-
 def backfill_windows(start: datetime, end: datetime, days: int) -> list[tuple[datetime, datetime]]:
     """`[start, end)` cut into consecutive windows of `days` days counted from `start` (the last may
     be shorter): stateless, so the same request always gives the same windows."""
@@ -190,7 +184,26 @@ async def _plan_incremental(ctx: PipelineContext,
             start = EPOCH if estimate is None or estimate > 0 else end
     if estimate is None:  # the API cannot count: one chunk, paged to its end
         return start, end, None, [_single_chunk(ref, start, end)] if start < end else []
-    return start, end, estimate, _cut(ref, [(start, end, estimate)], ctx.settings.target_chunk_records)
+
+    async def count(lo: datetime, hi: datetime) -> int | None:
+        return await connector.count(ref.table, lo, hi)
+
+    spans = await plan_spans(start, end, estimate, chunk_target(ctx, ref), count)
+    return start, end, estimate, _chunks(ref, spans)
+
+
+def chunk_target(ctx: PipelineContext, ref: TableRef) -> int:
+    """Records per chunk for this table: the setting, lowered when earlier runs show the API is too
+    slow to read that many within a chunk's deadline."""
+    measured = ctx.state.recent_throughput(*ref.key)
+    speed = measured[0] / measured[1] if measured else None
+    return target_records(ctx.settings.target_chunk_records, ctx.settings.page_size, speed,
+                          ctx.settings.chunk_deadline_seconds)
+
+
+def _chunks(ref: TableRef, spans: list[tuple[datetime, datetime, int]]) -> list[ChunkTask]:
+    return [ChunkTask(table=ref, chunk_id=ChunkTask.make_id(ref, index, lo, hi), index=index, start=lo, end=hi,
+                      estimate=count) for index, (lo, hi, count) in enumerate(spans)]
 
 
 def _single_chunk(ref: TableRef, start: datetime, end: datetime, cursor: str | None = None) -> ChunkTask:

@@ -61,3 +61,4 @@ class ChunkRecord(BaseModel):
     last_error: str | None
     lease_owner: str | None
     lease_expires: datetime | None
+    seconds: float = 0.0

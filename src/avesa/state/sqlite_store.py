@@ -39,7 +39,7 @@ CREATE TABLE IF NOT EXISTS chunks (
     status TEXT NOT NULL, cursor TEXT, seq INTEGER NOT NULL DEFAULT 0, records INTEGER NOT NULL DEFAULT 0,
     pages INTEGER NOT NULL DEFAULT 0, files INTEGER NOT NULL DEFAULT 0, max_updated_at TEXT,
     estimate INTEGER, attempts INTEGER NOT NULL DEFAULT 0, last_error TEXT, lease_owner TEXT,
-    lease_expires TEXT);
+    lease_expires TEXT, seconds REAL NOT NULL DEFAULT 0);
 CREATE INDEX IF NOT EXISTS chunks_by_table ON chunks (run_id, tenant_id, service, tbl);
 CREATE TABLE IF NOT EXISTS tenant_locks (
     tenant_id TEXT PRIMARY KEY, run_id TEXT NOT NULL, owner TEXT NOT NULL, acquired_at TEXT NOT NULL);
@@ -86,6 +86,13 @@ class SqliteStateStore:
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute("PRAGMA synchronous=NORMAL")
         self._conn.executescript(_SCHEMA)
+        self._migrate()
+
+    def _migrate(self) -> None:
+        """Columns added since a state file was created (SQLite adds them in place)."""
+        columns = {row["name"] for row in self._conn.execute("PRAGMA table_info(chunks)")}
+        if "seconds" not in columns:
+            self._conn.execute("ALTER TABLE chunks ADD COLUMN seconds REAL NOT NULL DEFAULT 0")
 
     def close(self) -> None:
         with self._lock:
@@ -268,7 +275,7 @@ class SqliteStateStore:
             status=row["status"], cursor=row["cursor"], seq=row["seq"], records=row["records"],
             pages=row["pages"], files=row["files"], max_updated_at=_dt(row["max_updated_at"]),
             estimate=row["estimate"], attempts=row["attempts"], last_error=row["last_error"],
-            lease_owner=row["lease_owner"], lease_expires=_dt(row["lease_expires"]),
+            lease_owner=row["lease_owner"], lease_expires=_dt(row["lease_expires"]), seconds=row["seconds"],
         )
 
     def list_chunks(self, ref: TableRef) -> list[ChunkRecord]:
@@ -309,10 +316,11 @@ class SqliteStateStore:
         expires = datetime.fromtimestamp(now.timestamp() + lease_seconds, now.tzinfo)
         with self._tx() as c:
             cursor = c.execute(
-                "UPDATE chunks SET cursor=?, seq=?, records=?, pages=?, files=?, max_updated_at=?, "
+                "UPDATE chunks SET cursor=?, seq=?, records=?, pages=?, files=?, max_updated_at=?, seconds=?, "
                 "lease_expires=? WHERE chunk_id=? AND lease_owner=? AND status!=?",
                 (outcome.cursor, outcome.seq, outcome.records, outcome.pages, outcome.files,
-                 _ts(outcome.max_updated_at), _ts(expires), chunk_id, owner, ChunkStatus.CANCELLED.value),
+                 _ts(outcome.max_updated_at), outcome.seconds, _ts(expires), chunk_id, owner,
+                 ChunkStatus.CANCELLED.value),
             )
             return cursor.rowcount == 1
 
@@ -320,9 +328,10 @@ class SqliteStateStore:
         with self._tx() as c:
             c.execute(
                 "UPDATE chunks SET status=?, cursor=?, seq=?, records=?, pages=?, files=?, max_updated_at=?, "
-                "last_error=?, lease_owner=NULL, lease_expires=NULL WHERE chunk_id=? AND status!=?",
+                "seconds=?, last_error=?, lease_owner=NULL, lease_expires=NULL WHERE chunk_id=? AND status!=?",
                 (outcome.status.value, outcome.cursor, outcome.seq, outcome.records, outcome.pages,
-                 outcome.files, _ts(outcome.max_updated_at), outcome.error, chunk_id, ChunkStatus.CANCELLED.value),
+                 outcome.files, _ts(outcome.max_updated_at), outcome.seconds, outcome.error, chunk_id,
+                 ChunkStatus.CANCELLED.value),
             )
 
     def reopen_run(self, run_id: str, owner: str) -> bool:
@@ -408,6 +417,17 @@ class SqliteStateStore:
         with self._tx() as c:
             c.execute("INSERT INTO reconciliations VALUES (?,?,?,?) ON CONFLICT(tenant_id, service, tbl) "
                       "DO UPDATE SET last_at=excluded.last_at", (tenant_id, service, table, _ts(value)))
+
+    def recent_throughput(self, tenant_id: str, service: str, table: str,
+                          chunks: int = 20) -> tuple[int, float] | None:
+        """(records, seconds) over the table's last completed chunks that read something."""
+        rows = self._query(
+            "SELECT SUM(records) AS records, SUM(seconds) AS seconds FROM (SELECT records, seconds FROM chunks "
+            "WHERE tenant_id=? AND service=? AND tbl=? AND status='complete' AND records>0 AND seconds>0 "
+            "ORDER BY rowid DESC LIMIT ?)", (tenant_id, service, table, chunks))
+        if not rows or not rows[0]["records"]:
+            return None
+        return int(rows[0]["records"]), float(rows[0]["seconds"])
 
     # ---- sync tokens (delta links) -----------------------------------------------------------
     def get_sync_token(self, tenant_id: str, service: str, table: str) -> str | None:

@@ -1,0 +1,115 @@
+"""Cut a table's range into chunks that each hold about one chunk's worth of work.
+
+Two inputs decide "one chunk's worth": the configured record target, and what earlier runs
+measured — a chunk should finish well inside its deadline, so a slow API (few records a second)
+gets smaller chunks. Change timestamps are rarely uniform (a migration touches 50,000 records in
+one minute; years pass with a few edits), so an even split by time is only the first guess: each
+piece is counted and a dense one bisected again, down to one second or one page of records.
+Adjacent sparse pieces are then joined, so a quiet year is one chunk, not twelve nearly empty ones.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+
+Span = tuple[datetime, datetime, int]
+"""[start, end) and how many records it holds."""
+Counter = Callable[[datetime, datetime], Awaitable[int | None]]
+
+DENSE_FACTOR = 1.5
+"""A piece holding more than this many targets is bisected again."""
+MAX_ROUNDS = 8
+"""Cutting rounds at most: each round costs one concurrent batch of count requests. With
+`SPLIT_WAYS` pieces a round, 8 rounds narrow a year to about a second."""
+SPLIT_WAYS = 16
+"""A dense piece is cut into at most this many (fewer when its count needs fewer)."""
+DEADLINE_SHARE = 0.5
+"""A chunk should need at most this share of its deadline at the throughput earlier runs measured."""
+
+
+def target_records(configured: int, page_size: int, records_per_second: float | None,
+                   deadline_seconds: float) -> int:
+    """Records per chunk: the configured target, lowered so a chunk fits its deadline at the
+    measured speed; never below one page (a smaller chunk costs a request and saves nothing)."""
+    target = configured
+    if records_per_second is not None and records_per_second > 0:
+        target = min(target, int(records_per_second * deadline_seconds * DEADLINE_SHARE))
+    return max(page_size, target)
+
+
+def even_split(start: datetime, end: datetime, pieces: int) -> list[tuple[datetime, datetime]]:
+    """`[start, end)` in `pieces` contiguous second-aligned half-open ranges covering it."""
+    total = int((end - start).total_seconds())
+    pieces = max(1, min(pieces, total)) if total > 0 else 1
+    bounds = [start + timedelta(seconds=(total * i) // pieces) for i in range(pieces)] + [end]
+    return [(bounds[i], bounds[i + 1]) for i in range(pieces) if bounds[i] < bounds[i + 1]] or [(start, end)]
+
+
+def _dense(span: Span, target: int) -> bool:
+    start, end, count = span
+    return count > DENSE_FACTOR * target and (end - start) >= timedelta(seconds=2)
+
+
+async def refine(spans: list[Span], target: int, count: Counter, *, max_rounds: int = MAX_ROUNDS) -> list[Span]:
+    """Bisect dense spans (counting the halves concurrently) until each holds about `target`
+    records or cannot be cut further (one second wide), or `max_rounds` rounds were spent."""
+    for _ in range(max_rounds):
+        dense = [span for span in spans if _dense(span, target)]
+        if not dense:
+            break
+        pieces = {span: even_split(span[0], span[1], max(2, min(SPLIT_WAYS, math.ceil(span[2] / target))))
+                  for span in dense}
+        todo = [piece for parts in pieces.values() for piece in parts]
+        counts = await asyncio.gather(*(count(lo, hi) for lo, hi in todo))
+        if any(n is None for n in counts):
+            break  # the API stopped counting; keep the estimate we have
+        found = dict(zip(todo, counts, strict=True))
+        refined: list[Span] = []
+        for span in spans:
+            if span in pieces:
+                refined.extend((lo, hi, found[(lo, hi)] or 0) for lo, hi in pieces[span])
+            else:
+                refined.append(span)
+        spans = refined
+    return spans
+
+
+def join_sparse(spans: list[Span], target: int) -> list[Span]:
+    """Join neighbouring spans while together they stay within the target; an empty span always
+    joins a neighbour. The result still tiles the whole range: a gap would be a place where a record
+    whose change the source stamped late (clock skew) could fall between chunks and be missed."""
+    joined: list[Span] = []
+    for start, end, n in spans:
+        if joined and (n == 0 or joined[-1][2] + n <= target):
+            previous = joined.pop()
+            joined.append((previous[0], end, previous[2] + n))
+        else:
+            joined.append((start, end, n))
+    if len(joined) > 1 and joined[0][2] == 0:
+        first, second = joined[0], joined[1]
+        joined[:2] = [(first[0], second[1], second[2])]
+    return joined
+
+
+def first_guess(start: datetime, end: datetime, count: int, target: int) -> list[Span]:
+    """An even split by time, each piece's count estimated as an even share."""
+    parts = even_split(start, end, max(1, math.ceil(count / target)))
+    share = math.ceil(count / len(parts)) if count else 0
+    return [(lo, hi, share) for lo, hi in parts]
+
+
+async def plan_spans(start: datetime, end: datetime, count: int, target: int, counter: Counter | None) -> list[Span]:
+    """The chunks' spans for `[start, end)` holding `count` records."""
+    if count <= 0 or start >= end:
+        return []
+    spans = first_guess(start, end, count, target)
+    if len(spans) == 1 or counter is None:
+        return spans
+    counts = await asyncio.gather(*(counter(lo, hi) for lo, hi, _ in spans))
+    if any(n is None for n in counts):
+        return spans
+    measured = [(lo, hi, n or 0) for (lo, hi, _), n in zip(spans, counts, strict=True)]
+    return join_sparse(await refine(measured, target, counter), target)
