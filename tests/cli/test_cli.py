@@ -138,3 +138,27 @@ def test_jobs_retry_finishes_a_failed_run_from_its_cursors(sandbox_admin: Sandbo
     assert again.exit_code == 2 and "only a failed run can be retried" in again.output
     queried = runner.invoke(app, ["query", "SELECT count(*) AS n FROM tickets", "--format", "json"])
     assert json.loads(queried.output) == [{"n": len(sandbox_admin.record_ids(name, "service/tickets"))}]
+
+
+def test_a_tenants_request_budget_can_be_overridden_and_cleared(sandbox_admin: SandboxAdmin, new_instance,
+                                                                 avesa_home: Path) -> None:
+    from avesa.cli.common import load_context
+
+    name = new_instance("lim")
+    added = runner.invoke(app, ["service", "add", "--tenant-id", name, "--company-name", "Lim Co", "--service",
+                                "connectwise"], env=_env_for(sandbox_admin, name))
+    assert added.exit_code == 0, added.output
+    limited = runner.invoke(app, ["service", "limit", "--tenant-id", name, "--service", "connectwise",
+                                  "--requests-per-minute", "60", "--burst", "5"])
+    assert limited.exit_code == 0 and "60 requests/minute, bursts of 5 (override" in limited.output
+    ctx = load_context()
+    budget = ctx.connector(name, "connectwise").http.budget
+    assert (budget.requests_per_minute, budget.burst) == (60, 5)
+    assert "60.0/min, burst 5" in runner.invoke(app, ["service", "list"]).output
+    cleared = runner.invoke(app, ["service", "limit", "--tenant-id", name, "--service", "connectwise", "--clear"])
+    assert cleared.exit_code == 0 and "300 requests/minute, bursts of 50 (documented" in cleared.output
+    for bad in (["--requests-per-minute", "0"], []):
+        refused = runner.invoke(app, ["service", "limit", "--tenant-id", name, "--service", "connectwise", *bad])
+        assert refused.exit_code == 2
+    unknown = runner.invoke(app, ["service", "limit", "--tenant-id", name, "--service", "salesforce", "--burst", "3"])
+    assert unknown.exit_code == 2 and "known services: connectwise" in unknown.output

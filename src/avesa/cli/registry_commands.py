@@ -10,7 +10,7 @@ from rich.table import Table
 
 from avesa.cli.common import console, friendly_errors, load_context, user_catalog
 from avesa.domain.errors import NotFoundError, UsageError
-from avesa.domain.registry import Tenant
+from avesa.domain.registry import RateLimitOverride, Tenant
 from avesa.domain.tenant import validate_tenant_id
 from avesa.domain.timeutil import utc_now
 from avesa.pipeline.registration import register_service, resolve_tables, split_credentials
@@ -143,13 +143,44 @@ def service_test(
     console.print(f"[green]ok[/]: {tenant_id}/{service} answered ({count})")
 
 
+@service_app.command("limit")
+@friendly_errors
+def service_limit(
+    tenant_id: str = typer.Option(..., "--tenant-id"),
+    service: str = typer.Option(..., "--service"),
+    per_minute: float = typer.Option(None, "--requests-per-minute", help="sustained rate for this tenant's instance"),
+    burst: int = typer.Option(None, "--burst", help="requests that may go out at once"),
+    clear: bool = typer.Option(False, "--clear", help="back to the service's documented limits"),
+) -> None:
+    """Override the request budget of one tenant's instance (an MSP's own contract may allow more,
+    or its admin may have set a lower limit than the service documents)."""
+    if not clear and per_minute is None and burst is None:
+        raise UsageError("give --requests-per-minute and/or --burst, or --clear")
+    if (per_minute is not None and per_minute <= 0) or (burst is not None and burst < 1):
+        raise UsageError("--requests-per-minute must be > 0 and --burst >= 1")
+    ctx = load_context()
+    configured = ctx.state.get_service(tenant_id, service)
+    if configured is None:
+        known = [s.service for s in ctx.state.list_services(tenant_id)]
+        raise NotFoundError("service", service, known, f"for tenant {tenant_id}; add it with `avesa service add`")
+    override = None if clear else RateLimitOverride(requests_per_minute=per_minute, burst=burst)
+    ctx.state.put_service(configured.model_copy(update={"rate_limit": override}))
+    documented = user_catalog().service(service).rate_limit
+    effective_rate = (override and override.requests_per_minute) or documented.requests_per_minute
+    effective_burst = (override and override.burst) or documented.burst
+    console.print(f"{tenant_id}/{service}: {effective_rate:g} requests/minute, bursts of {effective_burst} "
+                  f"({'documented' if override is None else 'override'}; the next run uses it)")
+
+
 @service_app.command("list")
 @friendly_errors
 def service_list(tenant_id: str = typer.Option(None, "--tenant-id")) -> None:
     """List configured services (never their credentials)."""
     ctx = load_context()
-    table = Table("tenant", "service", "enabled", "tables", "settings")
+    table = Table("tenant", "service", "enabled", "tables", "rate limit", "settings")
     for s in ctx.state.list_services(tenant_id):
-        table.add_row(s.tenant_id, s.service, "yes" if s.enabled else "no", ", ".join(s.tables),
+        limit = s.rate_limit
+        rate = "documented" if limit is None else f"{limit.requests_per_minute or '-'}/min, burst {limit.burst or '-'}"
+        table.add_row(s.tenant_id, s.service, "yes" if s.enabled else "no", ", ".join(s.tables), rate,
                       ", ".join(f"{k}={v}" for k, v in s.settings.items()))
     console.print(table)
