@@ -14,7 +14,8 @@ def serve(
     port: int = typer.Option(8765, "--port", help="0 picks a free port"),
     tenants: int = typer.Option(0, "--tenants", help="create tenant-1..N"),
     scale: str = typer.Option("small", "--scale", help="tiny | small | medium | large"),
-    instance: list[str] = typer.Option([], "--instance", help="NAME[:SCALE[:SEED]], repeatable"),
+    instance: list[str] = typer.Option([], "--instance",
+                                       help="[SERVICE/]NAME[:SCALE[:SEED]], repeatable (e.g. salesforce/acme:tiny)"),
     latency_ms: float = typer.Option(0.0, "--latency-ms", help="fixed latency per request"),
     rate_limit: float = typer.Option(1200.0, "--rate-limit", help="requests per minute per instance"),
 ) -> None:

@@ -28,7 +28,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--scale", default="small", help="scale of --tenants: tiny, small, medium, large")
     parser.add_argument("--seed", type=int, default=0, help="data seed of --tenants instances")
     parser.add_argument(
-        "--instance", action="append", default=[], metavar="NAME[:SCALE[:SEED]]", help="a named instance (repeatable)"
+        "--instance", action="append", default=[], metavar="[SERVICE/]NAME[:SCALE[:SEED]]",
+        help="a named instance, e.g. servicenow/acme:small (repeatable; service defaults to connectwise)"
     )
     parser.add_argument("--latency-ms", type=float, default=0.0, help="fixed latency per request")
     parser.add_argument("--jitter-ms", type=float, default=0.0, help="extra random latency per request")

@@ -97,10 +97,14 @@ class SandboxAdmin:
         return self.instance(name)["site_url"]
 
     def connection(self, name: str) -> dict[str, str]:
-        """What a ConnectWise integration is configured with: ``api_url`` (the site URL),
-        ``company_id``, ``public_key``, ``private_key`` and ``client_id``."""
+        """What an integration with the instance is configured with. ConnectWise: ``api_url`` (the
+        site URL), ``company_id``, ``public_key``, ``private_key``, ``client_id``; the other services:
+        their simulator's credentials (URLs included), e.g. ServiceNow's ``instance_url``,
+        ``username``, ``password``."""
         info = self.instance(name)
-        return {"api_url": info["site_url"], **info["credentials"]}
+        if info.get("service", "connectwise") == "connectwise":
+            return {"api_url": info["site_url"], **info["credentials"]}
+        return {key: str(value) for key, value in info["credentials"].items()}
 
     def auth_headers(self, name: str) -> dict[str, str]:
         """``Authorization`` and ``clientId`` headers for the instance's API."""

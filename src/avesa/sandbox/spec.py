@@ -38,13 +38,14 @@ class InstanceSpec:
 
     @classmethod
     def parse(cls, text: str, default_scale: str = "small") -> InstanceSpec:
-        """``name[:scale[:seed]]`` as given on the command line."""
-        parts = text.split(":")
+        """``[service/]name[:scale[:seed]]`` as given on the command line (service: connectwise)."""
+        service, _, rest = text.rpartition("/")
+        parts = rest.split(":")
         if not 1 <= len(parts) <= 3 or not parts[0]:
-            raise ValueError(f"instance spec {text!r} must be name[:scale[:seed]]")
+            raise ValueError(f"instance spec {text!r} must be [service/]name[:scale[:seed]]")
         scale = parts[1] if len(parts) > 1 and parts[1] else default_scale
         seed = int(parts[2]) if len(parts) > 2 else 0
-        return cls(name=parts[0], scale=scale, seed=seed)
+        return cls(name=parts[0], service=service or "connectwise", scale=scale, seed=seed)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> InstanceSpec:
