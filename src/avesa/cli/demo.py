@@ -1,8 +1,10 @@
-"""`avesa demo`: the whole embedded pipeline against the built-in sandbox, in under a minute.
+"""`avesa demo`: the whole embedded pipeline against the built-in sandbox, in about a minute.
 
-Three tenants of different sizes; a full sync; changes at the source (updates, inserts, deletes);
-an incremental sync while more changes land during extraction; a full sync that reconciles
-deletes; then a check of every canonical table against the sandbox's ground truth, and a summary.
+Three tenants of different sizes using the four services (ConnectWise for all, ServiceNow,
+Salesforce and Microsoft 365 beside it for some); a full sync; changes at the sources (updates,
+inserts, deletes); an incremental sync while more changes land during extraction; a full sync that
+reconciles deletes; then a check of every canonical table against the sandbox's ground truth, and
+a summary with canonical rows from every source.
 """
 
 from __future__ import annotations
@@ -32,22 +34,44 @@ from avesa.sandbox.process import SandboxProcess
 
 
 @dataclass(frozen=True)
+class DemoSource:
+    """One tenant's use of one service, served by one sandbox instance."""
+
+    tenant_id: str
+    service: str
+    scale: str
+    seed: int
+
+    @property
+    def instance(self) -> str:
+        """Sandbox instance names are unique across services: the ConnectWise one is the tenant's."""
+        return self.tenant_id if self.service == "connectwise" else f"{self.tenant_id}-{self.service}"
+
+
+@dataclass(frozen=True)
 class DemoTenant:
     tenant_id: str
     company_name: str
     scale: str
     seed: int
+    others: tuple[tuple[str, str], ...] = ()
+    """(service, scale) of the services the tenant uses beside ConnectWise."""
+
+    def sources(self, available: set[str]) -> list[DemoSource]:
+        services = [("connectwise", self.scale), *self.others]
+        return [DemoSource(self.tenant_id, service, scale, self.seed) for service, scale in services
+                if service in available]
 
 
 DEMO_TENANTS = [
     DemoTenant("demo-northwind", "Northwind Traders", "medium", 1),
-    DemoTenant("demo-contoso", "Contoso Ltd", "small", 2),
-    DemoTenant("demo-fabrikam", "Fabrikam Inc", "tiny", 3),
+    DemoTenant("demo-contoso", "Contoso Ltd", "small", 2, (("servicenow", "tiny"), ("salesforce", "tiny"))),
+    DemoTenant("demo-fabrikam", "Fabrikam Inc", "tiny", 3, (("microsoft365", "tiny"), ("servicenow", "tiny"))),
 ]
 LATENCY_MS = 40  # per request: SaaS pages take time; concurrency, not CPU, should be what shows
 EXAMPLE_SQL = (
-    "SELECT tenant_id, count(*) AS versions, count(*) FILTER (is_current AND NOT is_deleted) AS live, "
-    "count(*) FILTER (is_deleted) AS deleted FROM tickets GROUP BY tenant_id ORDER BY tenant_id"
+    "SELECT tenant_id, source_service, count(*) AS versions, count(*) FILTER (is_current AND NOT is_deleted) "
+    "AS live, count(*) FILTER (is_deleted) AS deleted FROM contacts GROUP BY ALL ORDER BY ALL"
 )
 
 
@@ -59,10 +83,18 @@ def _reset_demo_tenants(ctx: PipelineContext) -> None:
             shutil.rmtree(Path(ctx.lake.tenant_root(tenant.tenant_id)), ignore_errors=True)
 
 
+def _sources(ctx: PipelineContext) -> list[DemoSource]:
+    return [source for tenant in DEMO_TENANTS for source in tenant.sources(set(ctx.catalog.services))]
+
+
 def _register(ctx: PipelineContext, admin: SandboxAdmin) -> None:
+    names = {tenant.tenant_id: tenant.company_name for tenant in DEMO_TENANTS}
+    for source in _sources(ctx):
+        fields = {f.name for f in ctx.catalog.service(source.service).credentials}
+        credentials = {k: v for k, v in admin.connection(source.instance).items() if k in fields}
+        register_service(ctx, tenant_id=source.tenant_id, company_name=names[source.tenant_id],
+                         service=source.service, credentials=credentials)
     for tenant in DEMO_TENANTS:
-        register_service(ctx, tenant_id=tenant.tenant_id, company_name=tenant.company_name, service="connectwise",
-                         credentials=admin.connection(tenant.tenant_id))
         ctx.state.put_tenant(ctx.state.get_tenant(tenant.tenant_id).model_copy(update={"enabled": True}))
 
 
@@ -78,8 +110,9 @@ def _sync(title: str, request: RunRequest) -> RunSummary:
 class _ChangesDuringExtraction:
     """Keeps changing the sources while a sync runs, as real users do."""
 
-    def __init__(self, admin: SandboxAdmin) -> None:
+    def __init__(self, admin: SandboxAdmin, sources: list[DemoSource]) -> None:
         self.admin = admin
+        self.sources = sources
         self.stop = threading.Event()
         self.made = {"updated": 0, "inserted": 0, "deleted": 0}
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -87,8 +120,8 @@ class _ChangesDuringExtraction:
 
     def _run(self) -> None:
         while not self.stop.wait(0.15):
-            tenant = self._rng.choice(DEMO_TENANTS)
-            result = self.admin.mutate(tenant.tenant_id, updates=6, inserts=2, deletes=1,
+            source = self._rng.choice(self.sources)
+            result = self.admin.mutate(source.instance, updates=6, inserts=2, deletes=1,
                                        seed=self._rng.randrange(1 << 30))
             for key in self.made:
                 self.made[key] += result["counts"][key]
@@ -102,7 +135,7 @@ class _ChangesDuringExtraction:
         self._thread.join()
 
 
-def _let_source_clock_pass(admin: SandboxAdmin, since: str) -> None:
+def _let_source_clock_pass(admin: SandboxAdmin, sources: list[DemoSource], since: str) -> None:
     """Wait until every change made since `since` is stamped in a closed second.
 
     ConnectWise stamps whole seconds and a record changed twice in one second gets the next second,
@@ -110,35 +143,37 @@ def _let_source_clock_pass(admin: SandboxAdmin, since: str) -> None:
     started; waiting here makes the next sync see every change made so far.
     """
     stamps = [parse_utc(e["last_updated"]).timestamp()
-              for t in DEMO_TENANTS for e in admin.changes(t.tenant_id, since=since)]
+              for s in sources for e in admin.changes(s.instance, since=since)]
     newest = max(stamps, default=0.0)
     time.sleep(max(0.0, newest + 1.05 - time.time()))
 
 
 def _checks_table(checks: list[TableCheck]) -> Table:
-    table = Table("tenant", "canonical table", "rows at source", "live canonical rows", "missing", "stale",
+    table = Table("tenant", "service", "canonical table", "rows at source", "live canonical rows", "missing", "stale",
                   "deleted but live", "match", title="canonical tables vs the sandbox's ground truth",
                   title_justify="left")
     for c in checks:
-        table.add_row(c.tenant_id, c.canonical_table, f"{c.source_rows:,}", f"{c.canonical_rows:,}", str(c.missing),
-                      str(c.stale), str(c.ghosts), "[green]yes[/]" if c.ok else "[red]NO[/]")
+        table.add_row(c.tenant_id, c.service, c.canonical_table, f"{c.source_rows:,}", f"{c.canonical_rows:,}",
+                      str(c.missing), str(c.stale), str(c.ghosts), "[green]yes[/]" if c.ok else "[red]NO[/]")
     return table
 
 
 @friendly_errors
 def demo() -> None:
-    """Run the whole pipeline for three tenants against the built-in sandbox."""
+    """Run the whole pipeline for three tenants and four services against the built-in sandbox."""
     started = time.monotonic()
     ctx = load_context()
+    sources = _sources(ctx)
+    services = sorted({s.service for s in sources})
     console.print(Panel.fit(
-        "AVESA demo: 3 tenants on a simulated ConnectWise Manage API\n"
+        f"AVESA demo: {len(DEMO_TENANTS)} tenants on simulated {', '.join(services)} APIs\n"
         f"state and lake under [bold]{ctx.settings.home.resolve()}[/] (only the demo-* tenants are reset)",
         title="avesa demo"))
     _reset_demo_tenants(ctx)
-    instances = [arg for t in DEMO_TENANTS for arg in ("--instance", f"{t.tenant_id}:{t.scale}:{t.seed}")]
+    instances = [arg for s in sources for arg in ("--instance", f"{s.service}/{s.instance}:{s.scale}:{s.seed}")]
     with SandboxProcess([*instances, "--latency-ms", str(LATENCY_MS)]) as sandbox, sandbox.admin() as admin:
         console.print(f"sandbox serving on {sandbox.base_url} ({LATENCY_MS} ms per request)")
-        for line in sandbox.lines[1:1 + len(DEMO_TENANTS)]:
+        for line in sandbox.lines[1:1 + len(sources)]:
             console.print(f"  {line.strip()}", highlight=False)
         _register(ctx, admin)
 
@@ -146,23 +181,24 @@ def demo() -> None:
 
         console.rule("[bold]2. changes at the source")
         changes_from = iso_z(utc_now())
-        for tenant in DEMO_TENANTS:
-            result = admin.mutate(tenant.tenant_id, updates=120, inserts=30, deletes=10, seed=tenant.seed)
+        for source in sources:
+            result = admin.mutate(source.instance, updates=120, inserts=30, deletes=10, seed=source.seed)
             counts = result["counts"]
-            console.print(f"{tenant.tenant_id}: {counts['updated']} updated ({counts['noop_updates']} without a "
-                          f"real change), {counts['inserted']} inserted, {counts['deleted']} deleted")
-        _let_source_clock_pass(admin, changes_from)
+            console.print(f"{source.tenant_id}/{source.service}: {counts['updated']} updated "
+                          f"({counts.get('noop_updates', 0)} without a real change), {counts['inserted']} inserted, "
+                          f"{counts['deleted']} deleted")
+        _let_source_clock_pass(admin, sources, changes_from)
 
-        with _ChangesDuringExtraction(admin) as changes:
+        with _ChangesDuringExtraction(admin, sources) as changes:
             runs.append(_sync("3. incremental sync (the source keeps changing meanwhile)", RunRequest()))
         console.print(f"changed while extracting: {changes.made['updated']} updates, {changes.made['inserted']} "
                       f"inserts, {changes.made['deleted']} deletes — picked up by the next sync")
-        _let_source_clock_pass(admin, changes_from)
+        _let_source_clock_pass(admin, sources, changes_from)
 
         runs.append(_sync("4. full sync (reconciles deletes)", RunRequest(full=True)))
 
         console.rule("[bold]5. check against the source")
-        checks = [c for t in DEMO_TENANTS for c in check_tenant(ctx, admin, t.tenant_id, t.tenant_id)]
+        checks = [c for s in sources for c in check_tenant(ctx, admin, s.tenant_id, s.instance, s.service)]
         console.print(_checks_table(checks))
 
     # The sandbox is gone: keep the demo tenants' data queryable but stop scheduling them.
@@ -180,13 +216,14 @@ def demo() -> None:
                        f"{rate:,.0f}", str(len(summary.failed)))
     console.print(totals)
     result = run_query(ctx.lake, EXAMPLE_SQL, [t.tenant_id for t in DEMO_TENANTS], sorted(ctx.catalog.canonical))
-    example = Table(*result.column_names, title="tickets per tenant (SCD2 versions)", title_justify="left")
+    example = Table(*result.column_names, title="contacts per tenant and source (SCD2 versions)",
+                    title_justify="left")
     for row in result.to_pylist():
         example.add_row(*(str(v) for v in row.values()))
     console.print(example)
     lake = ctx.lake.root
     console.print(
-        f"raw Parquet:      {lake}/<tenant>/raw/connectwise/<table>/\n"
+        f"raw Parquet:      {lake}/<tenant>/raw/<service>/<table>/\n"
         f"canonical Delta:  {lake}/<tenant>/canonical/{{companies,contacts,tickets,time_entries}}/\n"
         f"state:            {ctx.settings.state_path.resolve()}\n"
         f'try:              .venv/bin/avesa query "{EXAMPLE_SQL}"\n'
