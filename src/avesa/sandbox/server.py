@@ -27,6 +27,7 @@ from starlette.routing import Mount
 from avesa.sandbox.admin_api import build_admin_app
 from avesa.sandbox.client import SandboxAdmin
 from avesa.sandbox.connectwise.routes import build_connectwise_app
+from avesa.sandbox.helpdesk.routes import build_helpdesk_app
 from avesa.sandbox.instances import Registry
 from avesa.sandbox.microsoft365.routes import build_microsoft365_app
 from avesa.sandbox.salesforce.routes import build_salesforce_app
@@ -42,6 +43,7 @@ def build_app(registry: Registry) -> Starlette:
         routes=[
             Mount("/_admin", app=build_admin_app(registry)),
             Mount("/connectwise", app=build_connectwise_app(registry)),
+            Mount("/helpdesk", app=build_helpdesk_app(registry)),
             Mount("/microsoft365", app=build_microsoft365_app(registry)),
             Mount("/salesforce", app=build_salesforce_app(registry)),
             Mount("/servicenow", app=build_servicenow_app(registry)),

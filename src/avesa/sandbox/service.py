@@ -125,6 +125,10 @@ def simulator_for(service: str) -> ServiceSimulator:
         from avesa.sandbox.salesforce.simulator import SalesforceSimulator
 
         return SalesforceSimulator()
+    if service == "helpdesk":
+        from avesa.sandbox.helpdesk.simulator import HelpdeskSimulator
+
+        return HelpdeskSimulator()
     raise ValueError(
-        f"service {service!r} is not simulated; available: connectwise, microsoft365, salesforce, servicenow"
+        f"service {service!r} is not simulated; available: connectwise, helpdesk, microsoft365, salesforce, servicenow"
     )
