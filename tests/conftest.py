@@ -53,9 +53,9 @@ def new_instance(sandbox_admin: SandboxAdmin) -> Iterator[Callable[..., str]]:
     created: list[str] = []
 
     def create(prefix: str = "t", *, scale: str = "tiny", seed: int = 1, counts: dict | None = None,
-               knobs: dict | None = None) -> str:
+               knobs: dict | None = None, service: str = "connectwise") -> str:
         name = f"{prefix}-{next(_names)}"
-        sandbox_admin.create_instance(name, scale=scale, seed=seed, counts=counts,
+        sandbox_admin.create_instance(name, scale=scale, seed=seed, counts=counts, service=service,
                                       knobs={"rate_limit_per_minute": None, **(knobs or {})})
         created.append(name)
         return name
