@@ -67,3 +67,18 @@ def test_target_follows_the_measured_speed_but_never_below_a_page() -> None:
     assert target_records(5000, 1000, None, 600) == 5000
     assert target_records(5000, 1000, 10.0, 600) == 3000  # 10 records/s x 600 s x 0.5
     assert target_records(5000, 1000, 1.0, 600) == 1000  # one page at least
+
+
+@settings(max_examples=200, deadline=None)
+@given(pieces=st.integers(2, 16), start_offset=st.integers(0, 1000), micro=st.integers(0, 999_999),
+       length=st.integers(1, LENGTH))
+def test_split_points_cut_the_range_strictly_inside_in_order(pieces: int, start_offset: int, micro: int,
+                                                              length: int) -> None:
+    from avesa.pipeline.chunking import split_points
+
+    start = START + timedelta(seconds=start_offset, microseconds=micro)
+    end = start + timedelta(seconds=length)
+    bounds = split_points(start, end, pieces)
+    assert len(bounds) <= pieces - 1
+    assert all(start < b < end for b in bounds)
+    assert bounds == sorted(set(bounds))

@@ -53,6 +53,10 @@ class RichRunObserver:
     def chunk_finished(self, ref: TableRef) -> None:
         self.progress.advance(self._tasks[ref.label])
 
+    def chunks_added(self, ref: TableRef, count: int) -> None:
+        task = self.progress.tasks[self._tasks[ref.label]]
+        self.progress.update(self._tasks[ref.label], total=(task.total or 0) + count)
+
     def table_finished(self, result: TableResult) -> None:
         label = result.table.label
         task = self._tasks.get(label)

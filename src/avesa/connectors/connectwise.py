@@ -8,6 +8,7 @@ neither lost nor read twice (its new version lands outside the range and is read
 
 from __future__ import annotations
 
+import dataclasses
 import operator
 import re
 from collections.abc import AsyncIterator
@@ -69,6 +70,16 @@ def _last_page_number(link: str | None) -> int | None:
     return int(match.group(1)) if match else None
 
 
+def _remaining(headers: httpx.Headers, received: int, page_size: int) -> int:
+    """Records the page's query matched, from the navigable `Link` header: with page=1 always, the
+    last page's number says how many pages of `page_size` are left (the last one half full, on
+    average). A chunk uses it to decide whether to split itself."""
+    last = _last_page_number(headers.get("link"))
+    if last is None or last <= 1:
+        return received
+    return (last - 1) * page_size + page_size // 2
+
+
 def _range_conditions(start: datetime | None, end: datetime) -> str:
     parts = []
     if start is not None:
@@ -78,6 +89,9 @@ def _range_conditions(start: datetime | None, end: datetime) -> str:
 
 
 class ConnectWiseConnector:
+    reports_remaining = True
+    """Pages say how much their query matched (the `Link` header): chunks split themselves, so
+    planning needs no count request."""
     def __init__(
         self,
         *,
@@ -205,7 +219,7 @@ class ConnectWiseConnector:
             page = self._page(body, table, number, start, end, cursor)
             if len(page):
                 cursor = int(page.last_id)
-                yield page
+                yield dataclasses.replace(page, remaining=_remaining(headers, len(page), self.page_size))
             if not _has_next(headers, len(page), self.page_size):
                 return
 

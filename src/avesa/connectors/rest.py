@@ -163,8 +163,24 @@ class RestConnector:
             raise BadDataError(f"page {number}: record {record_id}: {t.change_field} is {value!r}, not a "
                                f"{self.spec.incremental.time_format} timestamp", **self._where(table)) from None
 
+    @property
+    def reports_remaining(self) -> bool:
+        """Whether pages say how many records their query matched (a count header or body field on a
+        keyset query): then chunks split themselves and planning needs no count request."""
+        return self.paginator.keyset and self.spec.count.type in ("header", "body_field")
+
+    def remaining(self, headers: httpx.Headers, records: RawRecords) -> int | None:
+        if not self.reports_remaining:
+            return None
+        count = self.spec.count
+        value = headers.get(count.header) if count.type == "header" else records.extras.get(count.field)
+        try:
+            return int(value)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            return None
+
     def to_page(self, table: str, records: RawRecords, number: int, start: datetime, end: datetime,
-                cursor: str | None, after: str | None) -> Page:
+                cursor: str | None, after: str | None, remaining: int | None = None) -> Page:
         """Check the page keeps the chunk contract and turn it into the pipeline's Page."""
         where = self._where(table)
         window = self.table_spec(table).sync == "window"
@@ -191,7 +207,7 @@ class RestConnector:
             ids.append(str(rid))
             stamps.append(stamp)
         return Page(number=number, record_ids=ids, updated_at=stamps, raws=records.raws,
-                    sensitive=records.sensitive, last_id=cursor, deleted=sorted(deleted))
+                    sensitive=records.sensitive, last_id=cursor, deleted=sorted(deleted), remaining=remaining)
 
     async def pages(self, table: str, start: datetime, end: datetime, after_id: str | None) -> AsyncIterator[Page]:
         lo, hi = self.window(table, start, end)
@@ -206,7 +222,8 @@ class RestConnector:
                                             last_id=last_id, headers=headers, extras=records.extras)
             cursor = following.cursor if following is not None else END
             if records.raws:
-                yield self.to_page(table, records, number, start, end, cursor, page.cursor)
+                yield self.to_page(table, records, number, start, end, cursor, page.cursor,
+                                   self.remaining(headers, records))
             page = following
 
     async def list_ids(self, table: str) -> AsyncIterator[list[str]]:

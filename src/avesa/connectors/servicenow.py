@@ -191,7 +191,7 @@ class ServiceNowConnector(RestConnector):
         return (await self.span(table, start, end))[1]
 
     def to_page(self, table: str, records: RawRecords, number: int, start: datetime, end: datetime,
-                cursor: str | None, after: str | None) -> Page:
+                cursor: str | None, after: str | None, remaining: int | None = None) -> Page:
         """RestConnector's checks, plus sys_ids strictly ascending past the cursor: a keyset part or
         ORDERBY the instance ignored would otherwise repeat or skip records unnoticed."""
         previous = after
@@ -202,7 +202,7 @@ class ServiceNowConnector(RestConnector):
                 raise BadDataError(f"page {number}: sys_id {rid} is not after {previous}; the instance ignored the "
                                    "keyset condition or the ordering", **self._where(table))
             previous = str(rid)
-        return super().to_page(table, records, number, start, end, cursor, after)
+        return super().to_page(table, records, number, start, end, cursor, after, remaining)
 
     async def _deleted_count(self, table: str, start: datetime | None, end: datetime) -> int:
         """Rows of sys_audit_delete for the table in the window (0 when the instance refuses them)."""

@@ -23,6 +23,9 @@ class Page:
     sensitive: list[int]
     last_id: str | None  # the cursor after this page: the last id (keyset) or the API's next link
     deleted: list[int] = field(default_factory=list)
+    remaining: int | None = None
+    """Records the page's query matched, this page included (None: the API did not say). A chunk
+    whose first page says it is far bigger than one chunk's worth splits itself (pipeline/extract)."""
 
     def __len__(self) -> int:
         return len(self.record_ids)

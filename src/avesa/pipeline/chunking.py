@@ -14,6 +14,11 @@ import asyncio
 import math
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from avesa.domain.work import TableRef
+    from avesa.pipeline.context import PipelineContext
 
 Span = tuple[datetime, datetime, int]
 """[start, end) and how many records it holds."""
@@ -113,3 +118,32 @@ async def plan_spans(start: datetime, end: datetime, count: int, target: int, co
         return spans
     measured = [(lo, hi, n or 0) for (lo, hi, _), n in zip(spans, counts, strict=True)]
     return join_sparse(await refine(measured, target, counter), target)
+
+
+SPLIT_FACTOR = 2.0
+"""A running chunk splits itself when what is left exceeds this many chunks' worth."""
+MAX_SPLIT_WAYS = 16
+
+
+def pieces_for(remaining_after_page: int, target: int) -> int:
+    """How many chunks the rest of a running chunk should become (1: do not split)."""
+    if remaining_after_page <= SPLIT_FACTOR * target:
+        return 1
+    return min(MAX_SPLIT_WAYS, math.ceil(remaining_after_page / target))
+
+
+def split_points(start: datetime, end: datetime, pieces: int) -> list[datetime]:
+    """Boundaries cutting `[start, end)` into `pieces` ranges of equal time, whole seconds, strictly
+    inside the range. Even by time on purpose: the only sample a running chunk has (its first page)
+    holds the lowest ids, whose change stamps lean old, and cuts following them were measured to
+    make lopsided chunks (docs/benchmarks.md); a piece that is still dense splits again."""
+    return [piece_start for piece_start, _ in even_split(start, end, pieces)[1:] if start < piece_start < end]
+
+
+def chunk_target(ctx: PipelineContext, ref: TableRef) -> int:
+    """Records per chunk for this table: the setting, lowered when earlier runs show the API is too
+    slow to read that many within a chunk's deadline."""
+    measured = ctx.state.recent_throughput(*ref.key)
+    speed = measured[0] / measured[1] if measured else None
+    return target_records(ctx.settings.target_chunk_records, ctx.settings.page_size, speed,
+                          ctx.settings.chunk_deadline_seconds)

@@ -12,23 +12,49 @@ file it just wrote, leaving the ledger to whoever holds it now.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from collections.abc import Callable
 from datetime import datetime
 
+from avesa.connectors.paginators import END
 from avesa.domain.errors import AvesaError, SourceError
 from avesa.domain.pages import Page
 from avesa.domain.timeutil import compact_stamp, utc_now
 from avesa.domain.work import ChunkOutcome, ChunkStatus, ChunkTask
 from avesa.lake.raw_files import build_raw_table, write_raw_file
 from avesa.pipeline.cancel import run_cancelled
+from avesa.pipeline.chunking import chunk_target, pieces_for, split_points
 from avesa.pipeline.context import PipelineContext
 
 ProgressCallback = Callable[[int], None]
+SpawnCallback = Callable[[list[ChunkTask]], None]
 
 
 def raw_file_prefix(chunk: ChunkTask) -> str:
     return f"{compact_stamp(chunk.table.run_started_at)}_{chunk.chunk_id}_"
+
+
+def _split(ctx: PipelineContext, chunk: ChunkTask, start: datetime, end: datetime, page: Page,
+           ways: int) -> tuple[datetime, list[ChunkTask]] | None:
+    """Cut the rest of a running chunk's range. The chunk has landed every id up to the page's cursor
+    over its whole range; it keeps `[start, first cut)` and new chunks take `[cut, next cut)`, each
+    starting after that same cursor — so together they read exactly what the chunk had left. The
+    cuts are even by time; a new chunk that is still dense splits again when its first page says so.
+    Recorded in one transaction; returns the chunk's new end and the new chunks, or None."""
+    cuts = split_points(start, end, ways)
+    if not cuts:
+        return None
+    ref = chunk.table
+    first = ctx.state.next_chunk_index(ref)
+    share = max(0, (page.remaining or 0) - len(page)) // (len(cuts) + 1)
+    bounds = [*cuts, end]
+    children = [ChunkTask(table=ref, chunk_id=f"{chunk.chunk_id}.{i + 1}", index=first + i, start=lo, end=hi,
+                          cursor=page.last_id, estimate=share)
+                for i, (lo, hi) in enumerate(itertools.pairwise(bounds))]
+    if not ctx.state.split_chunk(chunk.chunk_id, ctx.owner, cuts[0], children):
+        return None
+    return cuts[0], children
 
 
 def _error_kind(exc: BaseException) -> str:
@@ -53,8 +79,14 @@ async def run_chunk(
     *,
     deadline: float | None = None,
     on_records: ProgressCallback | None = None,
+    spawn: SpawnCallback | None = None,
 ) -> ChunkOutcome:
-    """Extract `chunk` from its cursor until done, failed, or `deadline` (a time.monotonic() value)."""
+    """Extract `chunk` from its cursor until done, failed, or `deadline` (a time.monotonic() value).
+
+    With `spawn`, a chunk whose page says far more is left than one chunk's worth splits itself:
+    it lands what it has read, keeps the first part of its range, and hands the rest to new chunks
+    that start after its cursor (see `_split`). A table therefore needs no counting before it
+    starts, and a dense window is cut wherever it turns out to be."""
     ref = chunk.table
     record = ctx.state.get_chunk(chunk.chunk_id)
     if record is None:
@@ -114,21 +146,37 @@ async def run_chunk(
             raise _LeaseLost(chunk.chunk_id)
 
     connector = ctx.connector(ref.tenant_id, ref.service)
+    start, end = record.range_start, record.range_end  # the ledger's: an earlier split may have narrowed it
+    target = chunk_target(ctx, ref) if spawn is not None else 0
     try:
-        async for page in connector.pages(ref.table, chunk.start, chunk.end, outcome.cursor):
-            buffer.append(page)
-            buffered += len(page)
-            if on_records is not None:
-                on_records(len(page))
-            if buffered >= ctx.settings.records_per_file:
+        while True:
+            narrowed = False
+            async for page in connector.pages(ref.table, start, end, outcome.cursor):
+                buffer.append(page)
+                buffered += len(page)
+                if on_records is not None:
+                    on_records(len(page))
+                if spawn is not None and page.remaining is not None and page.last_id not in (None, END):
+                    ways = pieces_for(page.remaining - len(page), target)
+                    if ways > 1:
+                        await asyncio.to_thread(flush)  # children start after this cursor: land it first
+                        split = await asyncio.to_thread(_split, ctx, chunk, start, end, page, ways)
+                        if split is not None:
+                            end, children = split
+                            spawn(children)
+                            narrowed = True
+                            break  # page on inside the narrower range
+                if buffered >= ctx.settings.records_per_file:
+                    await asyncio.to_thread(flush)
+                if deadline is not None and time.monotonic() >= deadline:
+                    await asyncio.to_thread(flush)
+                    outcome.status = ChunkStatus.INCOMPLETE
+                    break
+            else:
                 await asyncio.to_thread(flush)
-            if deadline is not None and time.monotonic() >= deadline:
-                await asyncio.to_thread(flush)
-                outcome.status = ChunkStatus.INCOMPLETE
+                outcome.status = ChunkStatus.COMPLETE
+            if not narrowed:
                 break
-        else:
-            await asyncio.to_thread(flush)
-            outcome.status = ChunkStatus.COMPLETE
     except _LeaseLost:
         return _stopped(ctx, chunk, outcome)
     except (AvesaError, OSError) as exc:

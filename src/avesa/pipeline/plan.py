@@ -21,8 +21,8 @@ from avesa.domain.errors import ConfigError, NotFoundError
 from avesa.domain.tenant import validate_tenant_id
 from avesa.domain.timeutil import EPOCH, compact_stamp, utc_now
 from avesa.domain.work import ChunkTask, RunPlan, RunRequest, SyncMode, TablePlan, TableRef
+from avesa.pipeline.chunking import chunk_target, plan_spans
 from avesa.pipeline.chunking import even_split as split_range
-from avesa.pipeline.chunking import plan_spans, target_records
 from avesa.pipeline.context import PipelineContext
 from avesa.pipeline.owners import owner_alive
 
@@ -173,8 +173,13 @@ async def _plan_incremental(ctx: PipelineContext,
     connector = ctx.connector(ref.tenant_id, ref.service)
     end = ref.run_started_at.replace(microsecond=0)
     watermark = None if ref.mode is SyncMode.FULL else ctx.state.get_watermark(*ref.key)
+    if getattr(connector, "reports_remaining", False):
+        # One chunk over the whole range, no request: its first page says how much there is, and it
+        # splits itself along the change stamps it sees (pipeline/extract.py).
+        start = min(end, watermark.replace(microsecond=0) - lookback(ctx)) if watermark is not None else EPOCH
+        return start, end, None, [_single_chunk(ref, start, end)] if start < end else []
     if watermark is not None:
-        start = min(end, watermark.replace(microsecond=0) - timedelta(seconds=ctx.settings.lookback_seconds))
+        start = min(end, watermark.replace(microsecond=0) - lookback(ctx))
         _, estimate = await connector.span(ref.table, start, end) if start < end else (None, 0)
     else:
         earliest, estimate = await connector.span(ref.table, None, end)
@@ -192,18 +197,13 @@ async def _plan_incremental(ctx: PipelineContext,
     return start, end, estimate, _chunks(ref, spans)
 
 
-def chunk_target(ctx: PipelineContext, ref: TableRef) -> int:
-    """Records per chunk for this table: the setting, lowered when earlier runs show the API is too
-    slow to read that many within a chunk's deadline."""
-    measured = ctx.state.recent_throughput(*ref.key)
-    speed = measured[0] / measured[1] if measured else None
-    return target_records(ctx.settings.target_chunk_records, ctx.settings.page_size, speed,
-                          ctx.settings.chunk_deadline_seconds)
-
-
 def _chunks(ref: TableRef, spans: list[tuple[datetime, datetime, int]]) -> list[ChunkTask]:
     return [ChunkTask(table=ref, chunk_id=ChunkTask.make_id(ref, index, lo, hi), index=index, start=lo, end=hi,
                       estimate=count) for index, (lo, hi, count) in enumerate(spans)]
+
+
+def lookback(ctx: PipelineContext) -> timedelta:
+    return timedelta(seconds=ctx.settings.lookback_seconds)
 
 
 def _single_chunk(ref: TableRef, start: datetime, end: datetime, cursor: str | None = None) -> ChunkTask:

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from avesa.connectors.rate_budget import RateBudgets
@@ -187,7 +188,7 @@ class LocalExecutor:
         backfill = ref.mode is SyncMode.BACKFILL
         settings = self.ctx.settings
         chunk_slots = asyncio.Semaphore(settings.max_backfill_windows if backfill else settings.max_chunks_per_table)
-        outcomes = await asyncio.gather(*(self._chunk(chunk, chunk_slots) for chunk in chunks))
+        outcomes = await self._chunks(ref, chunks, chunk_slots)
         if any(o.status is ChunkStatus.CANCELLED for o in outcomes):
             return cancelled_result(self.ctx, ref, sum(o.records for o in outcomes))
         failed = [o for o in outcomes if o.status is not ChunkStatus.COMPLETE]
@@ -211,7 +212,26 @@ class LocalExecutor:
         async with lock:
             return await finalize_table(self.ctx, ref)
 
-    async def _chunk(self, chunk: ChunkTask, slots: asyncio.Semaphore) -> ChunkOutcome:
+    async def _chunks(self, ref: TableRef, chunks: list[ChunkTask], slots: asyncio.Semaphore) -> list[ChunkOutcome]:
+        """Run the table's chunks, and the chunks they split off while running, to the end."""
+        tasks: list[asyncio.Task[ChunkOutcome]] = []
+
+        def spawn(children: list[ChunkTask]) -> None:
+            self.observer.chunks_added(ref, len(children))
+            tasks.extend(asyncio.create_task(self._chunk(child, slots, spawn)) for child in children)
+
+        tasks.extend(asyncio.create_task(self._chunk(chunk, slots, spawn)) for chunk in chunks)
+        outcomes: list[ChunkOutcome] = []
+        try:
+            while len(outcomes) < len(tasks):
+                outcomes.append(await tasks[len(outcomes)])
+        finally:
+            for task in tasks:
+                task.cancel()
+        return outcomes
+
+    async def _chunk(self, chunk: ChunkTask, slots: asyncio.Semaphore,
+                     spawn: Callable[[list[ChunkTask]], None] | None = None) -> ChunkOutcome:
         """Run a chunk until it completes or fails. A chunk that stops at its deadline is run again
         from its cursor for as long as it makes progress; one that stalls (its lease is held by a
         live worker elsewhere) is reported after a few tries rather than spun on."""
@@ -222,7 +242,7 @@ class LocalExecutor:
             while True:
                 outcome = await run_chunk(
                     self.ctx, chunk, deadline=time.monotonic() + deadline_seconds,
-                    on_records=lambda n: self.observer.records_landed(chunk.table, n),
+                    on_records=lambda n: self.observer.records_landed(chunk.table, n), spawn=spawn,
                 )
                 if outcome.status is not ChunkStatus.INCOMPLETE:
                     break

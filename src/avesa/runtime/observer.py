@@ -12,6 +12,7 @@ class RunObserver(Protocol):
     def table_planned(self, plan: TablePlan) -> None: ...
     def records_landed(self, ref: TableRef, count: int) -> None: ...
     def chunk_finished(self, ref: TableRef) -> None: ...
+    def chunks_added(self, ref: TableRef, count: int) -> None: ...
     def table_finished(self, result: TableResult) -> None: ...
 
 
@@ -26,6 +27,9 @@ class NullObserver:
         pass
 
     def chunk_finished(self, ref: TableRef) -> None:
+        pass
+
+    def chunks_added(self, ref: TableRef, count: int) -> None:
         pass
 
     def table_finished(self, result: TableResult) -> None:

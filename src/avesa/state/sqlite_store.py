@@ -308,6 +308,29 @@ class SqliteStateStore:
             )
             return True
 
+    def split_chunk(self, chunk_id: str, owner: str, new_end: datetime, children: list[ChunkTask]) -> bool:
+        """Narrow a running chunk to `[start, new_end)` and add the chunks for the rest of its range,
+        in one transaction; False (nothing changed) when the lease is no longer `owner`'s."""
+        with self._tx() as c:
+            narrowed = c.execute(
+                "UPDATE chunks SET range_end=? WHERE chunk_id=? AND lease_owner=? AND status NOT IN (?, ?)",
+                (_ts(new_end), chunk_id, owner, ChunkStatus.CANCELLED.value, ChunkStatus.COMPLETE.value))
+            if narrowed.rowcount != 1:
+                return False
+            c.executemany(
+                "INSERT INTO chunks (chunk_id, run_id, tenant_id, service, tbl, idx, range_start, range_end, "
+                "status, cursor, seq, estimate) VALUES (?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING",
+                [(ch.chunk_id, ch.table.run_id, ch.table.tenant_id, ch.table.service, ch.table.table, ch.index,
+                  _ts(ch.start), _ts(ch.end), ChunkStatus.PENDING.value, ch.cursor, ch.seq, ch.estimate)
+                 for ch in children])
+            return True
+
+    def next_chunk_index(self, ref: TableRef) -> int:
+        rows = self._query("SELECT MAX(idx) AS top FROM chunks WHERE run_id=? AND tenant_id=? AND service=? AND tbl=?",
+                           (ref.run_id, ref.tenant_id, ref.service, ref.table))
+        top = rows[0]["top"] if rows else None
+        return 0 if top is None else int(top) + 1
+
     def checkpoint_chunk(self, chunk_id: str, owner: str, outcome: ChunkOutcome, lease_seconds: float,
                          now: datetime) -> bool:
         """Record the cursor after a raw file landed, and extend the lease. False when the lease is
