@@ -44,7 +44,8 @@ class Settings(BaseSettings):
     # budget to the scheduled runs (canonical-model.md: at most 5 backfill jobs at once).
     max_backfill_windows: int = Field(default=5, ge=1)
     # Chunking: records one chunk should hold; a chunk is never smaller than one page.
-    target_chunk_records: int = 5000
+    # 4,000 measured best for `make bench` (chunks split themselves past 2x this; docs/benchmarks.md).
+    target_chunk_records: int = 4000
     page_size: int = 1000
     records_per_file: int = 5000
     # Incremental runs start this many seconds before the watermark; SCD2 makes overlap harmless.

@@ -30,6 +30,13 @@ def test_chunks_split_while_running_tile_the_range_and_land_each_record_once(
         for before, after in itertools.pairwise(chunks):
             assert before.range_end == after.range_start  # contiguous: no gap, no overlap
         assert all(c.status == "complete" for c in chunks)
+        # estimates come from the pages (no count request): every chunk has one, and the table's is
+        # close to what landed (the Link header says pages left, so the estimate is within a page or so
+        # per split)
+        assert all(c.estimate is not None for c in chunks)
+        table_run = ctx.state.get_table_run(ref)
+        assert table_run.estimate is not None
+        assert abs(table_run.estimate - table_run.records) <= 100 * len(chunks), (table_run.estimate, tr.records)
         files = sorted((avesa_home / "lake" / tenant / "raw" / "connectwise" / tr.table).glob("*.parquet"))
         ids = pq.read_table(files, columns=["record_id"])["record_id"].to_pylist()
         path = ctx.catalog.service("connectwise").table(tr.table).path

@@ -15,7 +15,7 @@ import asyncio
 import itertools
 import time
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from avesa.connectors.paginators import END
 from avesa.domain.errors import AvesaError, SourceError
@@ -42,16 +42,24 @@ def _split(ctx: PipelineContext, chunk: ChunkTask, start: datetime, end: datetim
     starting after that same cursor — so together they read exactly what the chunk had left. The
     cuts are even by time; a new chunk that is still dense splits again when its first page says so.
     Recorded in one transaction; returns the chunk's new end and the new chunks, or None."""
-    cuts = split_points(start, end, ways)
+    left = max(0, (page.remaining or 0) - len(page))
+    floor = min(page.updated_at).replace(microsecond=0) + timedelta(seconds=1) if len(page) else start
+    if start < floor < end:
+        # Nothing this page read changed before `floor`: the range below it (on a first sync, back to
+        # 1970) keeps the chunk itself, as one piece, and the work is cut above it.
+        cuts = [floor, *split_points(floor, end, ways)]
+        shares = [left // ways] * ways
+    else:
+        cuts = split_points(start, end, ways)
+        shares = [left // (len(cuts) + 1)] * len(cuts)
     if not cuts:
         return None
     ref = chunk.table
     first = ctx.state.next_chunk_index(ref)
-    share = max(0, (page.remaining or 0) - len(page)) // (len(cuts) + 1)
     bounds = [*cuts, end]
     children = [ChunkTask(table=ref, chunk_id=f"{chunk.chunk_id}.{i + 1}", index=first + i, start=lo, end=hi,
                           cursor=page.last_id, estimate=share)
-                for i, (lo, hi) in enumerate(itertools.pairwise(bounds))]
+                for i, ((lo, hi), share) in enumerate(zip(itertools.pairwise(bounds), shares, strict=True))]
     if not ctx.state.split_chunk(chunk.chunk_id, ctx.owner, cuts[0], children):
         return None
     return cuts[0], children
@@ -148,6 +156,7 @@ async def run_chunk(
     connector = ctx.connector(ref.tenant_id, ref.service)
     start, end = record.range_start, record.range_end  # the ledger's: an earlier split may have narrowed it
     target = chunk_target(ctx, ref) if spawn is not None else 0
+    estimate = record.estimate
     try:
         while True:
             narrowed = False
@@ -156,6 +165,11 @@ async def run_chunk(
                 buffered += len(page)
                 if on_records is not None:
                     on_records(len(page))
+                seen = outcome.records + buffered  # this page included
+                if page.remaining is not None and estimate is None:
+                    # the first page says how big the chunk is: the estimate `avesa jobs show` compares
+                    estimate = seen - len(page) + page.remaining
+                    ctx.state.set_chunk_estimate(chunk.chunk_id, estimate)
                 if spawn is not None and page.remaining is not None and page.last_id not in (None, END):
                     ways = pieces_for(page.remaining - len(page), target)
                     if ways > 1:
@@ -163,6 +177,8 @@ async def run_chunk(
                         split = await asyncio.to_thread(_split, ctx, chunk, start, end, page, ways)
                         if split is not None:
                             end, children = split
+                            estimate = seen + (0 if len(children) == ways else children[0].estimate or 0)
+                            ctx.state.set_chunk_estimate(chunk.chunk_id, estimate)
                             spawn(children)
                             narrowed = True
                             break  # page on inside the narrower range

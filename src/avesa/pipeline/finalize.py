@@ -86,6 +86,17 @@ def _transform_and_merge(ctx: PipelineContext, ref: TableRef, mapping: CompiledM
     return created, tombstones.num_rows
 
 
+def record_table_estimate(ctx: PipelineContext, ref: TableRef) -> None:
+    """A table planned without counting learns its size from its chunks' first pages: their
+    estimates, summed, are the table's (what `avesa jobs show` sets beside the actual count)."""
+    run = ctx.state.get_table_run(ref)
+    if run is None or run.estimate is not None:
+        return
+    estimates = [c.estimate for c in ctx.state.list_chunks(ref) if c.estimate is not None]
+    if estimates:
+        ctx.state.update_table_run(ref, estimate=sum(estimates))
+
+
 def _keep_delta_link(ctx: PipelineContext, ref: TableRef, chunks: list) -> None:
     """A delta table's next run starts from the link this run's chunk ended on (its cursor once the
     last page landed). Moved only here, after the merge, for the same reason as the watermark."""

@@ -36,7 +36,7 @@ from avesa.pipeline.backfill import plan_backfill
 from avesa.pipeline.cancel import cancelled_result, run_cancelled
 from avesa.pipeline.context import PipelineContext
 from avesa.pipeline.extract import run_chunk
-from avesa.pipeline.finalize import finalize_table
+from avesa.pipeline.finalize import finalize_table, record_table_estimate
 from avesa.pipeline.plan import lock_tenants, plan_run, plan_table
 from avesa.pipeline.resume import remaining_work
 from avesa.runtime.observer import NullObserver, RunObserver
@@ -189,6 +189,7 @@ class LocalExecutor:
         settings = self.ctx.settings
         chunk_slots = asyncio.Semaphore(settings.max_backfill_windows if backfill else settings.max_chunks_per_table)
         outcomes = await self._chunks(ref, chunks, chunk_slots)
+        record_table_estimate(self.ctx, ref)
         if any(o.status is ChunkStatus.CANCELLED for o in outcomes):
             return cancelled_result(self.ctx, ref, sum(o.records for o in outcomes))
         failed = [o for o in outcomes if o.status is not ChunkStatus.COMPLETE]

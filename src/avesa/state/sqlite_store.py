@@ -325,6 +325,10 @@ class SqliteStateStore:
                  for ch in children])
             return True
 
+    def set_chunk_estimate(self, chunk_id: str, estimate: int) -> None:
+        with self._tx() as c:
+            c.execute("UPDATE chunks SET estimate=? WHERE chunk_id=?", (estimate, chunk_id))
+
     def next_chunk_index(self, ref: TableRef) -> int:
         rows = self._query("SELECT MAX(idx) AS top FROM chunks WHERE run_id=? AND tenant_id=? AND service=? AND tbl=?",
                            (ref.run_id, ref.tenant_id, ref.service, ref.table))
