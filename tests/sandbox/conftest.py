@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
-import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -12,6 +10,8 @@ import pytest
 
 from avesa.sandbox import InstanceSpec, Knobs, SandboxAdmin, SandboxServer
 from avesa.sandbox.connectwise.auth import credentials_for
+
+from .support import links, new_instance
 
 API_PATH = "v4_6_release/apis/3.0"
 READ_ONLY = "acme"
@@ -48,12 +48,6 @@ class CwClient:
         self.http.close()
 
 
-def links(response: httpx.Response) -> dict[str, str]:
-    """rel -> URL from a Link header."""
-    header = response.headers.get("link", "")
-    return {rel: url for url, rel in re.findall(r'<([^>]+)>;\s*rel="(\w+)"', header)}
-
-
 @pytest.fixture(scope="session")
 def sandbox() -> Iterator[SandboxServer]:
     spec = InstanceSpec(READ_ONLY, scale="tiny", seed=1, knobs=Knobs(rate_limit_per_minute=None))
@@ -74,14 +68,10 @@ def cw(sandbox: SandboxServer) -> Iterator[CwClient]:
     client.close()
 
 
-_counter = itertools.count(1)
-
-
 @pytest.fixture
 def fresh(sandbox: SandboxServer, admin: SandboxAdmin) -> Iterator[tuple[str, CwClient]]:
     """A new tiny instance (no rate limit) that the test may change; removed afterwards."""
-    name = f"t{next(_counter)}"
-    admin.create_instance(name, scale="tiny", seed=5, knobs={"rate_limit_per_minute": None})
+    name = new_instance(admin, "connectwise", "t", seed=5)
     client = CwClient(sandbox.base_url, name)
     yield name, client
     client.close()

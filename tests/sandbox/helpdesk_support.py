@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import itertools
 from collections.abc import Iterator
 from typing import Any
 
@@ -13,6 +12,8 @@ from jsonschema import Draft202012Validator
 
 from avesa.sandbox import SandboxAdmin, SandboxServer
 from avesa.sandbox.helpdesk.schema import record_schema
+
+from .support import fresh_client, shared_client
 
 HD_READ_ONLY = "hd-acme"
 """Helpdesk instance no test changes."""
@@ -69,24 +70,12 @@ def schema_errors(table: str, record: dict[str, Any]) -> list[str]:
 @pytest.fixture(scope="session", name="hd")
 def hd_instance(sandbox: SandboxServer, admin: SandboxAdmin) -> Iterator[HdClient]:
     """The read-only tiny helpdesk instance (no rate limit), shared by every module that imports this."""
-    if HD_READ_ONLY not in admin.health()["instances"]:
-        admin.create_instance(
-            HD_READ_ONLY, service="helpdesk", scale="tiny", seed=1, knobs={"rate_limit_per_minute": None}
-        )
-    client = HdClient(admin, HD_READ_ONLY)
-    yield client
-    client.close()
-
-
-_counter = itertools.count(1)
+    with shared_client(admin, HdClient, "helpdesk", HD_READ_ONLY) as client:
+        yield client
 
 
 @pytest.fixture(name="hd_fresh")
 def fresh_hd_instance(sandbox: SandboxServer, admin: SandboxAdmin) -> Iterator[HdClient]:
     """A new tiny helpdesk instance (no rate limit) the test may change; removed afterwards."""
-    name = f"hd-t{next(_counter)}"
-    admin.create_instance(name, service="helpdesk", scale="tiny", seed=5, knobs={"rate_limit_per_minute": None})
-    client = HdClient(admin, name)
-    yield client
-    client.close()
-    admin.delete_instance(name)
+    with fresh_client(admin, HdClient, "helpdesk", "hd-t", seed=5) as client:
+        yield client

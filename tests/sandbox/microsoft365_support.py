@@ -2,29 +2,24 @@
 
 from __future__ import annotations
 
-import itertools
+from contextlib import AbstractContextManager
 from typing import Any
 
 import httpx
 
 from avesa.sandbox import SandboxAdmin
 
-_counter = itertools.count(1)
+from . import support
 
 
-def new_instance(admin: SandboxAdmin, prefix: str = "m", **kwargs: Any) -> str:
+def new_instance(admin: SandboxAdmin, prefix: str = "m", seed: int = 3, **spec: Any) -> str:
     """Create a Microsoft 365 instance (tiny, no rate limit unless given) and return its name."""
-    name = f"{prefix}{next(_counter)}"
-    knobs = {"rate_limit_per_minute": None, **kwargs.pop("knobs", {})}
-    admin.create_instance(
-        name,
-        service="microsoft365",
-        scale=kwargs.pop("scale", "tiny"),
-        seed=kwargs.pop("seed", 3),
-        knobs=knobs,
-        **kwargs,
-    )
-    return name
+    return support.new_instance(admin, "microsoft365", prefix, seed, **spec)
+
+
+def fresh_tenant(admin: SandboxAdmin, prefix: str, seed: int = 3, **spec: Any) -> AbstractContextManager[GraphClient]:
+    """A Graph client of a new instance, deleted afterwards (``with`` it in a fixture)."""
+    return support.fresh_client(admin, GraphClient, "microsoft365", prefix, seed, **spec)
 
 
 class GraphClient:

@@ -2,25 +2,26 @@
 
 from __future__ import annotations
 
-import itertools
+from contextlib import AbstractContextManager
 from typing import Any
 
 import httpx
 
 from avesa.sandbox import SandboxAdmin
 
+from . import support
+
 VERSION = "59.0"
-_counter = itertools.count(1)
 
 
-def new_org(admin: SandboxAdmin, prefix: str = "sf", **kwargs: Any) -> str:
+def new_org(admin: SandboxAdmin, prefix: str = "sf", seed: int = 4, **spec: Any) -> str:
     """Create a Salesforce instance (tiny, no rate limit unless given) and return its name."""
-    name = f"{prefix}{next(_counter)}"
-    knobs = {"rate_limit_per_minute": None, **kwargs.pop("knobs", {})}
-    admin.create_instance(
-        name, service="salesforce", scale=kwargs.pop("scale", "tiny"), seed=kwargs.pop("seed", 4), knobs=knobs, **kwargs
-    )
-    return name
+    return support.new_instance(admin, "salesforce", prefix, seed, **spec)
+
+
+def fresh_org(admin: SandboxAdmin, prefix: str, seed: int = 4, **spec: Any) -> AbstractContextManager[SfClient]:
+    """A logged-in client of a new org, deleted afterwards (``with`` it in a fixture)."""
+    return support.fresh_client(admin, SfClient, "salesforce", prefix, seed, **spec)
 
 
 class SfClient:

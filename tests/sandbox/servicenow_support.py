@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
-import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -11,6 +9,8 @@ import httpx
 import pytest
 
 from avesa.sandbox import SandboxAdmin, SandboxServer
+
+from .support import fresh_client, links, shared_client
 
 SN_READ_ONLY = "sn-acme"
 """ServiceNow instance no test changes."""
@@ -62,11 +62,6 @@ class SnClient:
         self.http.close()
 
 
-def links(response: httpx.Response) -> dict[str, str]:
-    """rel -> URL from a ServiceNow ``Link`` header (``<url>;rel="next",...``)."""
-    return {rel: url for url, rel in re.findall(r'<([^>]+)>;rel="(\w+)"', response.headers.get("link", ""))}
-
-
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
@@ -74,24 +69,12 @@ def bearer(token: str) -> dict[str, str]:
 @pytest.fixture(scope="session", name="sn")
 def sn_instance(sandbox: SandboxServer, admin: SandboxAdmin) -> Iterator[SnClient]:
     """The read-only tiny ServiceNow instance (no rate limit), shared by every module that imports this."""
-    if SN_READ_ONLY not in admin.health()["instances"]:
-        admin.create_instance(
-            SN_READ_ONLY, service="servicenow", scale="tiny", seed=1, knobs={"rate_limit_per_minute": None}
-        )
-    client = SnClient(admin, SN_READ_ONLY)
-    yield client
-    client.close()
-
-
-_counter = itertools.count(1)
+    with shared_client(admin, SnClient, "servicenow", SN_READ_ONLY) as client:
+        yield client
 
 
 @pytest.fixture(name="sn_fresh")
 def fresh_sn_instance(sandbox: SandboxServer, admin: SandboxAdmin) -> Iterator[SnClient]:
     """A new tiny ServiceNow instance (no rate limit) the test may change; removed afterwards."""
-    name = f"sn-t{next(_counter)}"
-    admin.create_instance(name, service="servicenow", scale="tiny", seed=5, knobs={"rate_limit_per_minute": None})
-    client = SnClient(admin, name)
-    yield client
-    client.close()
-    admin.delete_instance(name)
+    with fresh_client(admin, SnClient, "servicenow", "sn-t", seed=5) as client:
+        yield client

@@ -11,8 +11,10 @@ import pytest
 from avesa.sandbox import SandboxAdmin
 
 from .helpdesk_support import HdClient, fresh_hd_instance, hd_instance  # noqa: F401
+from .support import BROKEN_ANSWERS, assert_broken_once, assert_one_shot_fault, one_shot_errors
 
 LIMIT_HEADERS = ("x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset")
+ERROR_CODES = {429: "rate_limited", 500: "internal_error", 502: "bad_gateway", 503: "service_unavailable"}
 
 
 def test_rate_limit_headers_count_down_then_429_with_retry_after(hd_fresh: HdClient, admin: SandboxAdmin) -> None:
@@ -68,32 +70,18 @@ def test_the_bucket_refills(hd_fresh: HdClient, admin: SandboxAdmin) -> None:
     assert hd_fresh.get("tickets", limit=1).status_code == 200
 
 
-@pytest.mark.parametrize(
-    ("kind", "status", "code", "retry_after"),
-    [
-        ("429", 429, "rate_limited", "7"),
-        ("429-no-retry-after", 429, "rate_limited", None),
-        ("500", 500, "internal_error", None),
-        ("502", 502, "bad_gateway", None),
-        ("503", 503, "service_unavailable", None),
-        ("503-retry-after", 503, "service_unavailable", "7"),
-    ],
-)
+@pytest.mark.parametrize(("kind", "status", "retry_after"), one_shot_errors())
 def test_one_shot_error_responses(
-    hd_fresh: HdClient, admin: SandboxAdmin, kind: str, status: int, code: str, retry_after: str | None
+    hd_fresh: HdClient, admin: SandboxAdmin, kind: str, status: int, retry_after: str | None
 ) -> None:
-    name = hd_fresh.name
-    admin.add_fault(name, kind, count=2, table="tickets", retry_after=7)
+    admin.add_fault(hd_fresh.name, kind, count=2, table="tickets", retry_after=7)
     assert hd_fresh.get("companies").status_code == 200  # other tables are not affected
     assert hd_fresh.get("tickets/100001").status_code == 200  # nor single-record requests (scope list)
-    for _ in range(2):
-        response = hd_fresh.get("tickets")
-        assert response.status_code == status
-        assert response.json()["error"]["code"] == code
-        assert response.headers.get("retry-after") == retry_after
-    assert hd_fresh.get("tickets").status_code == 200
-    assert admin.faults(name) == []
-    assert admin.stats(name)["faults"] == {kind: 2}
+
+    def check(response: httpx.Response) -> None:
+        assert response.json()["error"]["code"] == ERROR_CODES[status]
+
+    assert_one_shot_fault(admin, hd_fresh.name, kind, status, retry_after, lambda: hd_fresh.get("tickets"), check)
 
 
 def test_fault_scopes_get_and_any(hd_fresh: HdClient, admin: SandboxAdmin) -> None:
@@ -106,18 +94,11 @@ def test_fault_scopes_get_and_any(hd_fresh: HdClient, admin: SandboxAdmin) -> No
     assert hd_fresh.get("contacts").status_code == 200
 
 
-def test_reset_closes_the_connection_without_a_response(hd_fresh: HdClient, admin: SandboxAdmin) -> None:
-    admin.add_fault(hd_fresh.name, "reset", table="tickets")
-    with pytest.raises(httpx.TransportError):
-        hd_fresh.get("tickets")
-    assert hd_fresh.get("tickets").status_code == 200
-
-
-def test_truncated_body_stops_before_content_length(hd_fresh: HdClient, admin: SandboxAdmin) -> None:
-    admin.add_fault(hd_fresh.name, "truncated", table="tickets")
-    with pytest.raises(httpx.RemoteProtocolError):
-        hd_fresh.get("tickets", limit=50)
-    assert hd_fresh.get("tickets").status_code == 200
+@pytest.mark.parametrize(("kind", "error"), BROKEN_ANSWERS)
+def test_reset_and_truncated_break_one_answer(
+    hd_fresh: HdClient, admin: SandboxAdmin, kind: str, error: type[Exception]
+) -> None:
+    assert_broken_once(admin, hd_fresh.name, kind, "tickets", error, lambda: hd_fresh.get("tickets", limit=50))
 
 
 def test_malformed_body_is_not_json(hd_fresh: HdClient, admin: SandboxAdmin) -> None:

@@ -11,16 +11,13 @@ import pytest
 from avesa.sandbox import SandboxAdmin, SandboxServer
 from avesa.sandbox.microsoft365.builders import tenant_id_for
 
-from .microsoft365_support import GraphClient, new_instance
+from .microsoft365_support import GraphClient, fresh_tenant, new_instance
 
 
 @pytest.fixture(scope="module")
 def graph(admin: SandboxAdmin) -> Iterator[GraphClient]:
-    name = new_instance(admin, "auth")
-    client = GraphClient(admin, name)
-    yield client
-    client.close()
-    admin.delete_instance(name)
+    with fresh_tenant(admin, "auth") as client:
+        yield client
 
 
 def test_credentials_name_the_tenant_the_app_and_both_roots(graph: GraphClient, sandbox: SandboxServer) -> None:

@@ -19,7 +19,7 @@ from avesa.sandbox.microsoft365.query import served_properties
 from avesa.sandbox.microsoft365.schema import SCHEMA_FILE, component, openapi
 from avesa.sandbox.microsoft365.tables import RESOURCES, table_counts
 
-from .microsoft365_support import GraphClient, new_instance
+from .microsoft365_support import GraphClient, fresh_tenant, new_instance
 
 REFERENCE_COPY = Path(__file__).resolve().parents[2].parent / "shared/reference/schemas/msgraph-v1.0-subset.json"
 
@@ -94,11 +94,8 @@ def assert_valid(defs: dict[str, Any], path: str, records: list[dict[str, Any]])
 
 @pytest.fixture(scope="module")
 def graph(admin: SandboxAdmin) -> Iterator[GraphClient]:
-    name = new_instance(admin, "data", seed=21)
-    client = GraphClient(admin, name)
-    yield client
-    client.close()
-    admin.delete_instance(name)
+    with fresh_tenant(admin, "data", seed=21) as client:
+        yield client
 
 
 @pytest.mark.parametrize("path", list(RESOURCES))

@@ -11,7 +11,7 @@ import pytest
 from avesa.sandbox import SandboxAdmin, SandboxServer
 from avesa.sandbox.microsoft365.tables import DELTA_PAGE_SIZE, USER_DEFAULT_SELECT
 
-from .microsoft365_support import GraphClient, new_instance
+from .microsoft365_support import GraphClient, fresh_tenant
 
 MINIMAL = {"Prefer": "return=minimal"}
 
@@ -19,11 +19,8 @@ MINIMAL = {"Prefer": "return=minimal"}
 @pytest.fixture
 def graph(admin: SandboxAdmin) -> Iterator[GraphClient]:
     """A fresh tenant (delta tests change data) with enough users for several delta pages."""
-    name = new_instance(admin, "delta", counts={"users": 2 * DELTA_PAGE_SIZE + 50})
-    client = GraphClient(admin, name)
-    yield client
-    client.close()
-    admin.delete_instance(name)
+    with fresh_tenant(admin, "delta", counts={"users": 2 * DELTA_PAGE_SIZE + 50}) as client:
+        yield client
 
 
 def _by_id(items: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:

@@ -11,16 +11,16 @@ import pytest
 
 from avesa.sandbox import SandboxAdmin
 
-from .microsoft365_support import GraphClient, new_instance
+from .microsoft365_support import GraphClient, fresh_tenant
+from .support import BROKEN_ANSWERS, assert_broken_once, assert_one_shot_fault, one_shot_errors
+
+ERROR_CODES = {429: "TooManyRequests", 500: "generalException", 502: "BadGateway", 503: "serviceNotAvailable"}
 
 
 @pytest.fixture
 def graph(admin: SandboxAdmin) -> Iterator[GraphClient]:
-    name = new_instance(admin, "fault")
-    client = GraphClient(admin, name)
-    yield client
-    client.close()
-    admin.delete_instance(name)
+    with fresh_tenant(admin, "fault") as client:
+        yield client
 
 
 def test_requests_past_the_rate_get_429_with_throttle_headers(graph: GraphClient, admin: SandboxAdmin) -> None:
@@ -52,30 +52,17 @@ def test_the_bucket_refills(graph: GraphClient, admin: SandboxAdmin) -> None:
     assert graph.get("groups").status_code == 200
 
 
-@pytest.mark.parametrize(
-    ("kind", "status", "code", "retry_after"),
-    [
-        ("429", 429, "TooManyRequests", "7"),
-        ("429-no-retry-after", 429, "TooManyRequests", None),
-        ("500", 500, "generalException", None),
-        ("502", 502, "BadGateway", None),
-        ("503", 503, "serviceNotAvailable", None),
-        ("503-retry-after", 503, "serviceNotAvailable", "7"),
-    ],
-)
+@pytest.mark.parametrize(("kind", "status", "retry_after"), one_shot_errors())
 def test_one_shot_error_responses(
-    graph: GraphClient, admin: SandboxAdmin, kind: str, status: int, code: str, retry_after: str | None
+    graph: GraphClient, admin: SandboxAdmin, kind: str, status: int, retry_after: str | None
 ) -> None:
     admin.add_fault(graph.instance, kind, count=2, table="users", retry_after=7)
     assert graph.get("groups").status_code == 200  # other tables are not affected
-    for _ in range(2):
-        response = graph.get("users")
-        assert response.status_code == status
-        assert response.json()["error"]["code"] == code
-        assert response.headers.get("retry-after") == retry_after
-    assert graph.get("users").status_code == 200
-    assert admin.faults(graph.instance) == []
-    assert admin.stats(graph.instance)["faults"] == {kind: 2}
+
+    def check(response: httpx.Response) -> None:
+        assert response.json()["error"]["code"] == ERROR_CODES[status]
+
+    assert_one_shot_fault(admin, graph.instance, kind, status, retry_after, lambda: graph.get("users"), check)
 
 
 def test_faults_can_target_delta_count_and_single_gets(graph: GraphClient, admin: SandboxAdmin) -> None:
@@ -88,18 +75,11 @@ def test_faults_can_target_delta_count_and_single_gets(graph: GraphClient, admin
     assert graph.get("groups/delta").status_code == 429
 
 
-def test_reset_closes_the_connection(graph: GraphClient, admin: SandboxAdmin) -> None:
-    admin.add_fault(graph.instance, "reset", table="users")
-    with pytest.raises(httpx.TransportError):
-        graph.get("users")
-    assert graph.get("users").status_code == 200
-
-
-def test_truncated_body_stops_before_content_length(graph: GraphClient, admin: SandboxAdmin) -> None:
-    admin.add_fault(graph.instance, "truncated", table="devices")
-    with pytest.raises(httpx.RemoteProtocolError):
-        graph.get("devices")
-    assert graph.get("devices").status_code == 200
+@pytest.mark.parametrize(("kind", "error"), BROKEN_ANSWERS)
+def test_reset_and_truncated_break_one_answer(
+    graph: GraphClient, admin: SandboxAdmin, kind: str, error: type[Exception]
+) -> None:
+    assert_broken_once(admin, graph.instance, kind, "devices", error, lambda: graph.get("devices"))
 
 
 def test_malformed_body_is_not_json(graph: GraphClient, admin: SandboxAdmin) -> None:

@@ -10,18 +10,15 @@ import pytest
 from avesa.sandbox import SandboxAdmin
 from avesa.sandbox.microsoft365.tables import RESOURCES, USER_DEFAULT_SELECT
 
-from .microsoft365_support import GraphClient, new_instance
+from .microsoft365_support import GraphClient, fresh_tenant, new_instance
 
 EVENTUAL = {"ConsistencyLevel": "eventual"}
 
 
 @pytest.fixture(scope="module")
 def graph(admin: SandboxAdmin) -> Iterator[GraphClient]:
-    name = new_instance(admin, "page", counts={"users": 230})
-    client = GraphClient(admin, name)
-    yield client
-    client.close()
-    admin.delete_instance(name)
+    with fresh_tenant(admin, "page", counts={"users": 230}) as client:
+        yield client
 
 
 @pytest.mark.parametrize("path", list(RESOURCES))

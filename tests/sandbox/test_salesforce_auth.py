@@ -14,16 +14,13 @@ import pytest
 from avesa.sandbox import SandboxAdmin, SandboxServer
 from avesa.sandbox.salesforce.auth import credentials_for
 
-from .salesforce_support import SfClient, error_code, new_org
+from .salesforce_support import SfClient, error_code, fresh_org, new_org
 
 
 @pytest.fixture(scope="module")
 def sf(admin: SandboxAdmin) -> Iterator[SfClient]:
-    name = new_org(admin, "sfauth")
-    client = SfClient(admin, name)
-    yield client
-    client.close()
-    admin.delete_instance(name)
+    with fresh_org(admin, "sfauth") as client:
+        yield client
 
 
 def test_credentials_are_the_login_url_and_the_connected_app_keys(sf: SfClient, sandbox: SandboxServer) -> None:

@@ -14,16 +14,13 @@ from avesa.sandbox.client import SandboxAdminError
 from avesa.sandbox.salesforce.mutate import REFERENCE_FIELDS
 from avesa.sandbox.salesforce.objects import OBJECTS
 
-from .salesforce_support import SfClient, error_code, new_org
+from .salesforce_support import SfClient, error_code, fresh_org
 
 
 @pytest.fixture
 def sf(admin: SandboxAdmin) -> Iterator[SfClient]:
-    name = new_org(admin, "sfc")
-    client = SfClient(admin, name)
-    yield client
-    client.close()
-    admin.delete_instance(name)
+    with fresh_org(admin, "sfc") as client:
+        yield client
 
 
 def epoch(text: str) -> int:

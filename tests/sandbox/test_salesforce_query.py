@@ -12,27 +12,21 @@ from avesa.sandbox.salesforce.objects import OBJECTS
 from avesa.sandbox.salesforce.schema import object_def
 from avesa.sandbox.salesforce.simulator import SalesforceSimulator
 
-from .salesforce_support import SfClient, error_code, new_org
+from .salesforce_support import SfClient, error_code, fresh_org
 
 TASKS = 650
 
 
 @pytest.fixture(scope="module")
 def sf(admin: SandboxAdmin) -> Iterator[SfClient]:
-    name = new_org(admin, "sfq", counts={"Task": TASKS})
-    client = SfClient(admin, name)
-    yield client
-    client.close()
-    admin.delete_instance(name)
+    with fresh_org(admin, "sfq", counts={"Task": TASKS}) as client:
+        yield client
 
 
 @pytest.fixture
 def fresh(admin: SandboxAdmin) -> Iterator[SfClient]:
-    name = new_org(admin, "sfqf", counts={"Task": 450})
-    client = SfClient(admin, name)
-    yield client
-    client.close()
-    admin.delete_instance(name)
+    with fresh_org(admin, "sfqf", counts={"Task": 450}) as client:
+        yield client
 
 
 def test_paging_to_the_end_returns_every_record_exactly_once(sf: SfClient, admin: SandboxAdmin) -> None:

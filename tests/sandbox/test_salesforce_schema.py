@@ -24,7 +24,7 @@ from avesa.sandbox.salesforce.generate import generate
 from avesa.sandbox.salesforce.objects import OBJECTS, object_counts
 from avesa.sandbox.salesforce.schema import SCHEMA_FILE
 
-from .salesforce_support import SfClient, new_org
+from .salesforce_support import SfClient, fresh_org, new_org
 
 REFERENCE_COPY = Path(__file__).resolve().parents[2].parent / "shared/reference/schemas/salesforce-sobjects-subset.json"
 PACKAGED = Path(__file__).resolve().parents[2] / "src/avesa/sandbox/salesforce" / SCHEMA_FILE
@@ -105,11 +105,8 @@ def assert_valid(obj: str, records: list[dict[str, Any]], served: bool = True) -
 
 @pytest.fixture(scope="module")
 def sf(admin: SandboxAdmin) -> Iterator[SfClient]:
-    name = new_org(admin, "sfs", seed=8)
-    client = SfClient(admin, name)
-    yield client
-    client.close()
-    admin.delete_instance(name)
+    with fresh_org(admin, "sfs", seed=8) as client:
+        yield client
 
 
 def everything(sf: SfClient, obj: str) -> list[dict[str, Any]]:

@@ -11,6 +11,7 @@ import pytest
 from avesa.sandbox import SandboxAdmin
 
 from .conftest import CwClient
+from .support import BROKEN_ANSWERS, assert_broken_once, assert_one_shot_fault, one_shot_errors
 
 TICKETS = "service/tickets"
 
@@ -40,42 +41,28 @@ def test_token_bucket_refills(admin: SandboxAdmin, fresh: tuple[str, CwClient]) 
     assert cw.get(TICKETS).status_code == 200
 
 
-@pytest.mark.parametrize(
-    ("kind", "status"),
-    [("429", 429), ("429-no-retry-after", 429), ("500", 500), ("502", 502), ("503", 503)],
-)
-def test_one_shot_error_responses(admin: SandboxAdmin, fresh: tuple[str, CwClient], kind: str, status: int) -> None:
+# ConnectWise never answers 503 with Retry-After: that fault is served as a normal answer
+@pytest.mark.parametrize(("kind", "status", "retry_after"), one_shot_errors("503-retry-after"))
+def test_one_shot_error_responses(
+    admin: SandboxAdmin, fresh: tuple[str, CwClient], kind: str, status: int, retry_after: str | None
+) -> None:
     name, cw = fresh
     admin.add_fault(name, kind, count=2, table="tickets", retry_after=7)
     assert cw.get("company/companies").status_code == 200  # other tables are not affected
     assert cw.get(f"{TICKETS}/count").status_code == 200  # nor count requests of the same table
-    for _ in range(2):
-        response = cw.get(TICKETS)
-        assert response.status_code == status
+
+    def check(response: httpx.Response) -> None:
         assert response.json()["code"]
-        if kind == "429":
-            assert response.headers["Retry-After"] == "7"
-        else:
-            assert "Retry-After" not in response.headers
-    assert cw.get(TICKETS).status_code == 200
-    assert admin.faults(name) == []
-    assert admin.stats(name)["faults"] == {kind: 2}
+
+    assert_one_shot_fault(admin, name, kind, status, retry_after, lambda: cw.get(TICKETS), check)
 
 
-def test_reset_closes_the_connection_without_a_response(admin: SandboxAdmin, fresh: tuple[str, CwClient]) -> None:
+@pytest.mark.parametrize(("kind", "error"), BROKEN_ANSWERS)
+def test_reset_and_truncated_break_one_answer(
+    admin: SandboxAdmin, fresh: tuple[str, CwClient], kind: str, error: type[Exception]
+) -> None:
     name, cw = fresh
-    admin.add_fault(name, "reset", table=TICKETS)
-    with pytest.raises(httpx.TransportError):
-        cw.get(TICKETS)
-    assert cw.get(TICKETS).status_code == 200
-
-
-def test_truncated_body_stops_before_content_length(admin: SandboxAdmin, fresh: tuple[str, CwClient]) -> None:
-    name, cw = fresh
-    admin.add_fault(name, "truncated", table=TICKETS)
-    with pytest.raises(httpx.RemoteProtocolError):
-        cw.get(TICKETS, pageSize=100)
-    assert cw.get(TICKETS).status_code == 200
+    assert_broken_once(admin, name, kind, TICKETS, error, lambda: cw.get(TICKETS, pageSize=100))
 
 
 def test_malformed_body_is_not_json(admin: SandboxAdmin, fresh: tuple[str, CwClient]) -> None:

@@ -6,7 +6,8 @@ from urllib.parse import parse_qs, urlsplit
 
 from avesa.sandbox import SandboxAdmin
 
-from .servicenow_support import SnClient, links, sn_instance  # noqa: F401
+from .servicenow_support import SnClient, sn_instance  # noqa: F401
+from .support import links
 
 TABLES = (
     "incident",

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import random
 import threading
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from enum import StrEnum
+from types import MappingProxyType
 from typing import Any
 
 from avesa.sandbox.knobs import Knobs
@@ -42,6 +44,24 @@ class FaultKind(StrEnum):
     """401 as the service answers an expired access token (OAuth services; e.g. Salesforce
     ``INVALID_SESSION_ID``): the client must get a new token and retry. The token is revoked.
     Services without access tokens (ConnectWise) serve the request normally."""
+
+
+ERROR_STATUS: Mapping[FaultKind, int] = MappingProxyType(
+    {
+        FaultKind.RATE_LIMITED: 429,
+        FaultKind.RATE_LIMITED_NO_RETRY_AFTER: 429,
+        FaultKind.SERVER_ERROR: 500,
+        FaultKind.BAD_GATEWAY: 502,
+        FaultKind.UNAVAILABLE: 503,
+    }
+)
+"""Faults every service answers at once with an error status (each renders its own error body)."""
+
+ERROR_STATUS_WITH_503_RETRY_AFTER: Mapping[FaultKind, int] = MappingProxyType(
+    {**ERROR_STATUS, FaultKind.UNAVAILABLE_RETRY_AFTER: 503}
+)
+"""``ERROR_STATUS`` of services whose API also sends a 503 with ``Retry-After``; the others serve that fault
+normally."""
 
 
 class RequestScope(StrEnum):

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from avesa.sandbox import names
 from avesa.sandbox.clock import format_epoch, parse_epoch
 from avesa.sandbox.connectwise import vocab as v
 from avesa.sandbox.connectwise.references import References
@@ -47,6 +48,12 @@ CUSTOM_FIELDS: dict[str, tuple[tuple[int, str, str, str, int], ...]] = {
     "project/projects": ((10, "Project Code", "Text", "EntryField", 0),),
     "system/members": ((11, "Certifications", "TextArea", "EntryField", 0),),
     "procurement/products": ((12, "Asset Tag", "Text", "EntryField", 0),),
+    "company/configurations": (
+        (13, "RMM Agent Installed", "Checkbox", "EntryField", 0),
+        (14, "Lifecycle Stage", "Text", "List", 0),
+    ),
+    "sales/opportunities": ((15, "Estimated MRR", "Currency", "EntryField", 2), (16, "Competitor", "Text", "List", 0)),
+    "project/tickets": ((17, "Billable Milestone", "Checkbox", "EntryField", 0),),
 }
 """Per table: (id, caption, type, entryMethod, numberOfDecimals) of its custom fields."""
 
@@ -71,6 +78,7 @@ class Pool:
     contacts_by_company: dict[int, list[Record]] = field(default_factory=lambda: defaultdict(list))
     agreements_by_company: dict[int, list[Record]] = field(default_factory=lambda: defaultdict(list))
     tickets: list[Record] = field(default_factory=list)
+    projects: list[Record] = field(default_factory=list)
     used_identifiers: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
     _company_entered: list[int] = field(default_factory=list)
 
@@ -97,6 +105,7 @@ class Pool:
         for agreement in tables.get("finance/agreements", {}).values():
             pool.agreements_by_company[agreement["company"]["id"]].append(agreement)
         pool.tickets = list(tables.get("service/tickets", {}).values())
+        pool.projects = list(tables.get("project/projects", {}).values())
         pool.used_identifiers["system/members"] = {m["identifier"].lower() for m in pool.members}
         pool.used_identifiers["company/companies"] = {c["identifier"].lower() for c in pool.companies}
         return pool
@@ -119,6 +128,9 @@ class RecordFactory:
             "time/entries": self.time_entry,
             "procurement/products": self.product,
         }
+        from avesa.sandbox.connectwise import extra_tables  # boards, configurations, ... (imports this module)
+
+        self.builders.update(extra_tables.builders(self))
 
     def build(self, table: str, rng: random.Random, record_id: int, entered: int, updated: int, pool: Pool) -> Record:
         """A new record of ``table`` entered at ``entered`` and last updated at ``updated``."""
@@ -204,8 +216,8 @@ class RecordFactory:
 
     def _address(self, rng: random.Random) -> tuple[str, str, str, str, str]:
         city, state, zip_prefix = rng.choice(v.CITIES)
-        line1 = f"{rng.randint(10, 9899)} {rng.choice(v.STREET_NAMES)}"
-        return line1, rng.choice(v.SUITES), city, state, f"{zip_prefix}{rng.randint(0, 99):02d}"
+        line1 = names.street_line(rng, v.STREET_NAMES)
+        return line1, rng.choice(v.SUITES), city, state, names.zip_code(rng, zip_prefix)
 
     # -- tables -------------------------------------------------------------------------------------
 
@@ -262,7 +274,7 @@ class RecordFactory:
         suffix = rng.choice(v.COMPANY_SUFFIXES)
         name = f"{word} {kind} {suffix}".strip()[:50]
         identifier = self._unique(pool, "company/companies", f"{word}{kind.split()[0]}".replace("&", ""), 30)
-        domain = f"{word}{kind.split()[0]}".lower().replace("&", "") + rng.choice(v.DOMAINS_TLD)
+        domain = names.domain_stem(word, kind) + rng.choice(v.DOMAINS_TLD)
         line1, line2, city, state, zip_code = self._address(rng)
         status = rng.choice(v.COMPANY_STATUSES)
         company_type = rng.choice(v.COMPANY_TYPES)
@@ -425,6 +437,11 @@ class RecordFactory:
 
     def agreement(self, rng: random.Random, rid: int, entered: int, updated: int, pool: Pool) -> Record:
         company = pool.company_at(rng, entered)
+        if not pool.contacts_by_company.get(company["id"]):
+            # a company created at run time has no contacts yet, and an agreement needs one: take the
+            # newest company that has (no random draw, so generated data, where every company has a
+            # contact, is unchanged)
+            company = next((c for c in reversed(pool.companies) if pool.contacts_by_company.get(c["id"])), company)
         contacts = pool.contacts_by_company.get(company["id"]) or [None]
         contact = rng.choice(contacts)
         agreement_type = rng.choice(v.AGREEMENT_TYPES)
@@ -850,6 +867,11 @@ def generate(
     out["service/tickets"], out["time/entries"] = _tickets_and_time(factory, seed, instance, counts, pool, start, end)
     pool.tickets = out["service/tickets"]
     out["procurement/products"] = _plain(factory, "procurement/products", seed, instance, counts, pool, start, end)
+    # the five tables added later come last, each from its own random stream: the eight above are
+    # the same as before they existed
+    from avesa.sandbox.connectwise import extra_tables
+
+    extra_tables.generate_into(factory, seed, instance, counts, pool, start, end, out)
     return out
 
 

@@ -16,19 +16,24 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from avesa.sandbox.clock import format_epoch, parse_epoch
+from avesa.sandbox.connectwise import extra_tables
 from avesa.sandbox.connectwise import vocab as v
 from avesa.sandbox.connectwise.generate import Pool, RecordFactory
+from avesa.sandbox.mutation import NOOP_SHARE, Changes, Mutation, Record, pick_actor, referencing_ids
 
 if TYPE_CHECKING:
     from avesa.sandbox.connectwise.simulator import ConnectWiseSimulator
     from avesa.sandbox.instances import Instance
 
-Record = dict[str, Any]
-Changes = dict[str, Any]
 
-POOL_TABLES = ("system/members", "company/companies", "company/contacts", "finance/agreements", "service/tickets")
-
-NOOP_SHARE = 0.1
+POOL_TABLES = (
+    "system/members",
+    "company/companies",
+    "company/contacts",
+    "finance/agreements",
+    "service/tickets",
+    "project/projects",
+)
 
 # table -> [(referencing table, field holding a reference object, or "chargeToId")]
 _REFERENCED_BY: dict[str, list[tuple[str, str]]] = {
@@ -65,97 +70,35 @@ _REFERENCED_BY: dict[str, list[tuple[str, str]]] = {
 
 def mutate(instance: Instance, simulator: ConnectWiseSimulator, request: dict[str, Any]) -> dict[str, Any]:
     """Apply ``{updates, inserts, deletes, seed, tables}`` and report what was done."""
-    known = {"updates", "inserts", "deletes", "seed", "tables"}
-    unknown = sorted(set(request) - known)
-    if unknown:
-        raise ValueError(f"unknown mutate field(s): {', '.join(unknown)}")
-    counts = {name: int(request.get(name) or 0) for name in ("updates", "inserts", "deletes")}
-    if any(n < 0 for n in counts.values()):
-        raise ValueError("updates, inserts and deletes must be >= 0")
-    seed = request.get("seed")
-    rng = random.Random(f"mutate/{instance.name}/{seed}") if seed is not None else instance.rng
-    tables = [simulator.resolve_table(t) for t in (request.get("tables") or simulator.tables())]
+    run = Mutation(instance, request)
+    rng = run.rng
     factory = simulator.factory(instance.api_base)
-
-    report: dict[str, Any] = {"inserted": [], "updated": [], "deleted": []}
-    noops = 0
-    for _ in range(counts["inserts"]):
-        table = _weighted_table(instance, tables, rng, allow_empty=True)
-        record = instance.insert(table, by=_actor(rng, simulator.pool(instance)), rng=rng)
-        report["inserted"].append({"table": table, "id": record["id"]})
-
+    # the pool is looked up per insert: a new member or company can be referenced by the next insert
+    run.insert(lambda table: instance.insert(table, by=_actor(rng, simulator.pool(instance)), rng=rng))
     pool = simulator.pool(instance)
-    for _ in range(counts["updates"]):
-        table = _weighted_table(instance, tables, rng)
-        if table is None:
-            break
-        store = instance.tables[table]
-        record_id = store.ids[rng.randrange(len(store))]
-        current = store.records[record_id]
-        noop = rng.random() < NOOP_SHARE
-        changes = {} if noop else _CHANGERS[table](current, rng, pool, factory, instance.clock.now())
-        instance.update(table, record_id, changes, by=_actor(rng, pool))
-        noops += noop
-        report["updated"].append({"table": table, "id": record_id, "fields": sorted(changes), "noop": noop})
-
-    referenced: dict[str, set[int]] = {}
-    for _ in range(counts["deletes"]):
-        deleted = _delete_one(instance, tables, rng, referenced)
-        if deleted is not None:
-            report["deleted"].append(deleted)
-    report["counts"] = {
-        "inserted": len(report["inserted"]),
-        "updated": len(report["updated"]),
-        "noop_updates": noops,
-        "deleted": len(report["deleted"]),
-    }
-    return report
-
-
-def _weighted_table(instance: Instance, tables: list[str], rng: random.Random, allow_empty: bool = False) -> Any:
-    """A table chosen in proportion to its size (busy tables change most)."""
-    sizes = [len(instance.tables[t]) for t in tables]
-    if allow_empty:
-        sizes = [max(size, 1) for size in sizes]
-    if not any(sizes):
-        return None
-    return rng.choices(tables, weights=sizes)[0]
+    run.update(
+        lambda table, record: _CHANGERS[table](record, rng, pool, factory, instance.clock.now()),
+        actor=lambda noop: _actor(rng, pool),
+        noop_share=NOOP_SHARE,
+    )
+    run.delete(referenced=lambda table: referencing_ids(instance, _REFERENCED_BY.get(table, []), _reference))
+    return run.report()
 
 
 def _actor(rng: random.Random, pool: Pool) -> str:
-    if pool.members and rng.random() < 0.8:
-        return rng.choice(pool.members)["identifier"]
-    return v.API_MEMBER
+    """A technician most of the time, otherwise the integration's API member."""
+    return pick_actor(rng, pool.members, "identifier", v.API_MEMBER)
 
 
-def _referenced(instance: Instance, table: str) -> set[int]:
-    ids: set[int] = set()
-    for other, field in _REFERENCED_BY.get(table, []):
-        for record in instance.tables[other].records.values():
-            if field == "chargeToId":
-                if record.get("chargeToType") == "ServiceTicket":
-                    ids.add(record.get("chargeToId", 0))
-            elif isinstance(ref := record.get(field), dict):
-                ids.add(ref.get("id", 0))
-    return ids
-
-
-def _delete_one(
-    instance: Instance, tables: list[str], rng: random.Random, referenced: dict[str, set[int]]
-) -> dict[str, Any] | None:
-    for _ in range(20):
-        table = _weighted_table(instance, tables, rng)
-        if table is None:
-            return None
-        if table not in referenced:
-            referenced[table] = _referenced(instance, table)
-        store = instance.tables[table]
-        record_id = store.ids[rng.randrange(len(store))]
-        if record_id in referenced[table]:
-            continue
-        instance.delete(table, record_id)
-        return {"table": table, "id": record_id}
-    return None
+def _reference(record: Record, field: str) -> Any:
+    """The id a record holds in a ``_REFERENCED_BY`` field (a reference object, or one of two special forms)."""
+    if field == "chargeToId":  # a time entry's charge target, when it is a service ticket
+        return record.get("chargeToId", 0) if record.get("chargeToType") == "ServiceTicket" else None
+    if field.startswith("objectId@"):  # a schedule entry's objectId, of one entry type
+        entry_type = record.get("type", {}).get("identifier")
+        return record.get("objectId", 0) if entry_type == field.partition("@")[2] else None
+    ref = record.get(field)
+    return ref.get("id", 0) if isinstance(ref, dict) else None
 
 
 # -- per-table changes -----------------------------------------------------------------------------
@@ -334,3 +277,8 @@ _CHANGERS: dict[str, Changer] = {
     "system/members": _member,
     "procurement/products": _product,
 }
+
+# the tables added later (boards, configurations, opportunities, project tickets, schedule entries)
+_CHANGERS.update(extra_tables.CHANGERS)
+for _table, _referencing in extra_tables.REFERENCED_BY.items():
+    _REFERENCED_BY.setdefault(_table, []).extend(_referencing)

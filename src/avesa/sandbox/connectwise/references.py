@@ -55,6 +55,22 @@ REF_KINDS: dict[str, tuple[str, str]] = {
     "member_type": ("type_href", "system/memberTypes/{id}"),
     "catalog_item": ("catalog_href", "procurement/catalog/{id}"),
     "unit_of_measure": ("uom_href", "procurement/unitOfMeasures/{id}"),
+    # used by the tables in extra_tables
+    "service_signoff": ("signOffTemplate_href", "service/serviceSignoff/{id}"),
+    "email_template": ("emailTemplate_href", "service/emailTemplates/{id}"),
+    "configuration_type": ("type_href", "company/configurations/types/{id}"),
+    "configuration_status": ("status_href", "company/configurations/statuses/{id}"),
+    "manufacturer": ("manufacturer_href", "procurement/manufacturers/{id}"),
+    "opportunity_type": ("type_href", "sales/opportunities/types/{id}"),
+    "opportunity_stage": ("stage_href", "sales/stages/{id}"),
+    "opportunity_status": ("status_href", "sales/opportunities/statuses/{id}"),
+    "opportunity_priority": ("priority_href", "sales/opportunities/priorities/{id}"),
+    "opportunity_probability": ("probability_href", "sales/probabilities/{id}"),
+    "opportunity_rating": ("rating_href", "sales/opportunities/ratings/{id}"),
+    "campaign": ("campaign_href", "marketing/campaigns/{id}"),
+    "schedule_type": ("type_href", "schedule/types/{id}"),
+    "schedule_status": ("status_href", "schedule/statuses/{id}"),
+    "reminder": ("reminder_href", "schedule/reminderTimes/{id}"),
 }
 
 

@@ -29,19 +29,13 @@ from avesa.sandbox.connectwise.query import (
 )
 from avesa.sandbox.connectwise.simulator import API_PATH
 from avesa.sandbox.connectwise.tables import TABLES, TableDef
-from avesa.sandbox.faults import FaultKind, OneShotFault, RequestScope, random_fault
+from avesa.sandbox.faults import ERROR_STATUS, FaultKind, OneShotFault, RequestScope, random_fault
 from avesa.sandbox.instances import Instance, Registry
 from avesa.sandbox.ratelimit import TokenBucket
 from avesa.sandbox.responses import JSON_MEDIA_TYPE, ResetResponse, TruncatedResponse, malformed
 from avesa.sandbox.selection import select
 
-_IMMEDIATE_STATUS = {
-    FaultKind.RATE_LIMITED: 429,
-    FaultKind.RATE_LIMITED_NO_RETRY_AFTER: 429,
-    FaultKind.SERVER_ERROR: 500,
-    FaultKind.BAD_GATEWAY: 502,
-    FaultKind.UNAVAILABLE: 503,
-}
+_IMMEDIATE_STATUS = ERROR_STATUS
 
 
 @dataclass(frozen=True)

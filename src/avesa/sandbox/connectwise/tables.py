@@ -1,4 +1,4 @@
-"""The eight ConnectWise endpoints the sandbox serves, and how big each table is per scale.
+"""The ConnectWise endpoints the sandbox serves, and how big each table is per scale.
 
 The endpoint path (``service/tickets``) is a table's name everywhere in the sandbox, as it is in
 the pipeline's catalog; a short alias (``tickets``) is accepted by the admin API for convenience.
@@ -7,6 +7,8 @@ the pipeline's catalog; a short alias (``tickets``) is accepted by the admin API
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from avesa.sandbox.scales import grown, scale_counts
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,12 @@ TABLES: dict[str, TableDef] = {
         TableDef("service/tickets", "Ticket", "tickets", "Ticket", 180000, False),
         TableDef("time/entries", "TimeEntry", "time_entries", "TimeEntry", 2400000, False),
         TableDef("procurement/products", "ProductItem", "products", "ProductItem", 5000, True),
+        # generated after the eight above, each from its own random stream (see extra_tables)
+        TableDef("service/boards", "Board", "boards", "Board", 1, True),
+        TableDef("company/configurations", "Company.Configuration", "configurations", "Configuration", 4100, True),
+        TableDef("sales/opportunities", "Opportunity", "opportunities", "Opportunity", 420, True),
+        TableDef("project/tickets", "Ticket", "project_tickets", "ProjectTicket", 600000, True),
+        TableDef("schedule/entries", "ScheduleEntry", "schedule_entries", "ScheduleEntry", 52000, True),
     )
 }
 """Endpoint -> definition, in generation order (referenced tables first)."""
@@ -51,10 +59,15 @@ _BASE = {
     "finance/agreements": 120,
     "project/projects": 40,
     "procurement/products": 300,
+    "service/boards": 10,
+    "company/configurations": 1000,
+    "sales/opportunities": 150,
+    "project/tickets": 300,
+    "schedule/entries": 1200,
 }
 
-SCALES: dict[str, dict[str, int]] = {
-    "tiny": {
+SCALES: dict[str, dict[str, int]] = grown(
+    tiny={
         "company/companies": 12,
         "company/contacts": 40,
         "service/tickets": 80,
@@ -63,11 +76,16 @@ SCALES: dict[str, dict[str, int]] = {
         "finance/agreements": 8,
         "project/projects": 4,
         "procurement/products": 20,
+        "service/boards": 7,
+        "company/configurations": 30,
+        "sales/opportunities": 10,
+        "project/tickets": 16,
+        "schedule/entries": 40,
     },
-    "small": dict(_BASE),
-    "medium": {k: v * 5 for k, v in _BASE.items()} | {"system/members": 60},
-    "large": {k: int(v * 12.5) for k, v in _BASE.items()} | {"system/members": 150},
-}
+    small=_BASE,
+    medium={"system/members": 60, "service/boards": 16},
+    large={"system/members": 150, "service/boards": 30},
+)
 """Record counts per table for each scale preset. ``large`` has 50,000 time entries."""
 
 
@@ -83,11 +101,4 @@ def resolve_table(name: str) -> str:
 
 def table_counts(scale: str, overrides: dict[str, int] | None = None) -> dict[str, int]:
     """Counts for a scale preset, with per-table overrides (endpoint or alias keys)."""
-    if scale not in SCALES:
-        raise ValueError(f"unknown scale {scale!r}; known: {', '.join(SCALES)}")
-    counts = dict(SCALES[scale])
-    for name, count in (overrides or {}).items():
-        if not isinstance(count, int) or count < 0:
-            raise ValueError(f"count for {name} must be an integer >= 0, got {count!r}")
-        counts[resolve_table(name)] = count
-    return counts
+    return scale_counts(SCALES, scale, overrides, resolve_table)

@@ -6,30 +6,13 @@ provider configures in ConnectWise Manage; ids are fixed so references are stabl
 
 from __future__ import annotations
 
-FIRST_NAMES = (
-    "James", "Mary", "Robert", "Patricia", "John", "Jennifer", "Michael", "Linda", "David", "Elizabeth",
-    "William", "Barbara", "Richard", "Susan", "Joseph", "Jessica", "Thomas", "Sarah", "Charles", "Karen",
-    "Christopher", "Lisa", "Daniel", "Nancy", "Matthew", "Betty", "Anthony", "Sandra", "Mark", "Margaret",
-    "Donald", "Ashley", "Steven", "Kimberly", "Andrew", "Emily", "Paul", "Donna", "Joshua", "Michelle",
-    "Kenneth", "Carol", "Kevin", "Amanda", "Brian", "Melissa", "George", "Deborah", "Timothy", "Stephanie",
-    "Priya", "Wei", "Carlos", "Fatima", "Hiroshi", "Olga", "Mateo", "Aisha", "Lars", "Sofia",
-)  # fmt: skip
+from avesa.sandbox import names
 
-LAST_NAMES = (
-    "Smith", "Johnson", "Williams", "Brown", "Jones", "Garcia", "Miller", "Davis", "Rodriguez", "Martinez",
-    "Hernandez", "Lopez", "Gonzalez", "Wilson", "Anderson", "Thomas", "Taylor", "Moore", "Jackson", "Martin",
-    "Lee", "Perez", "Thompson", "White", "Harris", "Sanchez", "Clark", "Ramirez", "Lewis", "Robinson",
-    "Walker", "Young", "Allen", "King", "Wright", "Scott", "Torres", "Nguyen", "Hill", "Flores",
-    "Green", "Adams", "Nelson", "Baker", "Hall", "Rivera", "Campbell", "Mitchell", "Carter", "Roberts",
-    "Patel", "Chen", "O'Brien", "Kowalski", "Yamamoto", "Ivanova", "Okafor", "Lindqvist", "Rossi", "Dubois",
-)  # fmt: skip
+FIRST_NAMES = names.FIRST_NAMES
 
-COMPANY_WORDS = (
-    "Apex", "Summit", "Harbor", "Pioneer", "Granite", "Cedar", "Lakeside", "Northwind", "Bluebird", "Redwood",
-    "Silverline", "Ironbridge", "Maple", "Evergreen", "Keystone", "Beacon", "Sterling", "Meridian", "Horizon",
-    "Riverbend", "Oakridge", "Crescent", "Falcon", "Trident", "Liberty", "Cobalt", "Prairie", "Coastal",
-    "Highland", "Union", "Frontier", "Vertex", "Sequoia", "Atlas", "Juniper", "Westfield", "Brightwater",
-)  # fmt: skip
+LAST_NAMES = names.LAST_NAMES
+
+COMPANY_WORDS = names.COMPANY_WORDS
 
 COMPANY_KINDS = (
     "Dental Group", "Family Practice", "Law Offices", "Manufacturing", "Logistics", "Construction",
@@ -60,7 +43,7 @@ CITIES = (
 
 AREA_CODES = ("813", "407", "512", "214", "303", "602", "206", "503", "312", "614", "404", "704", "615", "617")
 
-DOMAINS_TLD = (".com", ".com", ".com", ".net", ".org", ".us")
+DOMAINS_TLD = names.TLDS
 
 COUNTRIES = ((1, "United States", "US"), (2, "Canada", "CA"))
 

@@ -19,16 +19,13 @@ from avesa.sandbox.clock import format_epoch, parse_epoch
 from avesa.sandbox.helpdesk import vocab as v
 from avesa.sandbox.helpdesk.agents import ascii_slug
 from avesa.sandbox.helpdesk.builders import CITY_BY_NAME, RecordFactory, address, phone, sla_hours
+from avesa.sandbox.mutation import NOOP_SHARE, Changes, Mutation, Record, referencing_ids
 
 if TYPE_CHECKING:
     from avesa.sandbox.helpdesk.simulator import HelpdeskSimulator
     from avesa.sandbox.instances import Instance
 
-Record = dict[str, Any]
-Changes = dict[str, Any]
 Changer = Callable[[Record, random.Random, RecordFactory, int], Changes]
-
-NOOP_SHARE = 0.1
 
 REFERENCED_BY: dict[str, tuple[tuple[str, str], ...]] = {
     "companies": (("contacts", "company_id"), ("tickets", "company_id"), ("time_entries", "company_id")),
@@ -40,84 +37,17 @@ REFERENCED_BY: dict[str, tuple[tuple[str, str], ...]] = {
 
 def mutate(instance: Instance, simulator: HelpdeskSimulator, request: dict[str, Any]) -> dict[str, Any]:
     """Apply ``{updates, inserts, deletes, seed, tables}`` and report what was done."""
-    unknown = sorted(set(request) - {"updates", "inserts", "deletes", "seed", "tables"})
-    if unknown:
-        raise ValueError(f"unknown mutate field(s): {', '.join(unknown)}")
-    counts = {name: int(request.get(name) or 0) for name in ("updates", "inserts", "deletes")}
-    if any(n < 0 for n in counts.values()):
-        raise ValueError("updates, inserts and deletes must be >= 0")
-    seed = request.get("seed")
-    rng = random.Random(f"mutate/{instance.name}/{seed}") if seed is not None else instance.rng
-    tables = [simulator.resolve_table(t) for t in (request.get("tables") or simulator.tables())]
-    factory = simulator.record_factory
-
-    report: dict[str, Any] = {"inserted": [], "updated": [], "deleted": []}
-    for _ in range(counts["inserts"]):
-        table = _weighted_table(instance, tables, rng, allow_empty=True)
-        record = instance.insert(table, rng=rng)
-        report["inserted"].append({"table": table, "id": record["id"]})
-
-    noops = 0
-    for _ in range(counts["updates"]):
-        table = _weighted_table(instance, tables, rng)
-        if table is None:
-            break
-        store = instance.tables[table]
-        record_id = store.ids[rng.randrange(len(store))]
-        noop = rng.random() < NOOP_SHARE
-        changes = {} if noop else CHANGERS[table](store.records[record_id], rng, factory, instance.clock.now())
-        instance.update(table, record_id, changes)
-        noops += noop
-        report["updated"].append({"table": table, "id": record_id, "fields": sorted(changes), "noop": noop})
-
-    referenced: dict[str, set[Any]] = {}
-    for _ in range(counts["deletes"]):
-        deleted = _delete_one(instance, tables, rng, referenced)
-        if deleted is not None:
-            report["deleted"].append(deleted)
-    report["counts"] = {
-        "inserted": len(report["inserted"]),
-        "updated": len(report["updated"]),
-        "noop_updates": noops,
-        "deleted": len(report["deleted"]),
-    }
-    return report
-
-
-def _weighted_table(instance: Instance, tables: list[str], rng: random.Random, allow_empty: bool = False) -> Any:
-    """A table chosen in proportion to its size (busy tables change most)."""
-    sizes = [len(instance.tables[t]) for t in tables]
-    if allow_empty:
-        sizes = [max(size, 1) for size in sizes]
-    if not any(sizes):
-        return None
-    return rng.choices(tables, weights=sizes)[0]
+    run = Mutation(instance, request)
+    rng, factory = run.rng, simulator.record_factory
+    run.insert(lambda table: instance.insert(table, rng=rng))
+    run.update(lambda table, record: CHANGERS[table](record, rng, factory, instance.clock.now()), noop_share=NOOP_SHARE)
+    run.delete(referenced=lambda table: referenced_ids(instance, table))
+    return run.report()
 
 
 def referenced_ids(instance: Instance, table: str) -> set[Any]:
     """Ids of ``table`` that some record references (those cannot be deleted)."""
-    ids: set[Any] = set()
-    for other, field in REFERENCED_BY.get(table, ()):
-        ids.update(record.get(field) for record in instance.tables[other].records.values())
-    return ids
-
-
-def _delete_one(
-    instance: Instance, tables: list[str], rng: random.Random, referenced: dict[str, set[Any]]
-) -> dict[str, Any] | None:
-    for _ in range(20):
-        table = _weighted_table(instance, tables, rng)
-        if table is None:
-            return None
-        if table not in referenced:
-            referenced[table] = referenced_ids(instance, table)
-        store = instance.tables[table]
-        record_id = store.ids[rng.randrange(len(store))]
-        if record_id in referenced[table]:
-            continue
-        instance.delete(table, record_id)
-        return {"table": table, "id": record_id}
-    return None
+    return referencing_ids(instance, REFERENCED_BY.get(table, ()))
 
 
 # -- per-table changes -----------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from avesa.sandbox.faults import FaultKind, OneShotFault, RequestScope, random_fault
+from avesa.sandbox.faults import ERROR_STATUS_WITH_503_RETRY_AFTER, FaultKind, OneShotFault, RequestScope, random_fault
 from avesa.sandbox.helpdesk import errors
 from avesa.sandbox.helpdesk.auth import HEADER, authenticated
 from avesa.sandbox.helpdesk.limits import rate_limit_headers
@@ -33,14 +33,7 @@ from avesa.sandbox.responses import JSON_MEDIA_TYPE, ResetResponse, TruncatedRes
 
 API_PREFIX = "api/v2"
 
-_IMMEDIATE_STATUS = {
-    FaultKind.RATE_LIMITED: 429,
-    FaultKind.RATE_LIMITED_NO_RETRY_AFTER: 429,
-    FaultKind.SERVER_ERROR: 500,
-    FaultKind.BAD_GATEWAY: 502,
-    FaultKind.UNAVAILABLE: 503,
-    FaultKind.UNAVAILABLE_RETRY_AFTER: 503,
-}
+_IMMEDIATE_STATUS = ERROR_STATUS_WITH_503_RETRY_AFTER
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from avesa.sandbox.scales import grown, scale_counts
+
 
 @dataclass(frozen=True)
 class TableDef:
@@ -36,12 +38,9 @@ ALIASES = {"time-entries": "time_entries", "timeentries": "time_entries"}
 
 _BASE = {"companies": 200, "contacts": 800, "tickets": 1500, "time_entries": 4000}
 
-SCALES: dict[str, dict[str, int]] = {
-    "tiny": {"companies": 12, "contacts": 40, "tickets": 80, "time_entries": 200},
-    "small": dict(_BASE),
-    "medium": {k: v * 5 for k, v in _BASE.items()},
-    "large": {k: int(v * 12.5) for k, v in _BASE.items()},
-}
+SCALES: dict[str, dict[str, int]] = grown(
+    tiny={"companies": 12, "contacts": 40, "tickets": 80, "time_entries": 200}, small=_BASE
+)
 """Record counts per table for each scale preset (``large`` has 50,000 time entries)."""
 
 AGENTS: dict[str, int] = {"tiny": 6, "small": 15, "medium": 40, "large": 80}
@@ -59,11 +58,4 @@ def resolve_table(name: str) -> str:
 
 def table_counts(scale: str, overrides: dict[str, int] | None = None) -> dict[str, int]:
     """Counts for a scale preset, with per-table overrides."""
-    if scale not in SCALES:
-        raise ValueError(f"unknown scale {scale!r}; known: {', '.join(SCALES)}")
-    counts = dict(SCALES[scale])
-    for name, count in (overrides or {}).items():
-        if not isinstance(count, int) or isinstance(count, bool) or count < 0:
-            raise ValueError(f"count for {name} must be an integer >= 0, got {count!r}")
-        counts[resolve_table(name)] = count
-    return counts
+    return scale_counts(SCALES, scale, overrides, resolve_table)

@@ -18,13 +18,12 @@ from typing import TYPE_CHECKING, Any
 from avesa.sandbox.clock import format_epoch
 from avesa.sandbox.microsoft365 import vocab as v
 from avesa.sandbox.microsoft365.builders import Pool, RecordFactory
+from avesa.sandbox.mutation import Changes, Mutation, Record
 
 if TYPE_CHECKING:
     from avesa.sandbox.instances import Instance
     from avesa.sandbox.microsoft365.simulator import Microsoft365Simulator
 
-Record = dict[str, Any]
-Changes = dict[str, Any]
 
 POOL_TABLES = ("subscribedSkus", "users", "groups", "devices", "deviceManagement/managedDevices")
 
@@ -34,54 +33,14 @@ DELETABLE = ("users", "groups", "devices", "deviceManagement/managedDevices")
 
 def mutate(instance: Instance, simulator: Microsoft365Simulator, request: dict[str, Any]) -> dict[str, Any]:
     """Apply ``{updates, inserts, deletes, seed, tables}`` and report what was done."""
-    known = {"updates", "inserts", "deletes", "seed", "tables"}
-    unknown = sorted(set(request) - known)
-    if unknown:
-        raise ValueError(f"unknown mutate field(s): {', '.join(unknown)}")
-    counts = {name: int(request.get(name) or 0) for name in ("updates", "inserts", "deletes")}
-    if any(n < 0 for n in counts.values()):
-        raise ValueError("updates, inserts and deletes must be >= 0")
-    seed = request.get("seed")
-    rng = random.Random(f"mutate/{instance.name}/{seed}") if seed is not None else instance.rng
-    tables = [simulator.resolve_table(t) for t in (request.get("tables") or simulator.tables())]
-    factory = simulator.factory
-
-    report: dict[str, Any] = {"inserted": [], "updated": [], "deleted": []}
-    for _ in range(counts["inserts"]):
-        table = _weighted(instance, [t for t in tables if t in INSERTABLE], rng, allow_empty=True)
-        if table is None:
-            break
-        record = instance.insert(table, rng=rng)
-        report["inserted"].append({"table": table, "id": record["id"]})
-
+    run = Mutation(instance, request)
+    rng, factory = run.rng, simulator.factory
+    run.insert(lambda table: instance.insert(table, rng=rng), tables=[t for t in run.tables if t in INSERTABLE])
     pool = simulator.pool(instance)  # updates only read licences from it: one snapshot is enough
-    for _ in range(counts["updates"]):
-        table = _weighted(instance, tables, rng)
-        if table is None:
-            break
-        store = instance.tables[table]
-        key = store.ids[rng.randrange(len(store))]
-        current = store.records[key]
-        changes = _real_change(table, current, rng, pool, factory, instance.clock.now())
-        instance.update(table, current["id"], changes)
-        report["updated"].append({"table": table, "id": current["id"], "fields": sorted(changes), "noop": False})
-
-    for _ in range(counts["deletes"]):
-        table = _weighted(instance, [t for t in tables if t in DELETABLE], rng)
-        if table is None:
-            break
-        store = instance.tables[table]
-        key = store.ids[rng.randrange(len(store))]
-        record_id = store.records[key]["id"]
-        instance.delete(table, record_id)
-        report["deleted"].append({"table": table, "id": record_id})
-    report["counts"] = {
-        "inserted": len(report["inserted"]),
-        "updated": len(report["updated"]),
-        "noop_updates": 0,
-        "deleted": len(report["deleted"]),
-    }
-    return report
+    run.update(lambda table, record: _real_change(table, record, rng, pool, factory, instance.clock.now()))
+    # no reference guard: whichever user, group or device is drawn is deleted
+    run.delete(tables=[t for t in run.tables if t in DELETABLE])
+    return run.report()
 
 
 def _real_change(table: str, current: Record, rng: random.Random, pool: Pool, f: RecordFactory, now: int) -> Changes:
@@ -92,16 +51,6 @@ def _real_change(table: str, current: Record, rng: random.Random, pool: Pool, f:
         if any(current.get(name) != value for name, value in changes.items()):
             break
     return changes
-
-
-def _weighted(instance: Instance, tables: list[str], rng: random.Random, allow_empty: bool = False) -> str | None:
-    """A table chosen in proportion to its size (busy tables change most)."""
-    sizes = [len(instance.tables[t]) for t in tables]
-    if allow_empty:
-        sizes = [max(size, 1) for size in sizes]
-    if not any(sizes):
-        return None
-    return rng.choices(tables, weights=sizes)[0]
 
 
 # -- per-table changes -----------------------------------------------------------------------------

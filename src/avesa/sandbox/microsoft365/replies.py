@@ -14,21 +14,14 @@ from typing import Any
 
 from starlette.responses import Response
 
-from avesa.sandbox.faults import FaultKind, OneShotFault
+from avesa.sandbox.faults import ERROR_STATUS_WITH_503_RETRY_AFTER, FaultKind, OneShotFault
 from avesa.sandbox.instances import Instance
 from avesa.sandbox.microsoft365 import auth, errors
 from avesa.sandbox.microsoft365.errors import GraphError
 
 PLAIN_JSON = "application/json; charset=utf-8"
 
-STATUS_FAULTS = {
-    FaultKind.RATE_LIMITED: 429,
-    FaultKind.RATE_LIMITED_NO_RETRY_AFTER: 429,
-    FaultKind.SERVER_ERROR: 500,
-    FaultKind.BAD_GATEWAY: 502,
-    FaultKind.UNAVAILABLE: 503,
-    FaultKind.UNAVAILABLE_RETRY_AFTER: 503,
-}
+STATUS_FAULTS = ERROR_STATUS_WITH_503_RETRY_AFTER
 """Faults answered with an error status right away."""
 
 _ERROR_CODES = {

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from avesa.sandbox.scales import scale_counts
+
 
 @dataclass(frozen=True)
 class ResourceDef:
@@ -241,13 +243,7 @@ def resolve_table(name: str) -> str:
 
 def table_counts(scale: str, overrides: dict[str, int] | None = None) -> dict[str, int]:
     """Counts for a scale preset, with per-table overrides (path or alias keys)."""
-    if scale not in SCALES:
-        raise ValueError(f"unknown scale {scale!r}; known: {', '.join(SCALES)}")
-    counts = dict(SCALES[scale])
-    for name, count in (overrides or {}).items():
-        if not isinstance(count, int) or isinstance(count, bool) or count < 0:
-            raise ValueError(f"count for {name} must be an integer >= 0, got {count!r}")
-        counts[resolve_table(name)] = count
+    counts = scale_counts(SCALES, scale, overrides, resolve_table)
     if counts["organization"] > 1:
         raise ValueError("a tenant has exactly one organization record (count 0 or 1)")
     return counts

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from avesa.sandbox import names
+
 
 @dataclass(frozen=True)
 class ServicePlan:
@@ -102,29 +104,12 @@ SKUS_BY_ID_ORDER: tuple[Sku, ...] = tuple(sorted(SKUS, key=lambda sku: sku.sku_i
 
 SKU_BY_PART: dict[str, Sku] = {sku.part_number: sku for sku in SKUS}
 
-FIRST_NAMES = (
-    "James", "Mary", "Robert", "Patricia", "John", "Jennifer", "Michael", "Linda", "David", "Elizabeth",
-    "William", "Barbara", "Richard", "Susan", "Joseph", "Jessica", "Thomas", "Sarah", "Charles", "Karen",
-    "Christopher", "Lisa", "Daniel", "Nancy", "Matthew", "Betty", "Anthony", "Sandra", "Mark", "Margaret",
-    "Donald", "Ashley", "Steven", "Kimberly", "Andrew", "Emily", "Paul", "Donna", "Joshua", "Michelle",
-    "Kenneth", "Carol", "Kevin", "Amanda", "Brian", "Melissa", "George", "Deborah", "Timothy", "Stephanie",
-    "Priya", "Wei", "Carlos", "Fatima", "Hiroshi", "Olga", "Mateo", "Aisha", "Lars", "Sofia", "Zoë", "José",
-)  # fmt: skip
+FIRST_NAMES = (*names.FIRST_NAMES, "Zoë", "José")
 
-LAST_NAMES = (
-    "Smith", "Johnson", "Williams", "Brown", "Jones", "Garcia", "Miller", "Davis", "Rodriguez", "Martinez",
-    "Hernandez", "Lopez", "Gonzalez", "Wilson", "Anderson", "Thomas", "Taylor", "Moore", "Jackson", "Martin",
-    "Lee", "Perez", "Thompson", "White", "Harris", "Sanchez", "Clark", "Ramirez", "Lewis", "Robinson",
-    "Walker", "Young", "Allen", "King", "Wright", "Scott", "Torres", "Nguyen", "Hill", "Flores",
-    "Green", "Adams", "Nelson", "Baker", "Hall", "Rivera", "Campbell", "Mitchell", "Carter", "Roberts",
-    "Patel", "Chen", "O'Brien", "Kowalski", "Yamamoto", "Ivanova", "Okafor", "Lindqvist", "Rossi", "Dubois",
-)  # fmt: skip
+LAST_NAMES = names.LAST_NAMES
 
-COMPANY_WORDS = (
-    "Apex", "Summit", "Harbor", "Pioneer", "Granite", "Cedar", "Lakeside", "Northwind", "Bluebird", "Redwood",
-    "Silverline", "Ironbridge", "Maple", "Evergreen", "Keystone", "Beacon", "Sterling", "Meridian", "Horizon",
-    "Riverbend", "Oakridge", "Crescent", "Falcon", "Trident", "Liberty", "Cobalt", "Prairie", "Coastal",
-)  # fmt: skip
+COMPANY_WORDS = names.COMPANY_WORDS[:28]
+"""The first 28 words only: more would change the name of every generated tenant."""
 
 COMPANY_KINDS = (
     ("Dental Group", "dental"), ("Law Offices", "law"), ("Manufacturing", "mfg"), ("Logistics", "logistics"),
@@ -133,7 +118,7 @@ COMPANY_KINDS = (
     ("Medical Center", "med"), ("Wealth Management", "wealth"), ("Foods", "foods"), ("Hospitality", "hotels"),
 )  # fmt: skip
 
-TLDS = (".com", ".com", ".com", ".net", ".org", ".us", ".co")
+TLDS = (*names.TLDS, ".co")
 
 DEPARTMENTS: dict[str, tuple[str, ...]] = {
     "Executive": ("Chief Executive Officer", "Chief Operating Officer", "Chief Financial Officer", "President"),

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from avesa.sandbox import names
 from avesa.sandbox.salesforce import ids
 from avesa.sandbox.salesforce import vocab as v
 from avesa.sandbox.salesforce.objects import OBJECTS
@@ -201,20 +202,20 @@ class RecordFactory:
 
     def phone(self, rng: random.Random) -> str:
         """A US phone number as users type them into Salesforce: ``(512) 555-0142``."""
-        return f"({rng.choice(v.AREA_CODES)}) {rng.randint(200, 999)}-{rng.randint(0, 9999):04d}"
+        return names.phone_number(rng, v.AREA_CODES)
 
     def place(self, rng: random.Random) -> tuple[str, str, str, str, str, float, float]:
         """(street, city, state, postal code, country, latitude, longitude) of a real US city."""
         city, state, zip_prefix = rng.choice(v.CITIES)
         latitude, longitude = v.COORDINATES[city]
         suite = rng.choice(v.SUITES)
-        street = f"{rng.randint(10, 9899)} {rng.choice(v.STREETS)}" + (f"\n{suite}" if suite else "")
+        street = names.street_line(rng, v.STREETS) + (f"\n{suite}" if suite else "")
         jitter = rng.uniform(-0.05, 0.05)
         return (
             street,
             city,
             state,
-            f"{zip_prefix}{rng.randint(0, 99):02d}",
+            names.zip_code(rng, zip_prefix),
             "USA",
             round(latitude + jitter, 6),
             round(longitude - jitter, 6),
@@ -232,7 +233,7 @@ class RecordFactory:
 
     def _company_name(self, rng: random.Random) -> tuple[str, str]:
         word, kind, suffix = rng.choice(v.COMPANY_WORDS), rng.choice(v.COMPANY_KINDS), rng.choice(v.COMPANY_SUFFIXES)
-        domain = f"{word}{kind.split()[0]}".lower().replace(" ", "").replace("&", "") + rng.choice(v.TLDS)
+        domain = names.domain_stem(word, kind) + rng.choice(v.TLDS)
         return f"{word} {kind} {suffix}".strip(), domain
 
     @staticmethod

@@ -17,6 +17,7 @@ import random
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from avesa.sandbox.mutation import NOOP_SHARE, Changes, Mutation, Record, pick_actor, referencing_ids
 from avesa.sandbox.salesforce import vocab as v
 from avesa.sandbox.salesforce.factory import SYSTEM_ACTOR, Pool, RecordFactory, forecast_category, stage
 from avesa.sandbox.salesforce.timefmt import format_date, format_datetime, parse_date
@@ -25,10 +26,6 @@ if TYPE_CHECKING:
     from avesa.sandbox.instances import Instance
     from avesa.sandbox.salesforce.simulator import SalesforceSimulator
 
-Record = dict[str, Any]
-Changes = dict[str, Any]
-
-NOOP_SHARE = 0.1
 _DAY = 86400
 
 REFERENCE_FIELDS: dict[str, tuple[str, ...]] = {
@@ -42,105 +39,45 @@ REFERENCE_FIELDS: dict[str, tuple[str, ...]] = {
 }
 """Reference fields between served objects (a record referenced by a live record is not deleted)."""
 
+_REFERENCES = tuple((table, name) for table, names in REFERENCE_FIELDS.items() for name in names)
+
 UNDELETABLE = ("User",)
 
 
 def mutate(instance: Instance, simulator: SalesforceSimulator, request: dict[str, Any]) -> dict[str, Any]:
     """Apply ``{updates, inserts, deletes, seed, tables}`` and report what was done."""
-    known = {"updates", "inserts", "deletes", "seed", "tables"}
-    unknown = sorted(set(request) - known)
-    if unknown:
-        raise ValueError(f"unknown mutate field(s): {', '.join(unknown)}")
-    counts = {name: int(request.get(name) or 0) for name in ("updates", "inserts", "deletes")}
-    if any(n < 0 for n in counts.values()):
-        raise ValueError("updates, inserts and deletes must be >= 0")
-    seed = request.get("seed")
-    rng = random.Random(f"mutate/{instance.name}/{seed}") if seed is not None else instance.rng
-    tables = [simulator.resolve_table(t) for t in (request.get("tables") or simulator.tables())]
+    run = Mutation(instance, request)
+    rng = run.rng
     factory = simulator.factory()
-
-    report: dict[str, Any] = {"inserted": [], "updated": [], "deleted": []}
-    noops = 0
-    for _ in range(counts["inserts"]):
-        table = _weighted_table(instance, tables, rng, allow_empty=True)
-        record = instance.insert(table, by=_actor(rng, simulator.pool(instance)), rng=rng)
-        report["inserted"].append({"table": table, "id": record["Id"]})
+    run.insert(lambda table: instance.insert(table, by=_actor(rng, simulator.pool(instance)), rng=rng))
 
     pool = simulator.pool(instance)  # references for updates: nothing is deleted while updating
-    for _ in range(counts["updates"]):
-        table = _weighted_table(instance, tables, rng)
-        if table is None:
-            break
-        store = instance.tables[table]
-        key = store.ids[rng.randrange(len(store))]
-        current = store.records[key]
-        noop = rng.random() < NOOP_SHARE
-        now = instance.clock.now()
-        changes = {} if noop else _CHANGERS[table](current, rng, pool, factory, now)
-        by = SYSTEM_ACTOR if noop and rng.random() < 0.5 else _actor(rng, pool)
-        instance.update(table, current["Id"], changes, by=by)
-        noops += noop
-        report["updated"].append({"table": table, "id": current["Id"], "fields": sorted(changes), "noop": noop})
 
+    def actor(noop: bool) -> str:
+        """Half the no-op saves are system touches (only ``SystemModstamp`` moves)."""
+        return SYSTEM_ACTOR if noop and rng.random() < 0.5 else _actor(rng, pool)
+
+    run.update(
+        lambda table, record: _CHANGERS[table](record, rng, pool, factory, instance.clock.now()),
+        actor=actor,
+        noop_share=NOOP_SHARE,
+    )
     referenced: set[str] | None = None
-    for _ in range(counts["deletes"]):
-        if referenced is None:
-            referenced = _referenced(instance)
-        deleted = _delete_one(instance, [t for t in tables if t not in UNDELETABLE], rng, referenced)
-        if deleted is not None:
-            report["deleted"].append(deleted)
-    report["counts"] = {
-        "inserted": len(report["inserted"]),
-        "updated": len(report["updated"]),
-        "noop_updates": noops,
-        "deleted": len(report["deleted"]),
-    }
-    return report
 
+    def protected(table: str) -> set[str]:
+        """Ids any live record references, whatever the object: Salesforce ids are unique org-wide."""
+        nonlocal referenced
+        if referenced is None:  # once per run, before the first delete: later deletes free nothing this run
+            referenced = referencing_ids(instance, _REFERENCES)
+        return referenced
 
-def _weighted_table(instance: Instance, tables: list[str], rng: random.Random, allow_empty: bool = False) -> Any:
-    """An object chosen in proportion to its size (busy objects change most)."""
-    sizes = [len(instance.tables[t]) for t in tables]
-    if allow_empty:
-        sizes = [max(size, 1) for size in sizes]
-    if not any(sizes):
-        return None
-    return rng.choices(tables, weights=sizes)[0]
+    run.delete(referenced=protected, tables=[t for t in run.tables if t not in UNDELETABLE])
+    return run.report()
 
 
 def _actor(rng: random.Random, pool: Pool) -> str:
-    owners = pool.owners
-    if owners and rng.random() < 0.8:
-        return str(rng.choice(owners)["Id"])
-    return "api"
-
-
-def _referenced(instance: Instance) -> set[str]:
-    """Ids some live record references."""
-    out: set[str] = set()
-    for table, fields in REFERENCE_FIELDS.items():
-        for record in instance.tables[table].records.values():
-            for name in fields:
-                value = record.get(name)
-                if value:
-                    out.add(value)
-    return out
-
-
-def _delete_one(
-    instance: Instance, tables: list[str], rng: random.Random, referenced: set[str]
-) -> dict[str, Any] | None:
-    for _ in range(20):
-        table = _weighted_table(instance, tables, rng)
-        if table is None:
-            return None
-        store = instance.tables[table]
-        record = store.records[store.ids[rng.randrange(len(store))]]
-        if record["Id"] in referenced:
-            continue
-        instance.delete(table, record["Id"])
-        return {"table": table, "id": record["Id"]}
-    return None
+    """An owner (a user) most of the time, otherwise the API's integration."""
+    return pick_actor(rng, pool.owners, "Id", "api")
 
 
 # -- per-object changes -------------------------------------------------------------------------

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from avesa.sandbox.scales import grown, scale_counts
+
 
 @dataclass(frozen=True)
 class SObjectDef:
@@ -51,8 +53,8 @@ _BASE = {
     "Event": 1500,
 }
 
-SCALES: dict[str, dict[str, int]] = {
-    "tiny": {
+SCALES: dict[str, dict[str, int]] = grown(
+    tiny={
         "User": 6,
         "Account": 12,
         "Contact": 40,
@@ -62,10 +64,10 @@ SCALES: dict[str, dict[str, int]] = {
         "Task": 80,
         "Event": 40,
     },
-    "small": dict(_BASE),
-    "medium": {k: v * 5 for k, v in _BASE.items()} | {"User": 60},
-    "large": {k: int(v * 12.5) for k, v in _BASE.items()} | {"User": 150},
-}
+    small=_BASE,
+    medium={"User": 60},
+    large={"User": 150},
+)
 """Record counts per object for each scale preset (``medium`` has 20,000 tasks, ``large`` 50,000)."""
 
 
@@ -79,11 +81,4 @@ def resolve_object(name: str) -> str:
 
 def object_counts(scale: str, overrides: dict[str, int] | None = None) -> dict[str, int]:
     """Counts for a scale preset, with per-object overrides (any spelling of the name)."""
-    if scale not in SCALES:
-        raise ValueError(f"unknown scale {scale!r}; known: {', '.join(SCALES)}")
-    counts = dict(SCALES[scale])
-    for name, count in (overrides or {}).items():
-        if not isinstance(count, int) or isinstance(count, bool) or count < 0:
-            raise ValueError(f"count for {name} must be an integer >= 0, got {count!r}")
-        counts[resolve_object(name)] = count
-    return counts
+    return scale_counts(SCALES, scale, overrides, resolve_object)

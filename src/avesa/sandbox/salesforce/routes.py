@@ -26,7 +26,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from avesa.sandbox.faults import FaultKind, OneShotFault, RequestScope, random_fault
+from avesa.sandbox.faults import ERROR_STATUS, FaultKind, OneShotFault, RequestScope, random_fault
 from avesa.sandbox.instances import Instance, Registry
 from avesa.sandbox.ratelimit import TokenBucket
 from avesa.sandbox.responses import JSON_MEDIA_TYPE, ResetResponse, TruncatedResponse, malformed
@@ -48,13 +48,7 @@ _VERSION = re.compile(r"^v(\d{2,3}\.\d)$")
 _LOCATOR = re.compile(r"^(01g[0-9A-Za-z]{12}(?:[0-9A-Za-z]{3})?)-(\d+)$")
 _BATCH_OPTION = re.compile(r"batchSize\s*=\s*(\d+)", re.IGNORECASE)
 
-_IMMEDIATE_STATUS = {
-    FaultKind.RATE_LIMITED: 429,
-    FaultKind.RATE_LIMITED_NO_RETRY_AFTER: 429,
-    FaultKind.SERVER_ERROR: 500,
-    FaultKind.BAD_GATEWAY: 502,
-    FaultKind.UNAVAILABLE: 503,
-}
+_IMMEDIATE_STATUS = ERROR_STATUS
 _BODY_FAULTS = (FaultKind.MALFORMED, FaultKind.TRUNCATED, FaultKind.SLOW)
 
 

@@ -6,6 +6,8 @@ text and the semantics the generator needs (which stage is won, what probability
 
 from __future__ import annotations
 
+from avesa.sandbox import names
+
 FIRST_NAMES = (
     "James", "Mary", "Robert", "Patricia", "John", "Jennifer", "Michael", "Linda", "David", "Elizabeth",
     "William", "Barbara", "Richard", "Susan", "Joseph", "Jessica", "Thomas", "Sarah", "Carlos", "Karen",
@@ -16,11 +18,7 @@ FIRST_NAMES = (
 )  # fmt: skip
 
 LAST_NAMES = (
-    "Smith", "Johnson", "Williams", "Brown", "Jones", "Garcia", "Miller", "Davis", "Rodriguez", "Martinez",
-    "Hernandez", "Lopez", "Gonzalez", "Wilson", "Anderson", "Thomas", "Taylor", "Moore", "Jackson", "Martin",
-    "Lee", "Perez", "Thompson", "White", "Harris", "Sanchez", "Clark", "Ramirez", "Lewis", "Robinson",
-    "Walker", "Young", "Allen", "King", "Wright", "Scott", "Torres", "Nguyen", "Hill", "Flores",
-    "Green", "Adams", "Nelson", "Baker", "Hall", "Rivera", "Campbell", "Mitchell", "Carter", "Roberts",
+    *names.US_LAST_NAMES,
     "Patel", "O'Brien", "Kim", "Chen", "Singh", "Murphy", "Cook", "Rogers", "Morgan", "Cooper",
 )  # fmt: skip
 
@@ -41,7 +39,7 @@ COMPANY_KINDS = (
 
 COMPANY_SUFFIXES = ("Inc.", "LLC", "Co.", "Partners", "Group", "Corp.", "", "")
 
-TLDS = (".com", ".com", ".com", ".net", ".org", ".us")
+TLDS = names.TLDS
 
 CITIES = (
     ("Austin", "TX", "787"), ("Dallas", "TX", "752"), ("Houston", "TX", "770"), ("Denver", "CO", "802"),

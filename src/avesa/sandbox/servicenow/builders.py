@@ -13,6 +13,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
+from avesa.sandbox import names
 from avesa.sandbox.servicenow import vocab as v
 from avesa.sandbox.servicenow.ids import sys_id
 from avesa.sandbox.servicenow.pool import Pool, pick, ref_value
@@ -65,7 +66,7 @@ def _existing(rng: random.Random, records: list[Record], when: int) -> Record | 
 
 
 def _phone(rng: random.Random) -> str:
-    return f"({rng.choice(v.AREA_CODES)}) {rng.randint(200, 999)}-{rng.randint(0, 9999):04d}"
+    return names.phone_number(rng, v.AREA_CODES)
 
 
 def _fill(rng: random.Random, template: str) -> str:
@@ -120,7 +121,7 @@ class Factory:
 
     def _address(self, rng: random.Random) -> tuple[str, str, str, str]:
         city, state, zip_prefix = rng.choice(v.CITIES)
-        return f"{rng.randint(10, 9899)} {rng.choice(v.STREETS)}", city, state, f"{zip_prefix}{rng.randint(0, 99):02d}"
+        return names.street_line(rng, v.STREETS), city, state, names.zip_code(rng, zip_prefix)
 
     # -- companies and people ----------------------------------------------------------------------
 
@@ -138,7 +139,7 @@ class Factory:
         street, city, state, zip_code = self._address(rng)
         if kind == "msp":
             name, symbol, city, state, zip_prefix, domain = v.MSP_COMPANY
-            zip_code = f"{zip_prefix}{rng.randint(0, 99):02d}"
+            zip_code = names.zip_code(rng, zip_prefix)
         elif kind == "vendor":
             name, symbol, hardware = rng.choice(v.VENDORS)
             domain = name.split()[0].lower() + ".example.com"
@@ -147,7 +148,7 @@ class Factory:
             word, trade = rng.choice(v.COMPANY_WORDS), rng.choice(v.COMPANY_KINDS)
             name = f"{word} {trade} {rng.choice(v.COMPANY_SUFFIXES)}".strip()[:80]
             symbol = f"{word[:4]}{trade[:3]}".upper().replace(" ", "")
-            domain = f"{word}{trade.split()[0]}".lower().replace(" ", "") + rng.choice(v.TLDS)
+            domain = names.domain_stem(word, trade) + rng.choice(v.TLDS)
             r.update(customer="true")
             if pool.customers and rng.random() < 0.08:
                 r["parent"] = self.ref("core_company", pool.customer(rng, entered))

@@ -15,6 +15,8 @@ import random
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from avesa.sandbox import names
+from avesa.sandbox.mutation import NOOP_SHARE, Changes, Mutation, Record, referencing_ids
 from avesa.sandbox.servicenow import vocab as v
 from avesa.sandbox.servicenow.builders import Factory, priority_of
 from avesa.sandbox.servicenow.pool import Pool, ref_value
@@ -26,69 +28,41 @@ if TYPE_CHECKING:
     from avesa.sandbox.instances import Instance
     from avesa.sandbox.servicenow.simulator import ServiceNowSimulator
 
-Record = dict[str, Any]
-Changes = dict[str, Any]
 Changer = Callable[[Record, random.Random, Pool, Factory, int], Changes]
-
-NOOP_SHARE = 0.1
 
 
 def mutate(instance: Instance, simulator: ServiceNowSimulator, request: dict[str, Any]) -> dict[str, Any]:
     """Apply ``{updates, inserts, deletes, seed, tables}`` and report what was done."""
-    known = {"updates", "inserts", "deletes", "seed", "tables"}
-    unknown = sorted(set(request) - known)
-    if unknown:
-        raise ValueError(f"unknown mutate field(s): {', '.join(unknown)}")
-    counts = {name: int(request.get(name) or 0) for name in ("updates", "inserts", "deletes")}
-    if any(n < 0 for n in counts.values()):
-        raise ValueError("updates, inserts and deletes must be >= 0")
-    seed = request.get("seed")
-    rng = random.Random(f"mutate/{instance.name}/{seed}") if seed is not None else instance.rng
-    tables = [simulator.resolve_table(t) for t in (request.get("tables") or DATA_TABLES)]
-    if any(t not in DATA_TABLES for t in tables):
+    run = Mutation(instance, request, default_tables=DATA_TABLES)
+    if any(t not in DATA_TABLES for t in run.tables):
         raise ValueError("sys_audit_delete cannot be mutated: it records deletes of the other tables")
-    factory = simulator.factory
+    rng, factory = run.rng, simulator.factory
 
-    report: dict[str, Any] = {"inserted": [], "updated": [], "deleted": []}
     pool = simulator.pool(instance)
-    simulator.pinned_pool = pool
+    simulator.pinned_pool = pool  # kept current by _add_to_pool instead of rebuilt after every insert
+
+    def insert(table: str) -> Record:
+        record = instance.insert(table, by=factory.actor(rng, pool), rng=rng)
+        _add_to_pool(pool, table, record)
+        return record
+
     try:
-        for _ in range(counts["inserts"]):
-            table = _weighted_table(instance, tables, rng, allow_empty=True)
-            record = instance.insert(table, by=factory.actor(rng, pool), rng=rng)
-            _add_to_pool(pool, table, record)
-            report["inserted"].append({"table": table, "id": record["sys_id"]})
+        run.insert(insert)
     finally:
         simulator.pinned_pool = None
 
     pool = simulator.pool(instance)
-    noops = 0
-    for _ in range(counts["updates"]):
-        table = _weighted_table(instance, tables, rng)
-        if table is None:
-            break
-        store = instance.tables[table]
-        key = store.ids[rng.randrange(len(store))]
-        current = store.records[key]
-        noop = rng.random() < NOOP_SHARE
-        changes = {} if noop else _CHANGERS[table](current, rng, pool, factory, instance.clock.now())
-        instance.update(table, current["sys_id"], changes, by=factory.actor(rng, pool))
-        noops += noop
-        report["updated"].append({"table": table, "id": current["sys_id"], "fields": sorted(changes), "noop": noop})
-
-    referenced: dict[str, set[str]] = {}
-    for _ in range(counts["deletes"]):
-        deleted = _delete_one(instance, tables, rng, referenced)
-        if deleted is not None:
-            report["deleted"].append(deleted)
+    run.update(
+        lambda table, record: _CHANGERS[table](record, rng, pool, factory, instance.clock.now()),
+        actor=lambda noop: factory.actor(rng, pool),
+        noop_share=NOOP_SHARE,
+    )
+    run.delete(
+        referenced=lambda table: referencing_ids(instance, _references_to(table), _reference),
+        keep=lambda record: record.get("user_name") == "avesa.integration",  # the integration's own account
+    )
     simulator.sync_audit(instance)
-    report["counts"] = {
-        "inserted": len(report["inserted"]),
-        "updated": len(report["updated"]),
-        "noop_updates": noops,
-        "deleted": len(report["deleted"]),
-    }
-    return report
+    return run.report()
 
 
 def _add_to_pool(pool: Pool, table: str, record: Record) -> None:
@@ -113,16 +87,6 @@ def _add_to_pool(pool: Pool, table: str, record: Record) -> None:
         pool.changes.append(record)
 
 
-def _weighted_table(instance: Instance, tables: list[str], rng: random.Random, allow_empty: bool = False) -> Any:
-    """A table chosen in proportion to its size (busy tables change most)."""
-    sizes = [len(instance.tables[t]) for t in tables]
-    if allow_empty:
-        sizes = [max(size, 1) for size in sizes]
-    if not any(sizes):
-        return None
-    return rng.choices(tables, weights=sizes)[0]
-
-
 def _references_to(table: str) -> list[tuple[str, str]]:
     """(table, column) pairs that can reference records of ``table``."""
     found = []
@@ -135,32 +99,9 @@ def _references_to(table: str) -> list[tuple[str, str]]:
     return found
 
 
-def _referenced(instance: Instance, table: str) -> set[str]:
-    ids: set[str] = set()
-    for other, column in _references_to(table):
-        for record in instance.tables[other].records.values():
-            value = ref_value(record.get(column))
-            if value:
-                ids.add(value)
-    return ids
-
-
-def _delete_one(
-    instance: Instance, tables: list[str], rng: random.Random, referenced: dict[str, set[str]]
-) -> dict[str, Any] | None:
-    for _ in range(20):
-        table = _weighted_table(instance, tables, rng)
-        if table is None:
-            return None
-        if table not in referenced:
-            referenced[table] = _referenced(instance, table)
-        store = instance.tables[table]
-        record = store.records[store.ids[rng.randrange(len(store))]]
-        if record["sys_id"] in referenced[table] or record.get("user_name") == "avesa.integration":
-            continue
-        instance.delete(table, record["sys_id"])
-        return {"table": table, "id": record["sys_id"]}
-    return None
+def _reference(record: Record, column: str) -> str:
+    """The sys_id a reference column of ``record`` holds ("" when empty)."""
+    return ref_value(record.get(column))
 
 
 # -- per-table changes -----------------------------------------------------------------------------
@@ -301,7 +242,7 @@ def _user(record: Record, rng: random.Random, pool: Pool, f: Factory, now: int) 
     if choice == 4:
         return {"title": rng.choice(v.USER_TITLES + v.AGENT_TITLES)}
     if choice == 5:
-        return {"phone": f"({rng.choice(v.AREA_CODES)}) {rng.randint(200, 999)}-{rng.randint(0, 9999):04d}"}
+        return {"phone": names.phone_number(rng, v.AREA_CODES)}
     if choice == 6:
         return {"active": "false" if record.get("active") == "true" else "true"}
     return {"locked_out": "true" if record.get("locked_out") != "true" else "false"}
@@ -310,11 +251,10 @@ def _user(record: Record, rng: random.Random, pool: Pool, f: Factory, now: int) 
 def _company(record: Record, rng: random.Random, pool: Pool, f: Factory, now: int) -> Changes:
     choice = rng.randrange(4)
     if choice == 0:
-        return {"phone": f"({rng.choice(v.AREA_CODES)}) {rng.randint(200, 999)}-{rng.randint(0, 9999):04d}"}
+        return {"phone": names.phone_number(rng, v.AREA_CODES)}
     if choice == 1:
-        city, state, zip_prefix = rng.choice(v.CITIES)
-        street = f"{rng.randint(10, 9899)} {rng.choice(v.STREETS)}"
-        return {"street": street, "city": city, "state": state, "zip": f"{zip_prefix}{rng.randint(0, 99):02d}"}
+        street, city, state, zip_code = f._address(rng)
+        return {"street": street, "city": city, "state": state, "zip": zip_code}
     if choice == 2:
         return {"num_employees": str(max(1, int(int(record.get("num_employees") or 10) * rng.uniform(0.8, 1.4))))}
     return {"notes": rng.choice(("Renewed contract", "New main contact", "Moved to Gold support", ""))}

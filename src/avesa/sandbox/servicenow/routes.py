@@ -29,7 +29,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from avesa.sandbox.faults import FaultKind, OneShotFault, RequestScope, random_fault
+from avesa.sandbox.faults import ERROR_STATUS, FaultKind, OneShotFault, RequestScope, random_fault
 from avesa.sandbox.instances import Instance, Registry
 from avesa.sandbox.ratelimit import TokenBucket
 from avesa.sandbox.responses import ResetResponse, TruncatedResponse, malformed
@@ -280,14 +280,7 @@ class ServiceNowApi:
         return 200, record_body(instance.tables[table], key, params.view, lookup, simulator.linkless), {}, 1
 
 
-_IMMEDIATE = {
-    FaultKind.RATE_LIMITED: 429,
-    FaultKind.RATE_LIMITED_NO_RETRY_AFTER: 429,
-    FaultKind.SERVER_ERROR: 500,
-    FaultKind.BAD_GATEWAY: 502,
-    FaultKind.UNAVAILABLE: 503,
-    FaultKind.RESET: 0,
-}
+_IMMEDIATE = {**ERROR_STATUS, FaultKind.RESET: 0}
 
 
 def _stats_body(request: Request, count: int) -> bytes:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from avesa.sandbox.scales import grown, scale_counts
 from avesa.sandbox.servicenow.extra_tables import EXTRA_TABLES
 from avesa.sandbox.servicenow.schema import reference_document
 
@@ -74,8 +75,8 @@ _BASE = {
     "task_time_worked": 3000,
 }
 
-SCALES: dict[str, dict[str, int]] = {
-    "tiny": {
+SCALES: dict[str, dict[str, int]] = grown(
+    tiny={
         "core_company": 10,
         "sys_user": 40,
         "sys_user_group": 6,
@@ -88,10 +89,10 @@ SCALES: dict[str, dict[str, int]] = {
         "time_card": 150,
         "task_time_worked": 90,
     },
-    "small": dict(_BASE),
-    "medium": {k: v * 5 for k, v in _BASE.items()} | {"sys_user_group": 14},
-    "large": {k: int(v * 12.5) for k, v in _BASE.items()} | {"sys_user_group": 14},
-}
+    small=_BASE,
+    medium={"sys_user_group": 14},
+    large={"sys_user_group": 14},
+)
 """Record counts per table for each scale preset (``medium`` has 25,000 time cards)."""
 
 
@@ -104,14 +105,12 @@ def resolve_table(name: str) -> str:
 
 def table_counts(scale: str, overrides: dict[str, int] | None = None) -> dict[str, int]:
     """Counts for a scale preset, with per-table overrides."""
-    if scale not in SCALES:
-        raise ValueError(f"unknown scale {scale!r}; known: {', '.join(SCALES)}")
-    counts = dict(SCALES[scale])
-    for name, count in (overrides or {}).items():
-        if not isinstance(count, int) or isinstance(count, bool) or count < 0:
-            raise ValueError(f"count for {name} must be an integer >= 0, got {count!r}")
-        table = resolve_table(name)
-        if table not in DATA_TABLES:
-            raise ValueError(f"{table} is filled from the change log; it has no count")
-        counts[table] = count
-    return counts
+    return scale_counts(SCALES, scale, overrides, _counted_table)
+
+
+def _counted_table(name: str) -> str:
+    """The table of a name given a count; ValueError for the audit table, which is never generated."""
+    table = resolve_table(name)
+    if table not in DATA_TABLES:
+        raise ValueError(f"{table} is filled from the change log; it has no count")
+    return table
