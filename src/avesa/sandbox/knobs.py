@@ -16,11 +16,11 @@ class Knobs:
     """Behaviour of one simulated instance. Rates are probabilities in [0, 1] per API request."""
 
     latency_ms: float = 0.0
-    """Fixed delay before every API response (asyncio.sleep: costs no CPU)."""
+    """Time from a request's arrival to its response, the work of answering included (sandbox/latency.py)."""
     jitter_ms: float = 0.0
     """Extra uniform random delay in [0, jitter_ms] on top of ``latency_ms``."""
     latency_per_record_ms: float = 0.0
-    """Extra delay per record in a list response: real pages of 1000 records take longer than 10."""
+    """Extra time per record in a list response: real pages of 1000 records take longer than 10."""
     error_rate: float = 0.0
     """Probability of a 500/502/503 response (the code is chosen uniformly)."""
     reset_rate: float = 0.0

@@ -22,6 +22,7 @@ from types import TracebackType
 
 import uvicorn
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.routing import Mount
 
 from avesa.sandbox.admin_api import build_admin_app
@@ -29,6 +30,7 @@ from avesa.sandbox.client import SandboxAdmin
 from avesa.sandbox.connectwise.routes import build_connectwise_app
 from avesa.sandbox.helpdesk.routes import build_helpdesk_app
 from avesa.sandbox.instances import Registry
+from avesa.sandbox.latency import LatencyMiddleware
 from avesa.sandbox.microsoft365.routes import build_microsoft365_app
 from avesa.sandbox.salesforce.routes import build_salesforce_app
 from avesa.sandbox.servicenow.routes import build_servicenow_app
@@ -47,7 +49,8 @@ def build_app(registry: Registry) -> Starlette:
             Mount("/microsoft365", app=build_microsoft365_app(registry)),
             Mount("/salesforce", app=build_salesforce_app(registry)),
             Mount("/servicenow", app=build_servicenow_app(registry)),
-        ]
+        ],
+        middleware=[Middleware(LatencyMiddleware)],  # a request's latency counts from its arrival
     )
 
 

@@ -31,6 +31,7 @@ from avesa.sandbox.connectwise.simulator import API_PATH
 from avesa.sandbox.connectwise.tables import TABLES, TableDef
 from avesa.sandbox.faults import ERROR_STATUS, FaultKind, OneShotFault, RequestScope, random_fault
 from avesa.sandbox.instances import Instance, Registry
+from avesa.sandbox.latency import delay_response, hold_response
 from avesa.sandbox.ratelimit import TokenBucket
 from avesa.sandbox.responses import JSON_MEDIA_TYPE, ResetResponse, TruncatedResponse, malformed
 from avesa.sandbox.selection import select
@@ -84,9 +85,7 @@ class ConnectWiseApi:
         if instance is None or instance.spec.service != "connectwise":
             return _json(errors.not_found("No ConnectWise site at this address"), 404)
         knobs = instance.knobs
-        delay_ms = knobs.latency_ms + (instance.rng.random() * knobs.jitter_ms if knobs.jitter_ms else 0.0)
-        if delay_ms > 0:
-            await asyncio.sleep(delay_ms / 1000)
+        hold_response(request, instance)
 
         wait = instance.bucket.try_acquire()
         if wait > 0:
@@ -122,8 +121,7 @@ class ConnectWiseApi:
             body = errors.invalid_parameter(error.parameter, error.detail, target.table.noun)
             instance.stats.record(400, target.table.endpoint, len(body))
             return _json(body, 400)
-        if knobs.latency_per_record_ms and records:
-            await asyncio.sleep(knobs.latency_per_record_ms * records / 1000)
+        delay_response(request, knobs.latency_per_record_ms * records / 1000)
 
         fault_name = fault.value if fault is not None else None
         if status == 200 and fault is FaultKind.MALFORMED:

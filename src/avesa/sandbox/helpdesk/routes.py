@@ -28,6 +28,7 @@ from avesa.sandbox.helpdesk.params import BadParameter, parse_get, parse_list
 from avesa.sandbox.helpdesk.simulator import SERVICE
 from avesa.sandbox.helpdesk.tables import TABLES
 from avesa.sandbox.instances import Instance, Registry
+from avesa.sandbox.latency import delay_response, hold_response
 from avesa.sandbox.ratelimit import TokenBucket
 from avesa.sandbox.responses import JSON_MEDIA_TYPE, ResetResponse, TruncatedResponse, malformed
 
@@ -77,9 +78,7 @@ class HelpdeskApi:
         if instance is None or instance.spec.service != SERVICE:
             return _json(errors.not_found("no Acme Helpdesk account at this address"), 404)
         knobs = instance.knobs
-        delay_ms = knobs.latency_ms + (instance.rng.random() * knobs.jitter_ms if knobs.jitter_ms else 0.0)
-        if delay_ms > 0:
-            await asyncio.sleep(delay_ms / 1000)
+        hold_response(request, instance)
 
         if not authenticated(instance.name, request.headers.get(HEADER)):
             instance.stats.record(401)
@@ -110,8 +109,7 @@ class HelpdeskApi:
         # an API key does not expire: a ``token-expired`` fault is served normally
 
         status, body, records = self._answer(instance, target, request)
-        if knobs.latency_per_record_ms and records:
-            await asyncio.sleep(knobs.latency_per_record_ms * records / 1000)
+        delay_response(request, knobs.latency_per_record_ms * records / 1000)
         fault_name = fault.value if fault is not None else None
         if status == 200 and fault is FaultKind.MALFORMED:
             body = malformed(body)

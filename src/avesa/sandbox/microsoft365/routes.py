@@ -27,6 +27,7 @@ from starlette.routing import Route
 
 from avesa.sandbox.faults import FaultKind, random_fault
 from avesa.sandbox.instances import Instance, Registry
+from avesa.sandbox.latency import delay_response, hold_response
 from avesa.sandbox.microsoft365 import auth, errors
 from avesa.sandbox.microsoft365.answers import Call, answer
 from avesa.sandbox.microsoft365.errors import GraphError
@@ -47,12 +48,6 @@ def _bearer(headers: Mapping[str, str]) -> str | None:
     scheme, _, token = value.partition(" ")
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
-
-async def _latency(instance: Instance) -> None:
-    knobs = instance.knobs
-    delay_ms = knobs.latency_ms + (instance.rng.random() * knobs.jitter_ms if knobs.jitter_ms else 0.0)
-    if delay_ms > 0:
-        await asyncio.sleep(delay_ms / 1000)
 
 
 def _usage_headers(instance: Instance) -> dict[str, str]:
@@ -90,7 +85,7 @@ class Microsoft365Api:
                 "there are no active subscriptions for the tenant."
             )
             return refuse(400, "invalid_request", 90002, message)
-        await _latency(instance)
+        hold_response(request, instance)
         sim = simulator_of(instance)
         credentials = sim.credentials_object(instance.name)
         refusal = auth.check_token_request(
@@ -130,7 +125,7 @@ class Microsoft365Api:
             return reply.unauthenticated("Access token validation failure. Invalid tenant.")
         reply.instance, reply.claims = instance, claims
         sim = simulator_of(instance)
-        await _latency(instance)
+        hold_response(request, instance)
 
         wait = instance.bucket.try_acquire()
         if wait > 0:
@@ -164,8 +159,7 @@ class Microsoft365Api:
             result = answer(instance, sim, target, Call(request.query_params.multi_items(), request.headers, root))
         except GraphError as failure:
             return reply.error(failure)
-        if instance.knobs.latency_per_record_ms and result.records:
-            await asyncio.sleep(instance.knobs.latency_per_record_ms * result.records / 1000)
+        delay_response(request, instance.knobs.latency_per_record_ms * result.records / 1000)
 
         headers = {**reply.base, **result.headers, **_usage_headers(instance)}
         body = malformed(result.body) if fault is FaultKind.MALFORMED else result.body

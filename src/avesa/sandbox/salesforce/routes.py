@@ -28,6 +28,7 @@ from starlette.routing import Route
 
 from avesa.sandbox.faults import ERROR_STATUS, FaultKind, OneShotFault, RequestScope, random_fault
 from avesa.sandbox.instances import Instance, Registry
+from avesa.sandbox.latency import delay_response, hold_response
 from avesa.sandbox.ratelimit import TokenBucket
 from avesa.sandbox.responses import JSON_MEDIA_TYPE, ResetResponse, TruncatedResponse, malformed
 from avesa.sandbox.salesforce import answers, errors, ids, oauth, resources
@@ -89,19 +90,13 @@ class SalesforceApi:
             return None
         return instance, cast(SalesforceSimulator, instance.simulator)
 
-    async def _latency(self, instance: Instance) -> None:
-        knobs = instance.knobs
-        delay_ms = knobs.latency_ms + (instance.rng.random() * knobs.jitter_ms if knobs.jitter_ms else 0.0)
-        if delay_ms > 0:
-            await asyncio.sleep(delay_ms / 1000)
-
     async def token(self, request: Request) -> Response:
         """``POST /services/oauth2/token``: latency applies; nothing else of the data pipeline does."""
         found = self._instance(request)
         if found is None:
             return _json(errors.oauth_error("invalid_request", "unknown org"), 404)
         instance, simulator = found
-        await self._latency(instance)
+        hold_response(request, instance)
         status, body = await oauth.token(instance, simulator, request)
         instance.stats.record(status, None, len(body))
         return _json(body, status, oauth.NO_STORE)
@@ -118,7 +113,7 @@ class SalesforceApi:
         if found is None:
             return _json(errors.not_found().body(), 404)
         instance, simulator = found
-        await self._latency(instance)
+        hold_response(request, instance)
 
         wait = instance.bucket.try_acquire()
         if wait > 0:
@@ -161,8 +156,7 @@ class SalesforceApi:
         except ApiError as error:
             instance.stats.record(error.status, target.table, len(error.body()))
             return self._error(instance, error)
-        if instance.knobs.latency_per_record_ms and answer.records:
-            await asyncio.sleep(instance.knobs.latency_per_record_ms * answer.records / 1000)
+        delay_response(request, instance.knobs.latency_per_record_ms * answer.records / 1000)
 
         body = answer.body
         if answer.status == 200 and fault is FaultKind.MALFORMED:

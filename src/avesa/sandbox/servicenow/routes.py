@@ -31,6 +31,7 @@ from starlette.routing import Route
 
 from avesa.sandbox.faults import ERROR_STATUS, FaultKind, OneShotFault, RequestScope, random_fault
 from avesa.sandbox.instances import Instance, Registry
+from avesa.sandbox.latency import delay_response, hold_response
 from avesa.sandbox.ratelimit import TokenBucket
 from avesa.sandbox.responses import ResetResponse, TruncatedResponse, malformed
 from avesa.sandbox.selection import Query, select
@@ -126,20 +127,13 @@ class ServiceNowApi:
             cached = self._credentials[instance.name] = credentials_for(instance.name, instance.site_url)
         return cached
 
-    @staticmethod
-    async def _latency(instance: Instance) -> None:
-        knobs = instance.knobs
-        delay_ms = knobs.latency_ms + (instance.rng.random() * knobs.jitter_ms if knobs.jitter_ms else 0.0)
-        if delay_ms > 0:
-            await asyncio.sleep(delay_ms / 1000)
-
     # -- OAuth --------------------------------------------------------------------------------------
 
     async def token(self, request: Request) -> Response:
         instance = self._instance(request)
         if instance is None:
             return _response(errors.error_body("Instance not found", None), 404)
-        await self._latency(instance)
+        hold_response(request, instance)
         if request.method != "POST":
             instance.stats.record(405)
             return _response(errors.method_not_allowed(), 405)
@@ -157,7 +151,7 @@ class ServiceNowApi:
         instance = self._instance(request)
         if instance is None:
             return _response(errors.error_body("Instance not found", "No ServiceNow instance at this address"), 404)
-        await self._latency(instance)
+        hold_response(request, instance)
         simulator = cast(ServiceNowSimulator, instance.simulator)
 
         how, token = authorize(self.credentials(instance), simulator.tokens, request.headers.get("authorization"))
@@ -200,8 +194,7 @@ class ServiceNowApi:
 
         status, body, headers, records = self._answer(instance, simulator, target, request)
         headers = limit_headers | headers
-        if instance.knobs.latency_per_record_ms and records:
-            await asyncio.sleep(instance.knobs.latency_per_record_ms * records / 1000)
+        delay_response(request, instance.knobs.latency_per_record_ms * records / 1000)
         applied = fault if fault in (FaultKind.MALFORMED, FaultKind.TRUNCATED, FaultKind.SLOW) else None
         if status == 200 and applied is FaultKind.MALFORMED:
             body = malformed(body)
