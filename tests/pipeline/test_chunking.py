@@ -82,3 +82,13 @@ def test_split_points_cut_the_range_strictly_inside_in_order(pieces: int, start_
     assert len(bounds) <= pieces - 1
     assert all(start < b < end for b in bounds)
     assert bounds == sorted(set(bounds))
+
+
+def test_idle_slots_take_part_of_a_chain_but_never_less_than_a_page_each() -> None:
+    from avesa.pipeline.chunking import pieces_for_idle
+
+    assert pieces_for_idle(9_000, 1000, 0) == 1  # nobody idle: no split
+    assert pieces_for_idle(9_000, 1000, 3) == 4  # three idle slots join the chunk
+    assert pieces_for_idle(2_500, 1000, 10) == 3  # no piece gets less than a page of work
+    assert pieces_for_idle(400, 1000, 10) == 1  # the last partial page is not cut
+    assert pieces_for_idle(10**6, 1000, 100) == 16  # bounded like any split

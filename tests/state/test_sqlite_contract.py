@@ -184,3 +184,19 @@ def test_a_state_file_from_before_chunk_timings_gains_the_column(tmp_path: Path)
     ref = _ref()
     store.save_chunks([_chunk(ref)])
     assert store.get_chunk(_chunk(ref).chunk_id).seconds == 0.0
+
+
+def test_a_split_whose_child_id_is_taken_changes_nothing(store: SqliteStateStore) -> None:
+    ref = _ref()
+    parent = _chunk(ref)
+    store.save_chunks([parent])
+    assert store.acquire_chunk(parent.chunk_id, "w1", 60, T0)
+    middle = parent.start + (parent.end - parent.start) / 2
+    child = ChunkTask(table=ref, chunk_id=f"{parent.chunk_id}.1", index=1, start=middle, end=parent.end)
+    assert store.split_chunk(parent.chunk_id, "w1", middle, [child])
+    # a second split naming the same child id would narrow the parent and drop the range in between
+    quarter = parent.start + (middle - parent.start) / 2
+    clash = ChunkTask(table=ref, chunk_id=f"{parent.chunk_id}.1", index=2, start=quarter, end=middle)
+    assert not store.split_chunk(parent.chunk_id, "w1", quarter, [clash])
+    ranges = sorted((c.range_start, c.range_end) for c in store.list_chunks(ref))
+    assert ranges == [(parent.start, middle), (middle, parent.end)]  # still tiles the whole range

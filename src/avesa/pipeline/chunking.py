@@ -132,6 +132,16 @@ def pieces_for(remaining_after_page: int, target: int) -> int:
     return min(MAX_SPLIT_WAYS, math.ceil(remaining_after_page / target))
 
 
+def pieces_for_idle(remaining_after_page: int, page_size: int, spare: int) -> int:
+    """How many chunks the rest of a running chunk should become when `spare` more chunks could be
+    reading right now and nobody is waiting (the end of a run, where the last chunks would otherwise
+    read their pages one after another). Each piece keeps at least two pages' worth: a split costs
+    each piece up to one partial page, so a shorter chain is not worth cutting."""
+    if spare <= 0:
+        return 1
+    return max(1, min(spare + 1, math.ceil(remaining_after_page / page_size), MAX_SPLIT_WAYS))
+
+
 def split_points(start: datetime, end: datetime, pieces: int) -> list[datetime]:
     """Boundaries cutting `[start, end)` into `pieces` ranges of equal time, whole seconds, strictly
     inside the range. Even by time on purpose: the only sample a running chunk has (its first page)

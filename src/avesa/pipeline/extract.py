@@ -24,11 +24,12 @@ from avesa.domain.timeutil import compact_stamp, utc_now
 from avesa.domain.work import ChunkOutcome, ChunkStatus, ChunkTask
 from avesa.lake.raw_files import build_raw_table, write_raw_file
 from avesa.pipeline.cancel import run_cancelled
-from avesa.pipeline.chunking import chunk_target, pieces_for, split_points
+from avesa.pipeline.chunking import chunk_target, pieces_for, pieces_for_idle, split_points
 from avesa.pipeline.context import PipelineContext
 
 ProgressCallback = Callable[[int], None]
 SpawnCallback = Callable[[list[ChunkTask]], None]
+SpareCallback = Callable[[], int]
 
 
 def raw_file_prefix(chunk: ChunkTask) -> str:
@@ -39,27 +40,25 @@ def _split(ctx: PipelineContext, chunk: ChunkTask, start: datetime, end: datetim
            ways: int) -> tuple[datetime, list[ChunkTask]] | None:
     """Cut the rest of a running chunk's range. The chunk has landed every id up to the page's cursor
     over its whole range; it keeps `[start, first cut)` and new chunks take `[cut, next cut)`, each
-    starting after that same cursor — so together they read exactly what the chunk had left. The
-    cuts are even by time; a new chunk that is still dense splits again when its first page says so.
-    Recorded in one transaction; returns the chunk's new end and the new chunks, or None."""
+    starting after that same cursor — so together they read exactly what the chunk had left.
+
+    Nothing the page read changed before its oldest stamp, so the cuts are even by time over the
+    range above that (on a first sync the range starts in 1970, and even cuts from there would hand
+    decades of nothing to all but the last piece). The chunk keeps the range below it together with
+    the first piece, so it goes on with real work instead of one near-empty request, and `ways`
+    chunks share what is left. A new chunk that is still dense splits again when its first page says
+    so. Recorded in one transaction; returns the chunk's new end and the new chunks, or None."""
     left = max(0, (page.remaining or 0) - len(page))
     floor = min(page.updated_at).replace(microsecond=0) + timedelta(seconds=1) if len(page) else start
-    if start < floor < end:
-        # Nothing this page read changed before `floor`: the range below it (on a first sync, back to
-        # 1970) keeps the chunk itself, as one piece, and the work is cut above it.
-        cuts = [floor, *split_points(floor, end, ways)]
-        shares = [left // ways] * ways
-    else:
-        cuts = split_points(start, end, ways)
-        shares = [left // (len(cuts) + 1)] * len(cuts)
+    cuts = split_points(floor if start < floor < end else start, end, ways)
     if not cuts:
         return None
     ref = chunk.table
     first = ctx.state.next_chunk_index(ref)
     bounds = [*cuts, end]
-    children = [ChunkTask(table=ref, chunk_id=f"{chunk.chunk_id}.{i + 1}", index=first + i, start=lo, end=hi,
-                          cursor=page.last_id, estimate=share)
-                for i, ((lo, hi), share) in enumerate(zip(itertools.pairwise(bounds), shares, strict=True))]
+    children = [ChunkTask(table=ref, chunk_id=f"{chunk.chunk_id}.{first + i}", index=first + i, start=lo, end=hi,
+                          cursor=page.last_id, estimate=left // ways)
+                for i, (lo, hi) in enumerate(itertools.pairwise(bounds))]
     if not ctx.state.split_chunk(chunk.chunk_id, ctx.owner, cuts[0], children):
         return None
     return cuts[0], children
@@ -88,13 +87,16 @@ async def run_chunk(
     deadline: float | None = None,
     on_records: ProgressCallback | None = None,
     spawn: SpawnCallback | None = None,
+    spare: SpareCallback | None = None,
 ) -> ChunkOutcome:
     """Extract `chunk` from its cursor until done, failed, or `deadline` (a time.monotonic() value).
 
     With `spawn`, a chunk whose page says far more is left than one chunk's worth splits itself:
     it lands what it has read, keeps the first part of its range, and hands the rest to new chunks
     that start after its cursor (see `_split`). A table therefore needs no counting before it
-    starts, and a dense window is cut wherever it turns out to be."""
+    starts, and a dense window is cut wherever it turns out to be. With `spare` too (how many more
+    chunks could read right now without anyone waiting), a chunk with several pages left also
+    splits when slots would otherwise idle, so a run's last chunks do not read alone."""
     ref = chunk.table
     record = ctx.state.get_chunk(chunk.chunk_id)
     if record is None:
@@ -156,6 +158,7 @@ async def run_chunk(
     connector = ctx.connector(ref.tenant_id, ref.service)
     start, end = record.range_start, record.range_end  # the ledger's: an earlier split may have narrowed it
     target = chunk_target(ctx, ref) if spawn is not None else 0
+    page_size = min(ctx.settings.page_size, spec.page_size_max)
     estimate = record.estimate
     try:
         while True:
@@ -171,13 +174,17 @@ async def run_chunk(
                     estimate = seen - len(page) + page.remaining
                     ctx.state.set_chunk_estimate(chunk.chunk_id, estimate)
                 if spawn is not None and page.remaining is not None and page.last_id not in (None, END):
-                    ways = pieces_for(page.remaining - len(page), target)
+                    left = page.remaining - len(page)
+                    ways = pieces_for(left, target)
+                    if ways == 1 and spare is not None:
+                        ways = pieces_for_idle(left, page_size, spare())
                     if ways > 1:
                         await asyncio.to_thread(flush)  # children start after this cursor: land it first
                         split = await asyncio.to_thread(_split, ctx, chunk, start, end, page, ways)
                         if split is not None:
                             end, children = split
-                            estimate = seen + (0 if len(children) == ways else children[0].estimate or 0)
+                            handed = sum(child.estimate or 0 for child in children)
+                            estimate = seen + max(0, page.remaining - len(page)) - handed
                             ctx.state.set_chunk_estimate(chunk.chunk_id, estimate)
                             spawn(children)
                             narrowed = True
@@ -192,6 +199,9 @@ async def run_chunk(
                 await asyncio.to_thread(flush)
                 outcome.status = ChunkStatus.COMPLETE
             if not narrowed:
+                break
+            if deadline is not None and time.monotonic() >= deadline:
+                outcome.status = ChunkStatus.INCOMPLETE  # the split landed the page; the rest is the next attempt's
                 break
     except _LeaseLost:
         return _stopped(ctx, chunk, outcome)

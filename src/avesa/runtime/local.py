@@ -40,6 +40,7 @@ from avesa.pipeline.finalize import finalize_table, record_table_estimate
 from avesa.pipeline.plan import lock_tenants, plan_run, plan_table
 from avesa.pipeline.resume import remaining_work
 from avesa.runtime.observer import NullObserver, RunObserver
+from avesa.runtime.occupancy import Occupancy
 from avesa.runtime.priority_slots import PrioritySlots
 from avesa.state.ledger_records import RunRecord
 
@@ -119,6 +120,8 @@ class LocalExecutor:
         self.ctx.http.per_tenant_limit = self.ctx.settings.max_requests_per_tenant
         self.ctx.http.per_tenant = {}
         self._chunks_in_flight = PrioritySlots(self.ctx.settings.max_chunks_in_flight)
+        self._occupancy = Occupancy(self.ctx.settings.max_requests_in_flight, self.ctx.settings.max_requests_per_tenant,
+                                    self.ctx.settings.max_chunks_per_table)
         self._backfill_windows = asyncio.Semaphore(self.ctx.settings.max_backfill_windows)
         self.ctx.budgets = RateBudgets()
 
@@ -217,11 +220,15 @@ class LocalExecutor:
         """Run the table's chunks, and the chunks they split off while running, to the end."""
         tasks: list[asyncio.Task[ChunkOutcome]] = []
 
+        def start(chunk: ChunkTask) -> asyncio.Task[ChunkOutcome]:
+            self._occupancy.chunk_started(ref)  # counted now: a sibling asking for spare room sees it at once
+            return asyncio.create_task(self._chunk(chunk, slots, spawn))
+
         def spawn(children: list[ChunkTask]) -> None:
             self.observer.chunks_added(ref, len(children))
-            tasks.extend(asyncio.create_task(self._chunk(child, slots, spawn)) for child in children)
+            tasks.extend(start(child) for child in children)
 
-        tasks.extend(asyncio.create_task(self._chunk(chunk, slots, spawn)) for chunk in chunks)
+        tasks.extend(start(chunk) for chunk in chunks)
         outcomes: list[ChunkOutcome] = []
         try:
             while len(outcomes) < len(tasks):
@@ -233,37 +240,54 @@ class LocalExecutor:
 
     async def _chunk(self, chunk: ChunkTask, slots: asyncio.Semaphore,
                      spawn: Callable[[list[ChunkTask]], None] | None = None) -> ChunkOutcome:
+        """Run a chunk under the caps, counted in the occupancy its siblings split by."""
+        ref = chunk.table
+        backfill = ref.mode is SyncMode.BACKFILL
+        windows = self._backfill_windows if backfill else contextlib.nullcontext()
+        # A backfill stays within its windows: it never splits to fill idle slots.
+        spare = None if backfill else lambda: self._occupancy.spare_for(ref, self._chunks_in_flight.waiting)
+        try:
+            async with slots, windows, self._chunks_in_flight.hold(chunk.estimate or 0):
+                self._occupancy.chunk_reading(ref, +1)
+                try:
+                    return await self._run_to_end(chunk, spawn, spare)
+                finally:
+                    self._occupancy.chunk_reading(ref, -1)
+        finally:
+            self._occupancy.chunk_finished(ref)
+
+    async def _run_to_end(self, chunk: ChunkTask, spawn: Callable[[list[ChunkTask]], None] | None,
+                          spare: Callable[[], int] | None) -> ChunkOutcome:
         """Run a chunk until it completes or fails. A chunk that stops at its deadline is run again
         from its cursor for as long as it makes progress; one that stalls (its lease is held by a
         live worker elsewhere) is reported after a few tries rather than spun on."""
-        backfill = self._backfill_windows if chunk.table.mode is SyncMode.BACKFILL else contextlib.nullcontext()
-        async with slots, backfill, self._chunks_in_flight.hold(chunk.estimate or 0):
-            deadline_seconds = self.ctx.settings.chunk_deadline_seconds
-            stalls, landed = 0, -1
-            while True:
-                outcome = await run_chunk(
-                    self.ctx, chunk, deadline=time.monotonic() + deadline_seconds,
-                    on_records=lambda n: self.observer.records_landed(chunk.table, n), spawn=spawn,
-                )
-                if outcome.status is not ChunkStatus.INCOMPLETE:
-                    break
-                stalls = stalls + 1 if outcome.records == landed else 0
-                landed = outcome.records
-                if stalls >= MAX_STALLS:
-                    outcome = outcome.model_copy(update={
-                        "status": ChunkStatus.FAILED,
-                        "error": f"{chunk.table.label}: chunk {chunk.chunk_id} made no progress "
-                                 f"({outcome.error or 'stopped at its deadline'}); `avesa jobs show "
-                                 f"{chunk.table.run_id}` shows its lease"})
-                    break
-                if stalls:
-                    await asyncio.sleep(min(5.0, 0.5 * stalls))
-            if outcome.status is ChunkStatus.FAILED:
-                events.emit("chunk_failed", run_id=chunk.table.run_id, tenant_id=chunk.table.tenant_id,
-                            service=chunk.table.service, table=chunk.table.table, chunk_id=chunk.chunk_id,
-                            cursor=outcome.cursor, error=outcome.error, error_kind=outcome.error_kind)
-            self.observer.chunk_finished(chunk.table)
-            return outcome
+        deadline_seconds = self.ctx.settings.chunk_deadline_seconds
+        stalls, landed = 0, -1
+        while True:
+            outcome = await run_chunk(
+                self.ctx, chunk, deadline=time.monotonic() + deadline_seconds,
+                on_records=lambda n: self.observer.records_landed(chunk.table, n), spawn=spawn,
+                spare=spare,
+            )
+            if outcome.status is not ChunkStatus.INCOMPLETE:
+                break
+            stalls = stalls + 1 if outcome.records == landed else 0
+            landed = outcome.records
+            if stalls >= MAX_STALLS:
+                outcome = outcome.model_copy(update={
+                    "status": ChunkStatus.FAILED,
+                    "error": f"{chunk.table.label}: chunk {chunk.chunk_id} made no progress "
+                             f"({outcome.error or 'stopped at its deadline'}); `avesa jobs show "
+                             f"{chunk.table.run_id}` shows its lease"})
+                break
+            if stalls:
+                await asyncio.sleep(min(5.0, 0.5 * stalls))
+        if outcome.status is ChunkStatus.FAILED:
+            events.emit("chunk_failed", run_id=chunk.table.run_id, tenant_id=chunk.table.tenant_id,
+                        service=chunk.table.service, table=chunk.table.table, chunk_id=chunk.chunk_id,
+                        cursor=outcome.cursor, error=outcome.error, error_kind=outcome.error_kind)
+        self.observer.chunk_finished(chunk.table)
+        return outcome
 
 
 def run_sync(ctx: PipelineContext, request: RunRequest, observer: RunObserver | None = None) -> RunSummary:

@@ -39,6 +39,11 @@ class PrioritySlots:
         finally:
             self._release()
 
+    @property
+    def waiting(self) -> bool:
+        """Someone is queued for a slot."""
+        return any(not future.done() for _, _, future in self._waiters)
+
     def _release(self) -> None:
         while self._waiters:
             _, _, future = heapq.heappop(self._waiters)

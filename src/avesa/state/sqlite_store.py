@@ -74,6 +74,10 @@ def _dt(value: str | None) -> datetime | None:
     return None if value is None else parse_utc(value)
 
 
+class _SplitRefused(Exception):
+    """Rolls a split back: one of its children's ids was already in the ledger."""
+
+
 class SqliteStateStore:
     """State store on one SQLite file. Methods are short transactions; safe across threads."""
 
@@ -310,20 +314,26 @@ class SqliteStateStore:
 
     def split_chunk(self, chunk_id: str, owner: str, new_end: datetime, children: list[ChunkTask]) -> bool:
         """Narrow a running chunk to `[start, new_end)` and add the chunks for the rest of its range,
-        in one transaction; False (nothing changed) when the lease is no longer `owner`'s."""
-        with self._tx() as c:
-            narrowed = c.execute(
-                "UPDATE chunks SET range_end=? WHERE chunk_id=? AND lease_owner=? AND status NOT IN (?, ?)",
-                (_ts(new_end), chunk_id, owner, ChunkStatus.CANCELLED.value, ChunkStatus.COMPLETE.value))
-            if narrowed.rowcount != 1:
-                return False
-            c.executemany(
-                "INSERT INTO chunks (chunk_id, run_id, tenant_id, service, tbl, idx, range_start, range_end, "
-                "status, cursor, seq, estimate) VALUES (?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING",
-                [(ch.chunk_id, ch.table.run_id, ch.table.tenant_id, ch.table.service, ch.table.table, ch.index,
-                  _ts(ch.start), _ts(ch.end), ChunkStatus.PENDING.value, ch.cursor, ch.seq, ch.estimate)
-                 for ch in children])
-            return True
+        in one transaction; False (nothing changed) when the lease is no longer `owner`'s, or when a
+        child's id is taken — narrowing without every child in place would drop part of the range."""
+        try:
+            with self._tx() as c:
+                narrowed = c.execute(
+                    "UPDATE chunks SET range_end=? WHERE chunk_id=? AND lease_owner=? AND status NOT IN (?, ?)",
+                    (_ts(new_end), chunk_id, owner, ChunkStatus.CANCELLED.value, ChunkStatus.COMPLETE.value))
+                if narrowed.rowcount != 1:
+                    return False
+                added = c.executemany(
+                    "INSERT INTO chunks (chunk_id, run_id, tenant_id, service, tbl, idx, range_start, range_end, "
+                    "status, cursor, seq, estimate) VALUES (?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING",
+                    [(ch.chunk_id, ch.table.run_id, ch.table.tenant_id, ch.table.service, ch.table.table, ch.index,
+                      _ts(ch.start), _ts(ch.end), ChunkStatus.PENDING.value, ch.cursor, ch.seq, ch.estimate)
+                     for ch in children])
+                if added.rowcount != len(children):
+                    raise _SplitRefused(chunk_id)
+                return True
+        except _SplitRefused:
+            return False
 
     def set_chunk_estimate(self, chunk_id: str, estimate: int) -> None:
         with self._tx() as c:
