@@ -13,6 +13,10 @@ from avesa.pipeline.context import PipelineContext
 from avesa.runtime.local import RunSummary, run_sync
 from avesa.sandbox import SandboxAdmin
 
+CONNECTWISE_SYNCED = ["service/tickets", "time/entries", "company/companies", "company/contacts"]
+"""The ConnectWise sandbox tables a default registration syncs. Mutations that tests count (deletes
+above all) are kept to them: left to its default, the sandbox changes any of its 13 tables."""
+
 
 def sync(ctx: PipelineContext, **request: object) -> RunSummary:
     return run_sync(ctx, RunRequest(**request))

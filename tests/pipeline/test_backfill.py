@@ -25,7 +25,7 @@ from avesa.pipeline.plan import backfill_windows
 from avesa.runtime import local
 from avesa.runtime.local import backfill_sync
 from avesa.sandbox import SandboxAdmin
-from tests.pipeline.helpers import canonical, let_source_clock_pass, sync
+from tests.pipeline.helpers import CONNECTWISE_SYNCED, canonical, let_source_clock_pass, sync
 from tests.pipeline.test_end_to_end import _assert_matches_source
 
 SINCE = datetime(2023, 12, 1, tzinfo=UTC)  # before the sandbox's data window (2024-01-01 on)
@@ -85,7 +85,7 @@ def test_a_backfill_relands_old_versions_without_changing_history_or_watermarks(
         sandbox_admin: SandboxAdmin, new_instance, register, make_ctx) -> None:
     tenant = register(make_ctx(), new_instance("bf"))
     assert not sync(make_ctx()).failed
-    sandbox_admin.mutate(tenant, updates=40, inserts=10, deletes=5, seed=5)
+    sandbox_admin.mutate(tenant, updates=40, inserts=10, deletes=5, seed=5, tables=CONNECTWISE_SYNCED)
     let_source_clock_pass(sandbox_admin, [tenant])
     assert not sync(make_ctx(), full=True).failed  # history with closed versions and deletes
     before, marks = _history(make_ctx(), tenant), _watermarks(make_ctx(), tenant)
@@ -166,7 +166,7 @@ def test_a_backfill_runs_beside_an_incremental_sync_of_the_same_tenant(
         sandbox_admin: SandboxAdmin, new_instance, register, make_ctx, avesa_home: Path) -> None:
     tenant = register(make_ctx(), new_instance("beside", knobs={"latency_ms": 200}))
     assert not sync(make_ctx()).failed
-    sandbox_admin.mutate(tenant, updates=30, inserts=10, deletes=3, seed=7)
+    sandbox_admin.mutate(tenant, updates=30, inserts=10, deletes=3, seed=7, tables=CONNECTWISE_SYNCED)
     let_source_clock_pass(sandbox_admin, [tenant])
     raw_root = avesa_home / "lake" / tenant / "raw"
     baseline = len(list(raw_root.rglob("*.parquet")))

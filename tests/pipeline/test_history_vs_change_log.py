@@ -16,7 +16,7 @@ from avesa.catalog.loader import load_catalog
 from avesa.domain.timeutil import parse_utc, utc_now
 from avesa.sandbox import SandboxAdmin
 from avesa.transform.mapping import CompiledMapping
-from tests.pipeline.helpers import canonical, let_source_clock_pass, sync
+from tests.pipeline.helpers import CONNECTWISE_SYNCED, canonical, let_source_clock_pass, sync
 from tests.pipeline.test_end_to_end import _assert_matches_source
 
 
@@ -43,7 +43,8 @@ class _Mutator:
 
     def _run(self) -> None:
         while not self.stop.wait(0.03):
-            self.admin.mutate(self.instance, updates=4, inserts=1, deletes=1, seed=self.rounds)
+            self.admin.mutate(self.instance, updates=4, inserts=1, deletes=1, seed=self.rounds,
+                              tables=CONNECTWISE_SYNCED)
             self.rounds += 1
 
 
@@ -53,7 +54,7 @@ def test_history_equals_the_change_log_when_the_source_changes_during_extraction
     instance = new_instance("hist", knobs={"latency_ms": 15})
     tenant = register(make_ctx(), instance)
     runs = [_timed_sync(make_ctx, full=True)]
-    sandbox_admin.mutate(tenant, updates=30, inserts=10, deletes=5, seed=11)
+    sandbox_admin.mutate(tenant, updates=30, inserts=10, deletes=5, seed=11, tables=CONNECTWISE_SYNCED)
     let_source_clock_pass(sandbox_admin, [tenant])
 
     mutator = _Mutator(sandbox_admin, tenant)
