@@ -14,7 +14,8 @@ def test_quick_benchmark_writes_every_promised_figure(tmp_path: Path) -> None:
     output = tmp_path / "results.json"
     assert main(["--quick", "--skip-scd2", "--output", str(output)]) == 0
     results = json.loads(output.read_text())
-    for key in ("parallel_records_per_s", "sequential_records_per_s", "bound_records_per_s", "peak_rss_mb"):
+    for key in ("parallel_records_per_s", "sequential_records_per_s", "bound_records_per_s", "peak_rss_mb",
+                "shorter_run_records_per_s", "peak_rss_mb_smaller_tables"):
         assert results[key] > 0, key
     assert results["parallel_records_per_s"] > results["sequential_records_per_s"]
     assert results["parallel_records_per_s"] < results["bound_records_per_s"]

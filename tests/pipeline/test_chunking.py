@@ -84,11 +84,14 @@ def test_split_points_cut_the_range_strictly_inside_in_order(pieces: int, start_
     assert bounds == sorted(set(bounds))
 
 
-def test_idle_slots_take_part_of_a_chain_but_never_less_than_a_page_each() -> None:
-    from avesa.pipeline.chunking import pieces_for_idle
+def test_a_chunk_halves_when_dense_or_when_slots_would_idle_but_never_for_its_last_page() -> None:
+    from avesa.pipeline.chunking import should_halve
 
-    assert pieces_for_idle(9_000, 1000, 0) == 1  # nobody idle: no split
-    assert pieces_for_idle(9_000, 1000, 3) == 4  # three idle slots join the chunk
-    assert pieces_for_idle(2_500, 1000, 10) == 3  # no piece gets less than a page of work
-    assert pieces_for_idle(400, 1000, 10) == 1  # the last partial page is not cut
-    assert pieces_for_idle(10**6, 1000, 100) == 16  # bounded like any split
+    def spare(n: int):
+        return lambda: n
+
+    assert should_halve(8_001, 4000, 1000, None)  # more than two chunks' worth left
+    assert not should_halve(8_000, 4000, 1000, None)
+    assert not should_halve(8_000, 4000, 1000, spare(0))  # nobody idle
+    assert should_halve(1_001, 4000, 1000, spare(3))  # idle slots take part of a chain
+    assert not should_halve(1_000, 4000, 1000, spare(3))  # one page left: nothing to share

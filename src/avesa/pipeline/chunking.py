@@ -122,24 +122,22 @@ async def plan_spans(start: datetime, end: datetime, count: int, target: int, co
 
 SPLIT_FACTOR = 2.0
 """A running chunk splits itself when what is left exceeds this many chunks' worth."""
-MAX_SPLIT_WAYS = 16
 
 
-def pieces_for(remaining_after_page: int, target: int) -> int:
-    """How many chunks the rest of a running chunk should become (1: do not split)."""
-    if remaining_after_page <= SPLIT_FACTOR * target:
-        return 1
-    return min(MAX_SPLIT_WAYS, math.ceil(remaining_after_page / target))
+def should_halve(remaining_after_page: int, target: int, page_size: int, spare: Callable[[], int] | None) -> bool:
+    """Whether a running chunk should hand half the rest of its range to a new chunk: when more than
+    SPLIT_FACTOR chunks' worth is left; or, when `spare()` says more chunks could read right now with
+    nobody waiting (the end of a run, where the last chunks would read their pages one after
+    another while other slots idle), when more than a page is left.
 
-
-def pieces_for_idle(remaining_after_page: int, page_size: int, spare: int) -> int:
-    """How many chunks the rest of a running chunk should become when `spare` more chunks could be
-    reading right now and nobody is waiting (the end of a run, where the last chunks would otherwise
-    read their pages one after another). Each piece keeps at least two pages' worth: a split costs
-    each piece up to one partial page, so a shorter chain is not worth cutting."""
-    if spare <= 0:
-        return 1
-    return max(1, min(spare + 1, math.ceil(remaining_after_page / page_size), MAX_SPLIT_WAYS))
+    Halving rather than one piece per chunk's worth at once, because it measured better
+    (docs/benchmarks.md): a half that is still dense halves again when its own first page says so,
+    so the cuts follow the records, while an n-way even cut hands whole pieces to stretches with
+    nothing in them (a request each that reads nothing) and gives every piece a partial last page.
+    The per-table cap on chunks (4) bounds what a wider cut could start at once anyway."""
+    if remaining_after_page > SPLIT_FACTOR * target:
+        return True
+    return remaining_after_page > page_size and spare is not None and spare() > 0
 
 
 def split_points(start: datetime, end: datetime, pieces: int) -> list[datetime]:

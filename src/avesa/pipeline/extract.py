@@ -12,7 +12,6 @@ file it just wrote, leaving the ledger to whoever holds it now.
 from __future__ import annotations
 
 import asyncio
-import itertools
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -24,7 +23,7 @@ from avesa.domain.timeutil import compact_stamp, utc_now
 from avesa.domain.work import ChunkOutcome, ChunkStatus, ChunkTask
 from avesa.lake.raw_files import build_raw_table, write_raw_file
 from avesa.pipeline.cancel import run_cancelled
-from avesa.pipeline.chunking import chunk_target, pieces_for, pieces_for_idle, split_points
+from avesa.pipeline.chunking import chunk_target, should_halve, split_points
 from avesa.pipeline.context import PipelineContext
 
 ProgressCallback = Callable[[int], None]
@@ -36,32 +35,30 @@ def raw_file_prefix(chunk: ChunkTask) -> str:
     return f"{compact_stamp(chunk.table.run_started_at)}_{chunk.chunk_id}_"
 
 
-def _split(ctx: PipelineContext, chunk: ChunkTask, start: datetime, end: datetime, page: Page,
-           ways: int) -> tuple[datetime, list[ChunkTask]] | None:
-    """Cut the rest of a running chunk's range. The chunk has landed every id up to the page's cursor
-    over its whole range; it keeps `[start, first cut)` and new chunks take `[cut, next cut)`, each
-    starting after that same cursor — so together they read exactly what the chunk had left.
+def _halve(ctx: PipelineContext, chunk: ChunkTask, start: datetime, end: datetime,
+           page: Page) -> tuple[datetime, ChunkTask] | None:
+    """Hand the upper half of the rest of a running chunk's range to a new chunk. The chunk has landed
+    every id up to the page's cursor over its whole range; it keeps `[start, cut)` and the new chunk
+    takes `[cut, end)`, starting after that same cursor — so together they read exactly what the
+    chunk had left.
 
-    Nothing the page read changed before its oldest stamp, so the cuts are even by time over the
-    range above that (on a first sync the range starts in 1970, and even cuts from there would hand
-    decades of nothing to all but the last piece). The chunk keeps the range below it together with
-    the first piece, so it goes on with real work instead of one near-empty request, and `ways`
-    chunks share what is left. A new chunk that is still dense splits again when its first page says
-    so. Recorded in one transaction; returns the chunk's new end and the new chunks, or None."""
+    Nothing the page read changed before its oldest stamp, so the cut halves the range above that
+    (on a first sync the range starts in 1970: halving from there would hand everything to the new
+    chunk) and the chunk keeps the range below it with its half. Either half that is still dense
+    halves again when a page of its own says so. Recorded in one transaction; returns the chunk's new
+    end and the new chunk, or None."""
     left = max(0, (page.remaining or 0) - len(page))
     floor = min(page.updated_at).replace(microsecond=0) + timedelta(seconds=1) if len(page) else start
-    cuts = split_points(floor if start < floor < end else start, end, ways)
+    cuts = split_points(floor if start < floor < end else start, end, 2)
     if not cuts:
         return None
-    ref = chunk.table
-    first = ctx.state.next_chunk_index(ref)
-    bounds = [*cuts, end]
-    children = [ChunkTask(table=ref, chunk_id=f"{chunk.chunk_id}.{first + i}", index=first + i, start=lo, end=hi,
-                          cursor=page.last_id, estimate=left // ways)
-                for i, (lo, hi) in enumerate(itertools.pairwise(bounds))]
-    if not ctx.state.split_chunk(chunk.chunk_id, ctx.owner, cuts[0], children):
+    ref, cut = chunk.table, cuts[0]
+    index = ctx.state.next_chunk_index(ref)
+    half = ChunkTask(table=ref, chunk_id=f"{chunk.chunk_id}.{index}", index=index, start=cut, end=end,
+                     cursor=page.last_id, estimate=left // 2)
+    if not ctx.state.split_chunk(chunk.chunk_id, ctx.owner, cut, [half]):
         return None
-    return cuts[0], children
+    return cut, half
 
 
 def _error_kind(exc: BaseException) -> str:
@@ -92,11 +89,12 @@ async def run_chunk(
     """Extract `chunk` from its cursor until done, failed, or `deadline` (a time.monotonic() value).
 
     With `spawn`, a chunk whose page says far more is left than one chunk's worth splits itself:
-    it lands what it has read, keeps the first part of its range, and hands the rest to new chunks
-    that start after its cursor (see `_split`). A table therefore needs no counting before it
-    starts, and a dense window is cut wherever it turns out to be. With `spare` too (how many more
-    chunks could read right now without anyone waiting), a chunk with several pages left also
-    splits when slots would otherwise idle, so a run's last chunks do not read alone."""
+    it lands what it has read, keeps the lower half of the rest of its range, and hands the upper
+    half to a new chunk that starts after its cursor (see `_halve`); it halves again while its pages
+    say it is still dense. A table therefore needs no counting before it starts, and a dense window
+    is cut wherever it turns out to be. With `spare` too (how many more chunks could read right now
+    without anyone waiting), a chunk with more than a page left also halves when slots would
+    otherwise idle, so a run's last chunks do not read alone."""
     ref = chunk.table
     record = ctx.state.get_chunk(chunk.chunk_id)
     if record is None:
@@ -173,22 +171,17 @@ async def run_chunk(
                     # the first page says how big the chunk is: the estimate `avesa jobs show` compares
                     estimate = seen - len(page) + page.remaining
                     ctx.state.set_chunk_estimate(chunk.chunk_id, estimate)
-                if spawn is not None and page.remaining is not None and page.last_id not in (None, END):
-                    left = page.remaining - len(page)
-                    ways = pieces_for(left, target)
-                    if ways == 1 and spare is not None:
-                        ways = pieces_for_idle(left, page_size, spare())
-                    if ways > 1:
-                        await asyncio.to_thread(flush)  # children start after this cursor: land it first
-                        split = await asyncio.to_thread(_split, ctx, chunk, start, end, page, ways)
-                        if split is not None:
-                            end, children = split
-                            handed = sum(child.estimate or 0 for child in children)
-                            estimate = seen + max(0, page.remaining - len(page)) - handed
-                            ctx.state.set_chunk_estimate(chunk.chunk_id, estimate)
-                            spawn(children)
-                            narrowed = True
-                            break  # page on inside the narrower range
+                if (spawn is not None and page.remaining is not None and page.last_id not in (None, END)
+                        and should_halve(page.remaining - len(page), target, page_size, spare)):
+                    await asyncio.to_thread(flush)  # the new chunk starts after this cursor: land it first
+                    split = await asyncio.to_thread(_halve, ctx, chunk, start, end, page)
+                    if split is not None:
+                        end, half = split
+                        estimate = seen + max(0, page.remaining - len(page)) - (half.estimate or 0)
+                        ctx.state.set_chunk_estimate(chunk.chunk_id, estimate)
+                        spawn([half])
+                        narrowed = True
+                        break  # page on inside the narrower range
                 if buffered >= ctx.settings.records_per_file:
                     await asyncio.to_thread(flush)
                 if deadline is not None and time.monotonic() >= deadline:
