@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import itertools
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
-from typing import Any, NamedTuple
+from datetime import timedelta
 
 import httpx
 import orjson
@@ -20,40 +18,31 @@ from avesa.connectors.rate_budget import RateBudget
 from avesa.connectors.salesforce import SalesforceConnector
 from avesa.connectors.salesforce_limits import DailyLimitError
 from avesa.domain.errors import AuthenticationError, BadDataError, SourceError
-from avesa.domain.pages import Page
 from avesa.domain.timeutil import parse_utc
 from avesa.sandbox import SandboxAdmin
+from tests.connectors.support import (
+    EPOCH,
+    FAR,
+    assert_halves_are_half_open,
+    assert_rate_limits_are_retried,
+    assert_resuming_after_the_third_page_reads_the_rest,
+    call,
+    collect,
+    instances,
+    pages_with_token_revoked,
+    read_pages,
+    records_of,
+)
 
-EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
-FAR = datetime(2100, 1, 1, tzinfo=UTC)
 SPEC = load_catalog().service("salesforce")
 ROOMY = {"rate_limit_per_minute": None, "daily_request_limit": 10**9}
 """No per-minute throttle, and a daily allowance so large the budget never slows to spread it."""
-_names = itertools.count(1)
-
-
-class Record(NamedTuple):
-    record_id: str
-    updated_at: datetime
-    deleted: bool
 
 
 @pytest.fixture
 def sf_instance(sandbox_admin: SandboxAdmin) -> Iterator[Callable[..., str]]:
     """Create a Salesforce sandbox org with a unique name (deleted after the test)."""
-    created: list[str] = []
-
-    def create(prefix: str = "sf", *, scale: str = "tiny", seed: int = 1, knobs: dict | None = None,
-               counts: dict | None = None) -> str:
-        name = f"{prefix}-{next(_names)}"
-        sandbox_admin.create_instance(name, service="salesforce", scale=scale, seed=seed, counts=counts,
-                                      knobs={**ROOMY, **(knobs or {})})
-        created.append(name)
-        return name
-
-    yield create
-    for name in created:
-        sandbox_admin.delete_instance(name)
+    yield from instances(sandbox_admin, "salesforce", "sf", ROOMY)
 
 
 def sf_credentials(admin: SandboxAdmin, instance: str) -> dict[str, str]:
@@ -71,37 +60,6 @@ def connector(admin: SandboxAdmin, instance: str, *, page_size: int = 1000, atte
         options=HttpOptions(max_attempts=attempts, backoff_initial=0.01, backoff_max=0.05),
         page_size=page_size,
     )
-
-
-def _records(pages: list[Page]) -> list[Record]:
-    return [Record(i, u, n in set(p.deleted)) for p in pages
-            for n, (i, u) in enumerate(zip(p.record_ids, p.updated_at, strict=True))]
-
-
-async def _pages(conn: SalesforceConnector, table: str, start: datetime = EPOCH, end: datetime = FAR,
-                 after: str | None = None) -> list[Page]:
-    try:
-        return [p async for p in conn.pages(table, start, end, after)]
-    finally:
-        await conn.aclose()
-
-
-def collect(conn: SalesforceConnector, table: str, start: datetime = EPOCH, end: datetime = FAR,
-            after: str | None = None) -> list[Record]:
-    return _records(asyncio.run(_pages(conn, table, start, end, after)))
-
-
-def call(conn: SalesforceConnector, method: str, *args: Any) -> Any:
-    async def run() -> Any:
-        try:
-            result = getattr(conn, method)(*args)
-            if hasattr(result, "__aiter__"):
-                return [item async for item in result]
-            return await result
-        finally:
-            await conn.aclose()
-
-    return asyncio.run(run())
 
 
 def record_requests(conn: SalesforceConnector) -> list[httpx.URL]:
@@ -125,8 +83,8 @@ def test_a_window_returns_each_record_exactly_once_in_id_order(sandbox_admin: Sa
                                                                sf_instance: Callable[..., str]) -> None:
     name = sf_instance()
     truth = set(sandbox_admin.record_ids(name, "Contact"))
-    pages = asyncio.run(_pages(connector(sandbox_admin, name, page_size=7), "Contact"))
-    ids = [r.record_id for r in _records(pages)]
+    pages = asyncio.run(read_pages(connector(sandbox_admin, name, page_size=7), "Contact"))
+    ids = [r.record_id for r in records_of(pages)]
     assert len(ids) == len(set(ids)) and set(ids) == truth
     assert ids == sorted(ids) and not any(p.deleted for p in pages)
     assert [len(p) for p in pages[:-1]] == [7] * (len(pages) - 1) and pages[-1].last_id == END
@@ -138,13 +96,8 @@ def test_a_window_returns_each_record_exactly_once_in_id_order(sandbox_admin: Sa
 def test_bounds_are_half_open_to_the_millisecond_and_span_costs_at_most_two_requests(
         sandbox_admin: SandboxAdmin, sf_instance: Callable[..., str]) -> None:
     name = sf_instance()
-    everything = collect(connector(sandbox_admin, name), "Case")
-    stamps = sorted({r.updated_at for r in everything})
-    middle = stamps[len(stamps) // 2]
-    below = collect(connector(sandbox_admin, name), "Case", EPOCH, middle)
-    above = collect(connector(sandbox_admin, name), "Case", middle, FAR)
-    assert all(r.updated_at < middle for r in below) and all(r.updated_at >= middle for r in above)
-    assert len(below) + len(above) == len(everything)
+    everything, stamps, middle, below, above = assert_halves_are_half_open(lambda: connector(sandbox_admin, name),
+                                                                          "Case")
     # a bound between two milliseconds: records stamped at `middle` lie before middle + 1 µs
     just_after = middle + timedelta(microseconds=1)
     assert len(collect(connector(sandbox_admin, name), "Case", EPOCH, just_after)) == len(below) + sum(
@@ -164,13 +117,9 @@ def test_bounds_are_half_open_to_the_millisecond_and_span_costs_at_most_two_requ
 def test_resuming_after_a_mid_window_cursor_skips_what_was_landed(sandbox_admin: SandboxAdmin,
                                                                   sf_instance: Callable[..., str]) -> None:
     name = sf_instance()
-    pages = asyncio.run(_pages(connector(sandbox_admin, name, page_size=7), "Task"))
-    everything = _records(pages)
-    cursor = pages[2].last_id
-    assert cursor == everything[20].record_id
-    rest = collect(connector(sandbox_admin, name, page_size=7), "Task", after=cursor)
-    assert [r.record_id for r in rest] == [r.record_id for r in everything[21:]]
-    assert asyncio.run(_pages(connector(sandbox_admin, name), "Task", after=END)) == []
+    assert_resuming_after_the_third_page_reads_the_rest(
+        lambda **options: connector(sandbox_admin, name, **options), "Task")
+    assert asyncio.run(read_pages(connector(sandbox_admin, name), "Task", after=END)) == []
     with pytest.raises(BadDataError, match="not a Salesforce id"):
         collect(connector(sandbox_admin, name), "Task", after="x' OR Name != 'y")
 
@@ -244,19 +193,8 @@ def test_tokens_are_renewed_transparently_when_one_expires_mid_run(sandbox_admin
     name = sf_instance()
     truth = set(sandbox_admin.record_ids(name, "Contact"))
     conn = connector(sandbox_admin, name, page_size=7)
-    pages: list[Page] = []
-
-    async def run() -> None:
-        try:
-            async for page in conn.pages("Contact", EPOCH, FAR, None):
-                pages.append(page)
-                if len(pages) == 2:  # the token this run holds is revoked before the third page
-                    sandbox_admin.add_fault(name, "token-expired", table="Contact")
-        finally:
-            await conn.aclose()
-
-    asyncio.run(run())
-    assert {r.record_id for r in _records(pages)} == truth
+    pages = pages_with_token_revoked(sandbox_admin, name, conn, "Contact")
+    assert {r.record_id for r in records_of(pages)} == truth
     assert conn.auth.tokens_issued == 2
     assert sandbox_admin.stats(name)["by_status"].get("401") == 1
 
@@ -283,12 +221,7 @@ def test_tokens_that_outlive_their_session_timeout_are_renewed(sandbox_admin: Sa
 def test_rate_limits_are_retried_with_and_without_retry_after(sandbox_admin: SandboxAdmin,
                                                               sf_instance: Callable[..., str], kind: str) -> None:
     name = sf_instance()
-    truth = set(sandbox_admin.record_ids(name, "Account"))
-    sandbox_admin.add_fault(name, kind, count=2, table="Account", retry_after=1)
-    conn = connector(sandbox_admin, name)
-    assert {r.record_id for r in collect(conn, "Account")} == truth
-    assert conn.http.options.stats.rate_limited == 2
-    assert (conn.http.budget.pauses >= 1) is (kind == "429")  # Retry-After pauses the tenant's whole budget
+    assert_rate_limits_are_retried(sandbox_admin, name, lambda: connector(sandbox_admin, name), "Account", kind)
 
 
 def test_a_used_up_daily_allowance_stops_the_connector_with_a_clear_error(
@@ -347,9 +280,9 @@ def test_a_batch_cut_short_by_salesforce_continues_after_its_last_id(sandbox_adm
     name = sf_instance(counts={"User": 3, "Account": 5, "Contact": 450})
     conn = connector(sandbox_admin, name, page_size=300)
     conn.http._client.headers["Sforce-Query-Options"] = "batchSize=200"
-    pages = asyncio.run(_pages(conn, "Contact"))
+    pages = asyncio.run(read_pages(conn, "Contact"))
     assert [len(p) for p in pages] == [200, 200, 50]
-    assert {r.record_id for r in _records(pages)} == set(sandbox_admin.record_ids(name, "Contact"))
+    assert {r.record_id for r in records_of(pages)} == set(sandbox_admin.record_ids(name, "Contact"))
 
 
 def test_fields_the_org_does_not_have_are_left_out_not_fatal(sandbox_admin: SandboxAdmin,
@@ -381,7 +314,7 @@ def test_sensitive_fields_are_never_selected(sandbox_admin: SandboxAdmin, sf_ins
     keeps fields out of the query itself: they never leave Salesforce."""
     name = sf_instance()
     spec = SPEC.model_copy(update={"sensitive_fields": ["Email", "Birthdate"]})
-    pages = asyncio.run(_pages(connector(sandbox_admin, name, spec=spec), "Contact"))
+    pages = asyncio.run(read_pages(connector(sandbox_admin, name, spec=spec), "Contact"))
     records = [orjson.loads(raw) for p in pages for raw in p.raws]
     assert records and not any({"Email", "Birthdate"} & r.keys() for r in records)
     assert all("FirstName" in r for r in records)

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import itertools
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
-from typing import Any, NamedTuple
+from datetime import timedelta
+from typing import Any
 
 import pytest
 
@@ -17,37 +16,30 @@ from avesa.connectors.rate_budget import RateBudget
 from avesa.connectors.servicenow import ServiceNowConnector
 from avesa.connectors.servicenow_audit import AUDIT_CURSOR_PREFIX, AUDIT_TABLE
 from avesa.domain.errors import AuthenticationError, BadDataError, TransientError
-from avesa.domain.pages import Page
 from avesa.domain.timeutil import parse_utc
 from avesa.sandbox import SandboxAdmin
+from tests.connectors.support import (
+    EPOCH,
+    FAR,
+    assert_halves_are_half_open,
+    assert_rate_limits_are_retried,
+    assert_resuming_after_the_third_page_reads_the_rest,
+    call,
+    collect,
+    instances,
+    pages_with_token_revoked,
+    read_pages,
+    records_of,
+)
 
-EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
-FAR = datetime(2100, 1, 1, tzinfo=UTC)
 BASIC = ("instance_url", "username", "password")
-_names = itertools.count(1)
-
-
-class Record(NamedTuple):
-    record_id: str
-    updated_at: datetime
-    deleted: bool
+UNTHROTTLED = {"rate_limit_per_minute": None}
 
 
 @pytest.fixture
 def sn_instance(sandbox_admin: SandboxAdmin) -> Iterator[Callable[..., str]]:
     """Create a ServiceNow sandbox instance with a unique name (deleted after the test)."""
-    created: list[str] = []
-
-    def create(prefix: str = "sn", *, scale: str = "tiny", seed: int = 1, knobs: dict | None = None) -> str:
-        name = f"{prefix}-{next(_names)}"
-        sandbox_admin.create_instance(name, service="servicenow", scale=scale, seed=seed,
-                                      knobs={"rate_limit_per_minute": None, **(knobs or {})})
-        created.append(name)
-        return name
-
-    yield create
-    for name in created:
-        sandbox_admin.delete_instance(name)
+    yield from instances(sandbox_admin, "servicenow", "sn", UNTHROTTLED)
 
 
 def sn_credentials(admin: SandboxAdmin, instance: str, *, oauth: bool = False) -> dict[str, str]:
@@ -68,35 +60,11 @@ def connector(admin: SandboxAdmin, instance: str, *, page_size: int = 1000, atte
     )
 
 
-def _records(pages: list[Page]) -> list[Record]:
-    return [Record(i, u, n in set(p.deleted)) for p in pages
-            for n, (i, u) in enumerate(zip(p.record_ids, p.updated_at, strict=True))]
-
-
-async def _pages(conn: ServiceNowConnector, table: str, start: datetime = EPOCH, end: datetime = FAR,
-                 after: str | None = None) -> list[Page]:
-    try:
-        return [p async for p in conn.pages(table, start, end, after)]
-    finally:
-        await conn.aclose()
-
-
-def collect(conn: ServiceNowConnector, table: str, start: datetime = EPOCH, end: datetime = FAR,
-            after: str | None = None) -> list[Record]:
-    return _records(asyncio.run(_pages(conn, table, start, end, after)))
-
-
-def call(conn: ServiceNowConnector, method: str, *args: Any) -> Any:
-    async def run() -> Any:
-        try:
-            result = getattr(conn, method)(*args)
-            if hasattr(result, "__aiter__"):
-                return [item async for item in result]
-            return await result
-        finally:
-            await conn.aclose()
-
-    return asyncio.run(run())
+def delete_incidents(admin: SandboxAdmin, instance: str, count: int) -> None:
+    """Deletes exactly ``count`` incidents. A seeded ``mutate`` may delete fewer (it spares records others
+    reference), and which ones it spares depends on the instance's name, so tests that count deletes use this."""
+    for record_id in sorted(admin.record_ids(instance, "incident"))[:count]:
+        admin.delete_record(instance, "incident", record_id)
 
 
 def test_a_window_returns_each_record_exactly_once_in_sys_id_order(sandbox_admin: SandboxAdmin,
@@ -112,13 +80,8 @@ def test_a_window_returns_each_record_exactly_once_in_sys_id_order(sandbox_admin
 def test_bounds_are_half_open_and_span_answers_with_one_request(sandbox_admin: SandboxAdmin,
                                                                 sn_instance: Callable[..., str]) -> None:
     name = sn_instance()
-    everything = collect(connector(sandbox_admin, name), "incident")
-    stamps = sorted({r.updated_at for r in everything})
-    middle = stamps[len(stamps) // 2]
-    below = collect(connector(sandbox_admin, name), "incident", EPOCH, middle)
-    above = collect(connector(sandbox_admin, name), "incident", middle, FAR)
-    assert all(r.updated_at < middle for r in below) and all(r.updated_at >= middle for r in above)
-    assert len(below) + len(above) == len(everything)
+    _, stamps, middle, below, above = assert_halves_are_half_open(lambda: connector(sandbox_admin, name),
+                                                                          "incident")
 
     sandbox_admin.reset_stats(name)
     assert call(connector(sandbox_admin, name), "span", "incident", None, middle) == (stamps[0], len(below))
@@ -131,12 +94,8 @@ def test_bounds_are_half_open_and_span_answers_with_one_request(sandbox_admin: S
 def test_resuming_after_a_mid_window_cursor_skips_what_was_landed(sandbox_admin: SandboxAdmin,
                                                                   sn_instance: Callable[..., str]) -> None:
     name = sn_instance()
-    pages = asyncio.run(_pages(connector(sandbox_admin, name, page_size=7), "sys_user"))
-    everything = _records(pages)
-    cursor = pages[2].last_id
-    assert cursor == everything[20].record_id
-    rest = collect(connector(sandbox_admin, name, page_size=7), "sys_user", after=cursor)
-    assert [r.record_id for r in rest] == [r.record_id for r in everything[21:]]
+    pages = assert_resuming_after_the_third_page_reads_the_rest(
+        lambda **options: connector(sandbox_admin, name, **options), "sys_user")
     assert pages[-1].last_id in (END, AUDIT_CURSOR_PREFIX)
 
 
@@ -165,23 +124,23 @@ def test_an_incremental_window_after_changes_reads_exactly_what_changed(sandbox_
 def test_a_chunk_resumed_in_its_audit_phase_reads_only_the_deletes_left(sandbox_admin: SandboxAdmin,
                                                                         sn_instance: Callable[..., str]) -> None:
     name = sn_instance()
-    sandbox_admin.mutate(name, deletes=4, seed=3, tables=["incident"])
-    pages = asyncio.run(_pages(connector(sandbox_admin, name, page_size=2), "incident"))
+    delete_incidents(sandbox_admin, name, 4)
+    pages = asyncio.run(read_pages(connector(sandbox_admin, name, page_size=2), "incident"))
     audit = [p for p in pages if p.deleted]
     assert len(audit) == 2 and all(p.deleted == [0, 1] for p in audit)
     assert audit[0].last_id.startswith(AUDIT_CURSOR_PREFIX) and audit[-1].last_id == END
     table_pages = [p for p in pages if not p.deleted]
     assert table_pages[-1].last_id == AUDIT_CURSOR_PREFIX
-    resumed = asyncio.run(_pages(connector(sandbox_admin, name, page_size=2), "incident", after=audit[0].last_id))
+    resumed = asyncio.run(read_pages(connector(sandbox_admin, name, page_size=2), "incident", after=audit[0].last_id))
     assert [p.record_ids for p in resumed] == [audit[1].record_ids]
-    assert asyncio.run(_pages(connector(sandbox_admin, name), "incident", after=END)) == []
+    assert asyncio.run(read_pages(connector(sandbox_admin, name), "incident", after=END)) == []
     assert b"payload" not in b"".join(raw for p in audit for raw in p.raws)  # the deleted record's XML never lands
 
 
 def test_without_read_access_to_the_audit_table_deletes_are_left_to_reconciliation(
         sandbox_admin: SandboxAdmin, sn_instance: Callable[..., str], monkeypatch: pytest.MonkeyPatch) -> None:
     name = sn_instance()
-    sandbox_admin.mutate(name, deletes=2, seed=3, tables=["incident"])
+    delete_incidents(sandbox_admin, name, 2)
     conn = connector(sandbox_admin, name)
     real = conn.http.get_bytes
 
@@ -216,19 +175,8 @@ def test_oauth_tokens_are_renewed_transparently_when_one_expires_mid_run(sandbox
     truth = set(sandbox_admin.record_ids(name, "incident"))
     conn = connector(sandbox_admin, name, oauth=True, page_size=10)
     assert conn.uses_oauth
-    pages: list[Page] = []
-
-    async def run() -> None:
-        try:
-            async for page in conn.pages("incident", EPOCH, FAR, None):
-                pages.append(page)
-                if len(pages) == 2:  # the token this run holds is revoked before the third page
-                    sandbox_admin.add_fault(name, "token-expired", table="incident")
-        finally:
-            await conn.aclose()
-
-    asyncio.run(run())
-    assert {r.record_id for r in _records(pages)} == truth
+    pages = pages_with_token_revoked(sandbox_admin, name, conn, "incident")
+    assert {r.record_id for r in records_of(pages)} == truth
     assert conn.auth.tokens_issued == 2
     assert sandbox_admin.stats(name)["by_status"].get("401") == 1
     assert not connector(sandbox_admin, name).uses_oauth  # Basic without an OAuth client
@@ -238,12 +186,7 @@ def test_oauth_tokens_are_renewed_transparently_when_one_expires_mid_run(sandbox
 def test_rate_limits_are_retried_with_and_without_retry_after(sandbox_admin: SandboxAdmin,
                                                               sn_instance: Callable[..., str], kind: str) -> None:
     name = sn_instance()
-    truth = set(sandbox_admin.record_ids(name, "core_company"))
-    sandbox_admin.add_fault(name, kind, count=2, table="core_company", retry_after=1)
-    conn = connector(sandbox_admin, name)
-    assert {r.record_id for r in collect(conn, "core_company")} == truth
-    assert conn.http.options.stats.rate_limited == 2
-    assert (conn.http.budget.pauses >= 1) is (kind == "429")  # Retry-After pauses the tenant's whole budget
+    assert_rate_limits_are_retried(sandbox_admin, name, lambda: connector(sandbox_admin, name), "core_company", kind)
 
 
 def test_the_budget_slows_to_the_instance_rate_limit_rule(sandbox_admin: SandboxAdmin,
@@ -313,7 +256,7 @@ def test_a_window_with_deletes_only_still_gets_counted_and_read(sandbox_admin: S
     """A quiet table must still get a chunk for its deletes, or they would wait for reconciliation."""
     name = sn_instance()
     since = max(r.updated_at for r in collect(connector(sandbox_admin, name), "incident")) + timedelta(seconds=1)
-    sandbox_admin.mutate(name, deletes=2, seed=5, tables=["incident"])
+    delete_incidents(sandbox_admin, name, 2)
     assert call(connector(sandbox_admin, name), "span", "incident", since, FAR) == (None, 2)
     records = collect(connector(sandbox_admin, name), "incident", since, FAR)
     assert len(records) == 2 and all(r.deleted for r in records)

@@ -6,10 +6,12 @@ import time
 
 import pyarrow as pa
 
+from avesa.domain.registry import RateLimitOverride
 from avesa.domain.timeutil import parse_utc
 from avesa.domain.work import RunRequest
 from avesa.lake.delta_tables import read_canonical
 from avesa.pipeline.context import PipelineContext
+from avesa.pipeline.registration import register_service
 from avesa.runtime.local import RunSummary, run_sync
 from avesa.sandbox import SandboxAdmin
 
@@ -35,3 +37,13 @@ def canonical(ctx: PipelineContext, tenant_id: str, table: str) -> pa.Table:
     result = read_canonical(ctx.lake.canonical_uri(tenant_id, table))
     assert result is not None, f"no canonical {table} for {tenant_id}"
     return result
+
+
+def register_unthrottled(ctx: PipelineContext, instance: str, service: str, credentials: dict[str, str],
+                         tables: list[str] | None = None) -> str:
+    """The instance as a tenant (tenant id = instance name), the service's rate budget lifted for the test."""
+    record = register_service(ctx, tenant_id=instance, company_name=instance.title(), service=service,
+                              credentials=credentials, tables=tables)
+    ctx.state.put_service(record.model_copy(update={"rate_limit": RateLimitOverride(requests_per_minute=60_000,
+                                                                                     burst=1000)}))
+    return instance

@@ -3,11 +3,7 @@ changing while the pipeline extracts: no version lost, none duplicated, none inv
 
 from __future__ import annotations
 
-import threading
-import time
 from collections import defaultdict
-from dataclasses import dataclass
-from datetime import datetime
 
 import orjson
 import pytest
@@ -16,36 +12,9 @@ from avesa.catalog.loader import load_catalog
 from avesa.domain.timeutil import parse_utc, utc_now
 from avesa.sandbox import SandboxAdmin
 from avesa.transform.mapping import CompiledMapping
-from tests.pipeline.helpers import CONNECTWISE_SYNCED, canonical, let_source_clock_pass, sync
+from tests.pipeline.change_log import Mutator, timed_sync
+from tests.pipeline.helpers import CONNECTWISE_SYNCED, canonical, let_source_clock_pass
 from tests.pipeline.test_end_to_end import _assert_matches_source
-
-
-@dataclass
-class RunWindow:
-    wall_start: float
-    wall_end: float
-    end_bound: datetime  # the run's range end: it reads changes stamped before this
-
-
-def _timed_sync(make_ctx, **request: object) -> RunWindow:
-    started = time.time()
-    summary = sync(make_ctx(page_size=10, target_chunk_records=40, records_per_file=20), **request)
-    assert not summary.failed, [r.error for r in summary.failed]
-    return RunWindow(started, time.time(), summary.results[0].table.run_started_at)
-
-
-class _Mutator:
-    def __init__(self, admin: SandboxAdmin, instance: str) -> None:
-        self.admin, self.instance = admin, instance
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.rounds = 0
-
-    def _run(self) -> None:
-        while not self.stop.wait(0.03):
-            self.admin.mutate(self.instance, updates=4, inserts=1, deletes=1, seed=self.rounds,
-                              tables=CONNECTWISE_SYNCED)
-            self.rounds += 1
 
 
 @pytest.mark.slow
@@ -53,22 +22,17 @@ def test_history_equals_the_change_log_when_the_source_changes_during_extraction
         sandbox_admin: SandboxAdmin, new_instance, register, make_ctx) -> None:
     instance = new_instance("hist", knobs={"latency_ms": 15})
     tenant = register(make_ctx(), instance)
-    runs = [_timed_sync(make_ctx, full=True)]
+    runs = [timed_sync(make_ctx, full=True)[0]]
     sandbox_admin.mutate(tenant, updates=30, inserts=10, deletes=5, seed=11, tables=CONNECTWISE_SYNCED)
     let_source_clock_pass(sandbox_admin, [tenant])
 
-    mutator = _Mutator(sandbox_admin, tenant)
-    mutator.thread.start()
-    try:
-        runs.append(_timed_sync(make_ctx))
-    finally:
-        mutator.stop.set()
-        mutator.thread.join()
+    with Mutator(sandbox_admin, tenant, tables=CONNECTWISE_SYNCED, seed=0) as mutator:
+        runs.append(timed_sync(make_ctx)[0])
     assert mutator.rounds >= 3, "the source must change while the incremental sync extracts"
     let_source_clock_pass(sandbox_admin, [tenant])
-    runs.append(_timed_sync(make_ctx))
+    runs.append(timed_sync(make_ctx)[0])
     let_source_clock_pass(sandbox_admin, [tenant])
-    runs.append(_timed_sync(make_ctx, full=True))
+    runs.append(timed_sync(make_ctx, full=True)[0])
 
     catalog = load_catalog()
     spec = catalog.service("connectwise")

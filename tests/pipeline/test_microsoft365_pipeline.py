@@ -9,7 +9,6 @@ timestamps."""
 from __future__ import annotations
 
 import glob
-import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import datetime
@@ -29,6 +28,7 @@ from avesa.runtime.local import RunSummary
 from avesa.sandbox import SandboxAdmin, SandboxServer
 from avesa.transform.mapping import CompiledMapping
 from tests.connectors.test_microsoft365 import EIGHT_DAYS, GraphInstances, graph_credentials
+from tests.pipeline.change_log import Mutator
 from tests.pipeline.helpers import canonical, sync
 
 CTX = Callable[..., PipelineContext]
@@ -161,21 +161,6 @@ def test_graph_users_history_matches_the_change_log(
     assert all("activationLockBypassCode" not in orjson.loads(r) for r in devices_raw["record"].to_pylist())
 
 
-class _Mutator:
-    """Changes users continuously (updates, hires, leavers) from another thread while a run extracts."""
-
-    def __init__(self, admin: SandboxAdmin, instance: str) -> None:
-        self.admin, self.instance = admin, instance
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.rounds = 0
-
-    def _run(self) -> None:
-        while not self.stop.wait(0.02):
-            self.admin.mutate(self.instance, updates=4, inserts=1, deletes=1, tables=["users"], seed=100 + self.rounds)
-            self.rounds += 1
-
-
 @pytest.mark.slow
 def test_history_holds_what_each_round_saw_while_users_change_during_extraction(
         sandbox_admin: SandboxAdmin, graph_instance: GraphInstances, make_ctx: CTX) -> None:
@@ -193,13 +178,8 @@ def test_history_holds_what_each_round_saw_while_users_change_during_extraction(
         windows.append((started, time.time(), end))
 
     run()
-    mutator = _Mutator(sandbox_admin, instance)
-    mutator.thread.start()
-    try:
+    with Mutator(sandbox_admin, instance, tables=["users"], every=0.02) as mutator:  # updates, hires, leavers
         run()
-    finally:
-        mutator.stop.set()
-        mutator.thread.join()
     assert mutator.rounds >= 3, "users must change while the delta round is read"
     run()
     run()
