@@ -39,6 +39,18 @@ def friendly_errors(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+def nulled_summary(nulled: dict[str, int], *, short: bool = False) -> str:
+    """`2 values nulled (number_of_employees 1, budget_hours 1)` — `2 (number_of_employees 1, …)` when
+    short: source values a run could not convert to their canonical type (the raw files keep them as
+    sent). "" when there were none."""
+    if not nulled:
+        return ""
+    total = sum(nulled.values())
+    columns = ", ".join(f"{name} {count:,}" for name, count in sorted(nulled.items(), key=lambda kv: (-kv[1], kv[0])))
+    noun = "" if short else f" value{'s' if total != 1 else ''} nulled"
+    return f"{total:,}{noun} ({columns})"
+
+
 def user_catalog() -> Catalog:
     """The catalog as this process sees it: built-in services plus ``AVESA_CATALOG_PATH``'s."""
     return load_catalog(Settings().catalog_path)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import typer
 from rich.table import Table
 
-from avesa.cli.common import console, friendly_errors, load_context
+from avesa.cli.common import console, friendly_errors, load_context, nulled_summary
 from avesa.cli.progress import RichRunObserver, summary_table
 from avesa.domain.errors import NotFoundError, UsageError
 from avesa.domain.timeutil import utc_now
@@ -64,6 +64,9 @@ def jobs_show(run_id: str) -> None:
                            "-" if c.estimate is None else f"{c.estimate:,}", f"{c.records:,}", str(c.files),
                            str(c.attempts), c.cursor or "-", (c.last_error or "")[:60])
         console.print(chunks)
+        if tr.nulled_values:
+            console.print(f"  {nulled_summary(tr.nulled_values)}: not convertible to the canonical type; the raw "
+                          "files keep them as sent", highlight=False)
 
 
 @jobs_app.command("resume")

@@ -9,14 +9,14 @@ import pyarrow as pa
 import typer
 from rich.table import Table
 
-from avesa.cli.common import console, friendly_errors, load_context
+from avesa.cli.common import console, friendly_errors, load_context, nulled_summary
 from avesa.cli.progress import RichRunObserver, summary_table
 from avesa.domain.errors import NotFoundError, UsageError
 from avesa.domain.timeutil import utc_now
-from avesa.domain.work import RunRequest
+from avesa.domain.work import RunRequest, TableResult
 from avesa.lake.query import run_query
 from avesa.pipeline.context import PipelineContext
-from avesa.pipeline.resume import interrupted_runs
+from avesa.pipeline.resume import interrupted_runs, unfinished_tenants
 from avesa.runtime.local import resume_sync, run_sync
 
 
@@ -31,11 +31,12 @@ def run(
 
     A run a crash interrupted is finished first, from where it stopped."""
     ctx = load_context()
-    resumed_failures = _resume_interrupted(ctx)
+    resumed_failures = _resume_interrupted(ctx, tenant)
     request = RunRequest(tenant_id=tenant, service=service, table=table, full=full)
     with RichRunObserver(console) as observer:
         summary = run_sync(ctx, request, observer)
     console.print(summary_table(summary))
+    _print_nulled(summary.results)
     for reason in summary.skipped:
         console.print(f"[yellow]skipped[/] {reason}")
     if not summary.results:
@@ -50,11 +51,19 @@ def run(
         raise typer.Exit(1)
 
 
-def _resume_interrupted(ctx: PipelineContext) -> int:
-    """Finish every interrupted sync run; returns how many of their tables failed.
+def _print_nulled(results: list[TableResult]) -> None:
+    for result in results:
+        if result.nulled_values:
+            console.print(f"[yellow]{result.table.label}[/]: {nulled_summary(result.nulled_values)} — not "
+                          "convertible to the canonical type; the raw files keep them as sent", highlight=False)
+
+
+def _resume_interrupted(ctx: PipelineContext, tenant: str | None = None) -> int:
+    """Finish every interrupted sync run (with `tenant`, only that tenant's part of them); returns how
+    many of their tables failed.
 
     An interrupted backfill is left for the operator: it may re-read years of data, which must not
-    hold up the scheduled sync."""
+    hold up the scheduled sync. A resume that fails in any way is reported, never stops this run."""
     failures = 0
     for interrupted in interrupted_runs(ctx, utc_now()):
         if interrupted.kind == "backfill":
@@ -62,14 +71,29 @@ def _resume_interrupted(ctx: PipelineContext) -> int:
                           f"`avesa jobs resume {interrupted.run_id}` or the same `avesa backfill` command, or "
                           f"`avesa jobs cancel {interrupted.run_id}`")
             continue
+        tenants = unfinished_tenants(ctx, interrupted)
+        if tenant is not None and tenant not in tenants:
+            whose = ", ".join(tenants) or "no tenant"
+            console.print(f"[yellow]interrupted run {interrupted.run_id}[/] of {whose} left "
+                          f"for `avesa run` or `avesa jobs resume {interrupted.run_id}`: --tenant {tenant} syncs "
+                          "that tenant only", highlight=False)
+            continue
         console.print(f"[yellow]resuming interrupted run {interrupted.run_id}[/] (started "
-                      f"{interrupted.started_at:%Y-%m-%d %H:%M:%S} UTC by {interrupted.owner})")
-        with RichRunObserver(console) as observer:
-            summary = resume_sync(ctx, interrupted, observer)
+                      f"{interrupted.started_at:%Y-%m-%d %H:%M:%S} UTC by {interrupted.owner})"
+                      + (f", tenant {tenant} only" if tenant else ""))
+        try:
+            with RichRunObserver(console) as observer:
+                summary = resume_sync(ctx, interrupted, observer, tenant_id=tenant)
+        except Exception as exc:  # a resume must never keep every later run from starting
+            console.print(f"[red]resuming run {interrupted.run_id} failed[/]: {type(exc).__name__}: {exc}; "
+                          f"`avesa jobs show {interrupted.run_id}` shows where it stands", highlight=False)
+            failures += 1
+            continue
         if summary is None:
             console.print(f"run {interrupted.run_id} was taken over by another process")
             continue
         console.print(summary_table(summary, title=f"resumed run {summary.run_id}"))
+        _print_nulled(summary.results)
         failures += len(summary.failed)
     return failures
 
@@ -82,12 +106,13 @@ def status(tenant: str = typer.Option(None, "--tenant"), limit: int = typer.Opti
     for tr in ctx.state.list_table_runs(tenant_id=tenant):
         latest.setdefault((tr.tenant_id, tr.service, tr.table), tr)
     table = Table("tenant / service / table", "last run (UTC)", "mode", "status", "records", "versions",
-                  "watermark (UTC)", "error", title="last run per table", title_justify="left")
+                  "nulled", "watermark (UTC)", "error", title="last run per table", title_justify="left")
     for key in sorted(latest)[:limit]:
         tr = latest[key]
         wm = ctx.state.get_watermark(*key)
         table.add_row(f"{tr.tenant_id}/{tr.service}/{tr.table}", tr.started_at.strftime("%Y-%m-%d %H:%M:%S"), tr.mode,
                       tr.status, f"{tr.records:,}", f"{tr.versions_created:,}",
+                      nulled_summary(tr.nulled_values, short=True) or "-",
                       wm.strftime("%Y-%m-%d %H:%M:%S") if wm else "-", (tr.error or "")[:80])
     console.print(table)
     runs = Table("run", "started", "status", title="recent runs", title_justify="left")

@@ -172,7 +172,7 @@ class ConnectWiseConnector:
         try:
             raws = _SPLIT_PAGE.decode(body)
             envelopes = self._envelopes.decode(body)
-        except msgspec.DecodeError as exc:
+        except (msgspec.DecodeError, RecursionError) as exc:  # RecursionError: nesting past the decoder's limit
             raise BadDataError(f"page {number}: response is not valid JSON or not a list of records ({exc}); "
                                f"{len(body)} bytes received", **where) from None
         ids: list[str] = []

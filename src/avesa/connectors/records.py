@@ -80,8 +80,11 @@ class RecordReader:
 
     def read(self, body: bytes) -> RawRecords:
         """Raises msgspec.DecodeError (or ValueError) when the body is not the expected JSON."""
-        split = self._split.decode(body)
-        envelopes = self._envelopes.decode(body)
+        try:
+            split = self._split.decode(body)
+            envelopes = self._envelopes.decode(body)
+        except RecursionError:
+            raise ValueError("JSON nested deeper than the decoder's limit") from None
         if self._records:
             if split.items is None:
                 raise ValueError(f"the body has no {self._records!r} list")

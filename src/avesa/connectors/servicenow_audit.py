@@ -52,7 +52,10 @@ class AuditRow:
 
 def read_audit(body: bytes) -> list[AuditRow]:
     """Raises msgspec.DecodeError / ValidationError / ValueError when the body is not an audit list."""
-    decoded = _DECODE.decode(body)
+    try:
+        decoded = _DECODE.decode(body)
+    except RecursionError:
+        raise ValueError("JSON nested deeper than the decoder's limit") from None
     if decoded.result is None:
         raise ValueError("the body has no 'result' list")
     return [AuditRow(r.sys_id, r.tablename, r.documentkey, r.sys_created_on) for r in decoded.result]

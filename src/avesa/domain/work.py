@@ -149,3 +149,5 @@ class TableResult(BaseModel):
     seconds: float = 0.0
     error: str | None = None
     canonical_table: str | None = None
+    nulled_values: dict[str, int] = Field(default_factory=dict)
+    """Canonical column -> values nulled because they could not be converted (see the ledger's)."""

@@ -13,6 +13,7 @@ import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
+from avesa.domain.errors import BadDataError
 from avesa.domain.pages import Page
 
 RAW_SCHEMA = pa.schema(
@@ -54,7 +55,11 @@ def build_raw_table(
     extracted_at: datetime,
     deny: frozenset[str],
 ) -> pa.Table:
-    """Whole pages -> one raw table: the envelope columns and each record's JSON text."""
+    """Whole pages -> one raw table: the envelope columns and each record's JSON text.
+
+    Raises BadDataError naming the page and record when a record is not UTF-8 text, or holds a
+    deny-listed field but cannot be decoded to drop it (it is never landed with the field)."""
+    pages = list(pages)
     ids: list[str] = []
     updated: list[datetime] = []
     records: list[bytes] = []
@@ -69,11 +74,20 @@ def build_raw_table(
         if page.sensitive:
             raws = list(page.raws)
             for position in page.sensitive:
-                raws[position] = strip_sensitive(raws[position], deny)
+                try:
+                    raws[position] = strip_sensitive(raws[position], deny)
+                except (orjson.JSONDecodeError, RecursionError) as exc:
+                    raise BadDataError(f"page {page.number}: record {page.record_ids[position]} holds a field that "
+                                       f"must not be landed and cannot be decoded to drop it ({exc})",
+                                       tenant_id=tenant_id, service=service, table=table) from None
             records += raws
         else:
             records += page.raws
     n = len(ids)
+    try:
+        text = pa.array(records, pa.binary()).cast(pa.string())  # validates UTF-8
+    except pa.ArrowInvalid:
+        raise _not_text(pages, tenant_id=tenant_id, service=service, table=table) from None
     return pa.table(
         {
             "tenant_id": pa.array([tenant_id] * n, pa.string()),
@@ -84,11 +98,24 @@ def build_raw_table(
             "extracted_at": pa.array([extracted_at] * n, pa.timestamp("us", tz="UTC")),
             "run_id": pa.array([run_id] * n, pa.string()),
             "chunk_id": pa.array([chunk_id] * n, pa.string()),
-            "record": pa.array(records, pa.binary()).cast(pa.string()),  # validates UTF-8
+            "record": text,
             "source_deleted": pa.array(deleted, pa.bool_()),
         },
         schema=RAW_SCHEMA,
     )
+
+
+def _not_text(pages: Iterable[Page], **where: str) -> BadDataError:
+    """Name the first record whose bytes are not UTF-8: a raw file holds text, as JSON must be."""
+    for page in pages:
+        for record_id, raw in zip(page.record_ids, page.raws, strict=True):
+            try:
+                raw.decode()
+            except UnicodeDecodeError as exc:
+                return BadDataError(f"page {page.number}: record {record_id} is not UTF-8 text (byte {exc.start}: "
+                                    f"{raw[exc.start:exc.start + 4]!r}); the API sent bytes JSON does not allow",
+                                    **where)
+    return BadDataError("a record is not UTF-8 text", **where)
 
 
 def _filesystem(directory: str) -> tuple[pafs.FileSystem, str]:

@@ -17,7 +17,6 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from avesa.connectors.paginators import END
-from avesa.domain.errors import AvesaError, SourceError
 from avesa.domain.pages import Page
 from avesa.domain.timeutil import compact_stamp, utc_now
 from avesa.domain.work import ChunkOutcome, ChunkStatus, ChunkTask
@@ -25,6 +24,7 @@ from avesa.lake.raw_files import build_raw_table, write_raw_file
 from avesa.pipeline.cancel import run_cancelled
 from avesa.pipeline.chunking import chunk_target, should_halve, split_points
 from avesa.pipeline.context import PipelineContext
+from avesa.pipeline.failures import failure_message, log_unexpected
 
 ProgressCallback = Callable[[int], None]
 SpawnCallback = Callable[[list[ChunkTask]], None]
@@ -198,10 +198,11 @@ async def run_chunk(
                 break
     except _LeaseLost:
         return _stopped(ctx, chunk, outcome)
-    except (AvesaError, OSError) as exc:
+    except Exception as exc:  # a source error, a full disk, bad data no check foresaw: this chunk's failure
         # Pages in the buffer were never written and the cursor still points before them.
+        log_unexpected(ref, exc, "extract")
         outcome.status = ChunkStatus.FAILED
-        outcome.error = str(exc) if isinstance(exc, SourceError) else f"{ref.label}: {exc}"
+        outcome.error = failure_message(ref, exc) if not isinstance(exc, OSError) else f"{ref.label}: {exc}"
         outcome.error_kind = _error_kind(exc)
     clock()
     ctx.state.finish_chunk(chunk.chunk_id, outcome, utc_now())

@@ -16,7 +16,6 @@ from datetime import datetime, timedelta
 import pyarrow as pa
 
 from avesa.connectors.paginators import END
-from avesa.domain.errors import AvesaError
 from avesa.domain.timeutil import utc_now
 from avesa.domain.work import ChunkStatus, ChunkTask, SyncMode, TableRef, TableResult, TableStatus
 from avesa.lake.delta_tables import merge_scd2
@@ -24,8 +23,9 @@ from avesa.lake.raw_files import iter_raw_batches, list_raw_files
 from avesa.pipeline.cancel import cancelled_result, run_cancelled
 from avesa.pipeline.context import PipelineContext
 from avesa.pipeline.extract import raw_file_prefix
+from avesa.pipeline.failures import fail_table, table_failed_by
 from avesa.pipeline.reconcile import announced_deletions, deletion_versions
-from avesa.transform.mapping import CompiledMapping
+from avesa.transform.mapping import CompiledMapping, NulledValues
 
 MERGE_BATCH_ROWS = 200_000
 
@@ -38,9 +38,15 @@ def compiled_mapping(ctx: PipelineContext, service: str, table: str) -> Compiled
 
 
 def _transform_and_merge(ctx: PipelineContext, ref: TableRef, mapping: CompiledMapping,
-                         uri: str) -> tuple[int, int]:
+                         uri: str, nulled: NulledValues) -> tuple[int, int]:
     """Map this run's raw files to versions and merge them, a bounded batch at a time; then close the
-    keys whose records announced their deletion. Returns (versions created, keys deleted)."""
+    keys whose records announced their deletion. Returns (versions created, keys deleted); values that
+    could not be converted are counted in `nulled`.
+
+    A table's versions up to MERGE_BATCH_ROWS are one Delta commit, so a record that cannot be read
+    fails the table before anything of it is merged. A bigger table commits batch by batch; a failure
+    after the first leaves true versions merged and the watermark unmoved, and the next run merges
+    the rest again (SCD2 absorbs what it already holds)."""
     chunks = ctx.state.list_chunks(ref)
     prefixes = [
         raw_file_prefix(ChunkTask(table=ref, chunk_id=c.chunk_id, index=c.idx, start=c.range_start, end=c.range_end))
@@ -73,7 +79,8 @@ def _transform_and_merge(ctx: PipelineContext, ref: TableRef, mapping: CompiledM
                 announced[row[0]] = max(row[1], announced.get(row[0], row[1]))
             else:
                 live.append(row[:3])
-        versions = mapping.to_versions(live, tenant_id=ref.tenant_id, run_id=ref.run_id, loaded_at=loaded_at)
+        versions = mapping.to_versions(live, tenant_id=ref.tenant_id, run_id=ref.run_id, loaded_at=loaded_at,
+                                       nulled=nulled)
         pending.append(versions)
         pending_rows += versions.num_rows
         if pending_rows >= MERGE_BATCH_ROWS:
@@ -138,6 +145,9 @@ async def reconcile_deletes(ctx: PipelineContext, ref: TableRef, mapping: Compil
 
 
 async def finalize_table(ctx: PipelineContext, ref: TableRef) -> TableResult:
+    """Merge the run's raw files into the canonical table, look for deletes when due, then move the
+    watermark. Whatever goes wrong on the way — a record that cannot be read, a value pyarrow or
+    Delta refuses — fails this table only, with the reason; the watermark stays where it was."""
     started = time.monotonic()
     chunks = ctx.state.list_chunks(ref)
     unfinished = [c for c in chunks if c.status != ChunkStatus.COMPLETE.value]
@@ -147,37 +157,36 @@ async def finalize_table(ctx: PipelineContext, ref: TableRef) -> TableResult:
     if unfinished:
         errors = "; ".join(f"{c.chunk_id}: {c.last_error or c.status}" for c in unfinished[:3])
         message = f"{ref.label}: {len(unfinished)} of {len(chunks)} chunks did not complete ({errors})"
-        ctx.state.update_table_run(ref, status=TableStatus.FAILED.value, error=message, records=records,
-                                   finished_at=utc_now())
-        return TableResult(table=ref, status=TableStatus.FAILED, records=records, error=message,
-                           seconds=time.monotonic() - started)
+        result = fail_table(ctx, ref, message, records=records)
+        result.seconds = time.monotonic() - started
+        return result
     ctx.state.update_table_run(ref, status=TableStatus.FINALIZING.value, records=records)
     mapping = compiled_mapping(ctx, ref.service, ref.table)
     created = deletes = 0
     canonical = None
+    nulled = NulledValues()
     try:
         if mapping is not None:
             canonical = mapping.mapping.canonical_table
             uri = ctx.lake.canonical_uri(ref.tenant_id, canonical)
-            created, deletes = await asyncio.to_thread(_transform_and_merge, ctx, ref, mapping, uri)
+            created, deletes = await asyncio.to_thread(_transform_and_merge, ctx, ref, mapping, uri, nulled)
             if reconciliation_due(ctx, ref):
                 started_listing = utc_now()
                 reconciled, versions = await reconcile_deletes(ctx, ref, mapping, uri)
                 deletes += reconciled
                 created += versions
                 ctx.state.set_last_reconciliation(ref.tenant_id, ref.service, ref.table, started_listing)
-    except AvesaError as exc:
-        message = str(exc)
-        ctx.state.update_table_run(ref, status=TableStatus.FAILED.value, error=message, finished_at=utc_now())
-        return TableResult(table=ref, status=TableStatus.FAILED, records=records, error=message,
-                           seconds=time.monotonic() - started, canonical_table=canonical)
+    except Exception as exc:  # bad data no earlier check caught is this table's failure, never the run's
+        result = table_failed_by(ctx, ref, exc, "finalize", records=records, canonical_table=canonical)
+        result.seconds = time.monotonic() - started
+        return result
     newest = [c.max_updated_at for c in chunks if c.max_updated_at is not None]
     watermark = max(newest) if newest and ref.mode is not SyncMode.BACKFILL else None
     if watermark is not None:
         ctx.state.set_watermark(ref.tenant_id, ref.service, ref.table, watermark, ref.run_id)
     _keep_delta_link(ctx, ref, chunks)
     ctx.state.update_table_run(ref, status=TableStatus.COMPLETE.value, versions_created=created, deletes=deletes,
-                               finished_at=utc_now(), error=None)
+                               finished_at=utc_now(), error=None, nulled_values=dict(nulled))
     return TableResult(table=ref, status=TableStatus.COMPLETE, records=records, versions_created=created,
                        deletes=deletes, watermark=watermark, seconds=time.monotonic() - started,
-                       canonical_table=canonical)
+                       canonical_table=canonical, nulled_values=dict(nulled))

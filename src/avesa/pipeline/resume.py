@@ -43,6 +43,12 @@ def interrupted_runs(ctx: PipelineContext, now: datetime) -> list[RunRecord]:
     return sorted(runs, key=lambda r: r.started_at)
 
 
+def unfinished_tenants(ctx: PipelineContext, run: RunRecord) -> list[str]:
+    """Tenants with a table of `run` that did not complete: whom resuming it would sync."""
+    return sorted({tr.tenant_id for tr in ctx.state.list_table_runs(run_id=run.run_id)
+                   if tr.status != TableStatus.COMPLETE.value})
+
+
 def _table_ref(run: RunRecord, tenant_id: str, service: str, table: str, mode: str) -> TableRef:
     """A table of `run` as the executor needs it; a backfill's range comes from the run's request,
     so a table it never got to plan is planned over the same windows."""
@@ -53,10 +59,11 @@ def _table_ref(run: RunRecord, tenant_id: str, service: str, table: str, mode: s
                     run_started_at=run.started_at, backfill=backfill)
 
 
-def remaining_work(ctx: PipelineContext, run: RunRecord) -> list[ResumableTable]:
-    """Every table of `run` that did not complete, with its planned chunks (if it was planned)."""
+def remaining_work(ctx: PipelineContext, run: RunRecord, tenant_id: str | None = None) -> list[ResumableTable]:
+    """Every table of `run` that did not complete (only `tenant_id`'s, when given), with its planned
+    chunks (if it was planned)."""
     work = []
-    for tr in ctx.state.list_table_runs(run_id=run.run_id):
+    for tr in ctx.state.list_table_runs(run_id=run.run_id, tenant_id=tenant_id):
         if tr.status == TableStatus.COMPLETE.value:
             continue
         ref = _table_ref(run, tr.tenant_id, tr.service, tr.table, tr.mode)

@@ -17,7 +17,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from avesa.connectors.rate_budget import RateBudgets
-from avesa.domain.errors import AuthenticationError, AvesaError
 from avesa.domain.timeutil import utc_now
 from avesa.domain.work import (
     BackfillRequest,
@@ -36,9 +35,10 @@ from avesa.pipeline.backfill import plan_backfill
 from avesa.pipeline.cancel import cancelled_result, run_cancelled
 from avesa.pipeline.context import PipelineContext
 from avesa.pipeline.extract import run_chunk
+from avesa.pipeline.failures import chunks_failed_message, fail_table, table_failed_by
 from avesa.pipeline.finalize import finalize_table, record_table_estimate
 from avesa.pipeline.plan import lock_tenants, plan_run, plan_table
-from avesa.pipeline.resume import remaining_work
+from avesa.pipeline.resume import remaining_work, unfinished_tenants
 from avesa.runtime.observer import NullObserver, RunObserver
 from avesa.runtime.occupancy import Occupancy
 from avesa.runtime.priority_slots import PrioritySlots
@@ -91,11 +91,15 @@ class LocalExecutor:
         plan = plan_backfill(self.ctx, request)
         return await self._execute(plan.run_id, [(ref, None) for ref in plan.tables], plan.skipped)
 
-    async def resume(self, run: RunRecord) -> RunSummary | None:
-        """Finish a run a crash interrupted, from the ledger (None if another process claimed it)."""
+    async def resume(self, run: RunRecord, tenant_id: str | None = None) -> RunSummary | None:
+        """Finish a run a crash interrupted, from the ledger (None if another process claimed it).
+
+        With `tenant_id`, only that tenant's unfinished tables: when other tenants' tables are left,
+        the run goes back to its previous (dead) owner, still interrupted, for whoever resumes it
+        next — `avesa run --tenant X` never syncs another tenant."""
         if not self.ctx.state.claim_run(run.run_id, run.owner, self.ctx.owner):
             return None
-        return await self._continue(run)
+        return await self._continue(run, tenant_id)
 
     async def retry(self, run: RunRecord) -> RunSummary | None:
         """Run the failed tables of a finished run again, each chunk from its cursor, under the same
@@ -105,14 +109,16 @@ class LocalExecutor:
             return None
         return await self._continue(run)
 
-    async def _continue(self, run: RunRecord) -> RunSummary:
+    async def _continue(self, run: RunRecord, tenant_id: str | None = None) -> RunSummary:
         self._open_loop_resources()
-        work = remaining_work(self.ctx, run)
-        events.emit("run_resumed", run_id=run.run_id, previous_owner=run.owner, tables=len(work))
+        work = remaining_work(self.ctx, run, tenant_id)
+        events.emit("run_resumed", run_id=run.run_id, previous_owner=run.owner, tables=len(work), tenant_id=tenant_id)
         refs, skipped = lock_tenants(self.ctx, run.run_id, [w.table for w in work], [], utc_now(),
                                      scope="backfill" if run.kind == "backfill" else "sync")
         kept = {ref.key for ref in refs}
-        return await self._execute(run.run_id, [(w.table, w.chunks) for w in work if w.table.key in kept], skipped)
+        others_left = tenant_id is not None and any(t != tenant_id for t in unfinished_tenants(self.ctx, run))
+        return await self._execute(run.run_id, [(w.table, w.chunks) for w in work if w.table.key in kept], skipped,
+                                   hand_back_to=run.owner if others_left else None)
 
     def _open_loop_resources(self) -> None:
         # Loop-bound primitives are made inside the loop that uses them.
@@ -126,7 +132,9 @@ class LocalExecutor:
         self.ctx.budgets = RateBudgets()
 
     async def _execute(self, run_id: str, work: list[tuple[TableRef, list[ChunkTask] | None]],
-                       skipped: list[str]) -> RunSummary:
+                       skipped: list[str], hand_back_to: str | None = None) -> RunSummary:
+        """Run `work` and close the run — or, with `hand_back_to`, leave it interrupted under that
+        (dead) owner because tables of other tenants remain."""
         started = time.monotonic()
         summary = RunSummary(run_id=run_id, skipped=skipped)
         by_tenant: dict[str, list[tuple[TableRef, list[ChunkTask] | None]]] = defaultdict(list)
@@ -140,6 +148,11 @@ class LocalExecutor:
         summary.results = [r for results in per_tenant for r in results]
         summary.seconds = time.monotonic() - started
         status = "failed" if summary.failed else "complete"
+        if hand_back_to is not None and self.ctx.state.claim_run(run_id, self.ctx.owner, hand_back_to):
+            summary.status = "interrupted"
+            events.emit("run_handed_back", run_id=run_id, owner=hand_back_to, tables=len(summary.results),
+                        failed_tables=len(summary.failed), records=summary.records)
+            return summary
         if not self.ctx.state.finish_run(run_id, status, utc_now()):
             run = self.ctx.state.get_run(run_id)  # cancelled meanwhile: it stays so
             status = run.status if run else status
@@ -164,16 +177,13 @@ class LocalExecutor:
                     result = cancelled_result(self.ctx, ref)
                 else:
                     result = await self._extract_and_finalize(ref, chunks)
-            except AvesaError as exc:
-                message = str(exc)
-                self.ctx.state.update_table_run(ref, status=TableStatus.FAILED.value, error=message,
-                                                finished_at=utc_now())
-                result = TableResult(table=ref, status=TableStatus.FAILED, error=message)
+            except Exception as exc:  # one table's trouble is its own failure: the other tables go on
+                result = table_failed_by(self.ctx, ref, exc, "table")
             result.seconds = time.monotonic() - started
             events.emit("table_finished", run_id=ref.run_id, tenant_id=ref.tenant_id, service=ref.service,
                         table=ref.table, mode=ref.mode.value, status=result.status.value, records=result.records,
                         versions_created=result.versions_created, deletes=result.deletes,
-                        seconds=round(result.seconds, 3), error=result.error)
+                        seconds=round(result.seconds, 3), error=result.error, nulled_values=result.nulled_values)
             self.observer.table_finished(result)
             return result
 
@@ -197,15 +207,7 @@ class LocalExecutor:
             return cancelled_result(self.ctx, ref, sum(o.records for o in outcomes))
         failed = [o for o in outcomes if o.status is not ChunkStatus.COMPLETE]
         if failed:
-            auth = next((o for o in failed if o.error_kind == AuthenticationError.__name__), None)
-            first = auth or failed[0]
-            message = first.error or f"chunk {first.chunk_id} {first.status.value}"
-            if len(failed) > 1:
-                message += f" (and {len(failed) - 1} more failed chunks)"
-            self.ctx.state.update_table_run(ref, status=TableStatus.FAILED.value, error=message,
-                                            records=sum(o.records for o in outcomes), finished_at=utc_now())
-            return TableResult(table=ref, status=TableStatus.FAILED, records=sum(o.records for o in outcomes),
-                               error=message)
+            return fail_table(self.ctx, ref, chunks_failed_message(failed), records=sum(o.records for o in outcomes))
         if self.extract_only:
             records = sum(o.records for o in outcomes)
             self.ctx.state.update_table_run(ref, status=TableStatus.COMPLETE.value, records=records,
@@ -299,8 +301,9 @@ def backfill_sync(ctx: PipelineContext, request: BackfillRequest,
     return asyncio.run(LocalExecutor(ctx, observer).backfill(request))
 
 
-def resume_sync(ctx: PipelineContext, run: RunRecord, observer: RunObserver | None = None) -> RunSummary | None:
-    return asyncio.run(LocalExecutor(ctx, observer).resume(run))
+def resume_sync(ctx: PipelineContext, run: RunRecord, observer: RunObserver | None = None,
+                tenant_id: str | None = None) -> RunSummary | None:
+    return asyncio.run(LocalExecutor(ctx, observer).resume(run, tenant_id))
 
 
 def retry_sync(ctx: PipelineContext, run: RunRecord, observer: RunObserver | None = None) -> RunSummary | None:

@@ -18,6 +18,7 @@ like ``tickets``)::
     GET    /_admin/instances/{name}/records?table=T[&id=N]   one record, or all current ids
     POST   /_admin/instances/{name}/records       create {table, record?, by?}
     PATCH  /_admin/instances/{name}/records       update {table, id, changes, by?}
+    POST   /_admin/instances/{name}/records/raw   new version with raw bytes in a field {table, id, field, value_base64}
     DELETE /_admin/instances/{name}/records?table=T&id=N
     POST   /_admin/instances/{name}/mutate        {updates, inserts, deletes, seed?, tables?}
     GET    /_admin/instances/{name}/changes?table=&since=&after_seq=&limit=&id=   ground-truth log
@@ -28,6 +29,8 @@ like ``tickets``)::
 
 from __future__ import annotations
 
+import base64
+import binascii
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -194,6 +197,20 @@ class AdminApi:
             raise AdminError(400, "update needs 'id': the id of the record to change")
         return _json(instance.update(table, body.get("id"), changes, by=body.get("by")))
 
+    async def raw_record(self, request: Request) -> Response:
+        """A version whose JSON holds exact bytes in one field, for hostile-input tests."""
+        instance = self.instance(request)
+        body = await _body(request)
+        try:
+            value = base64.b64decode(str(body.get("value_base64", "")), validate=True)
+        except binascii.Error:
+            raise AdminError(400, "'value_base64' must be base64 of the bytes to place in the field") from None
+        if body.get("id") is None or not body.get("field") or not value:
+            raise AdminError(400, "a raw splice needs 'table', 'id', 'field' and a non-empty 'value_base64'")
+        record = instance.splice_raw(str(body.get("table", "")), body["id"], str(body["field"]), value,
+                                     by=body.get("by"))
+        return _json(record)
+
     async def mutate(self, request: Request) -> Response:
         instance = self.instance(request)
         body = await _body(request)
@@ -240,6 +257,7 @@ def build_admin_app(registry: Registry) -> Starlette:
         ("/instances/{name}/knobs", api.knobs, ["GET", "PATCH", "POST", "PUT"]),
         ("/instances/{name}/faults", api.faults, ["GET", "POST", "DELETE"]),
         ("/instances/{name}/records", api.records, ["GET", "POST", "PATCH", "DELETE"]),
+        ("/instances/{name}/records/raw", api.raw_record, ["POST"]),
         ("/instances/{name}/mutate", api.mutate, ["POST"]),
         ("/instances/{name}/changes", api.changes, ["GET"]),
         ("/instances/{name}/stats", api.stats, ["GET", "DELETE"]),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from types import TracebackType
 from typing import Any
 
@@ -170,6 +171,12 @@ class SandboxAdmin:
         """Partial change (None removes a field); the record gets a new, later ``lastUpdated``."""
         body = {"table": table, "id": record_id, "changes": changes, "by": by}
         return self._call("PATCH", f"/instances/{name}/records", json=body)
+
+    def splice_raw(self, name: str, table: str, record_id: Any, field: str, value: bytes) -> dict[str, Any]:
+        """A new version of the record whose JSON on the wire holds ``value``, byte for byte, as
+        ``field`` (invalid UTF-8, ``NaN``, ``1e999``, deep nesting): what no serializer would send."""
+        body = {"table": table, "id": record_id, "field": field, "value_base64": base64.b64encode(value).decode()}
+        return self._call("POST", f"/instances/{name}/records/raw", json=body)
 
     def delete_record(self, name: str, table: str, record_id: int) -> dict[str, Any]:
         return self._call("DELETE", f"/instances/{name}/records", params={"table": table, "id": record_id})

@@ -142,6 +142,14 @@ class TableStore:
         parts[-1] = parts[-1] + b"]"
         return b",".join(parts)
 
+    def override_json(self, record_id: int, body: bytes) -> None:
+        """Serve ``body`` as the record's JSON, exactly as given, until the record changes: how tests
+        make the API send what no serializer would (invalid UTF-8, ``NaN``, nesting past any parser's
+        limit) while the record's id and change stamp stay indexed as they are."""
+        if record_id not in self.records:
+            raise KeyError(f"{self.name} has no record with id {record_id}")
+        self._bytes[record_id] = body
+
     def prewarm(self) -> None:
         """Serialize every record now, so the first pages served cost no serialization."""
         self._bytes = {rid: _serialize(rec) for rid, rec in self.records.items()}

@@ -38,6 +38,9 @@ class TableRunRecord(BaseModel):
     started_at: datetime
     finished_at: datetime | None
     error: str | None
+    nulled_values: dict[str, int] = {}
+    """Canonical column -> source values that could not be converted to its type and became null
+    (the raw record keeps them as sent): the table's data-quality count for this run."""
 
 
 class ChunkRecord(BaseModel):

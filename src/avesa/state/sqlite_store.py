@@ -31,7 +31,7 @@ CREATE TABLE IF NOT EXISTS table_runs (
     mode TEXT NOT NULL, status TEXT NOT NULL, range_start TEXT, range_end TEXT, estimate INTEGER,
     records INTEGER NOT NULL DEFAULT 0, versions_created INTEGER NOT NULL DEFAULT 0,
     deletes INTEGER NOT NULL DEFAULT 0, chunks_total INTEGER NOT NULL DEFAULT 0,
-    started_at TEXT NOT NULL, finished_at TEXT, error TEXT,
+    started_at TEXT NOT NULL, finished_at TEXT, error TEXT, nulled_values TEXT,
     PRIMARY KEY (run_id, tenant_id, service, tbl));
 CREATE TABLE IF NOT EXISTS chunks (
     chunk_id TEXT PRIMARY KEY, run_id TEXT NOT NULL, tenant_id TEXT NOT NULL, service TEXT NOT NULL,
@@ -62,7 +62,7 @@ _LOCK_TABLES = {"sync": "tenant_locks", "backfill": "backfill_locks"}
 
 _TABLE_RUN_FIELDS = {
     "status", "range_start", "range_end", "estimate", "records", "versions_created", "deletes",
-    "chunks_total", "finished_at", "error",
+    "chunks_total", "finished_at", "error", "nulled_values",
 }
 
 
@@ -97,6 +97,9 @@ class SqliteStateStore:
         columns = {row["name"] for row in self._conn.execute("PRAGMA table_info(chunks)")}
         if "seconds" not in columns:
             self._conn.execute("ALTER TABLE chunks ADD COLUMN seconds REAL NOT NULL DEFAULT 0")
+        columns = {row["name"] for row in self._conn.execute("PRAGMA table_info(table_runs)")}
+        if "nulled_values" not in columns:
+            self._conn.execute("ALTER TABLE table_runs ADD COLUMN nulled_values TEXT")
 
     def close(self) -> None:
         with self._lock:
@@ -224,7 +227,8 @@ class SqliteStateStore:
         unknown = set(fields) - _TABLE_RUN_FIELDS
         if unknown:
             raise ValueError(f"unknown table run fields: {sorted(unknown)}")
-        values = [_ts(v) if isinstance(v, datetime) else v for v in fields.values()]
+        values = [_ts(v) if isinstance(v, datetime) else json.dumps(v, sort_keys=True) if isinstance(v, dict) else v
+                  for v in fields.values()]
         assignments = ", ".join(f"{name}=?" for name in fields)
         with self._tx() as c:
             c.execute(
@@ -239,6 +243,7 @@ class SqliteStateStore:
             range_end=_dt(row["range_end"]), estimate=row["estimate"], records=row["records"],
             versions_created=row["versions_created"], deletes=row["deletes"], chunks_total=row["chunks_total"],
             started_at=_dt(row["started_at"]), finished_at=_dt(row["finished_at"]), error=row["error"],
+            nulled_values=json.loads(row["nulled_values"]) if row["nulled_values"] else {},
         )
 
     def get_table_run(self, ref: TableRef) -> TableRunRecord | None:

@@ -3,13 +3,19 @@
 A source path is compiled once into steps: `status.name` (keys), `types[0].name` (an index),
 `communicationItems[communicationType=Email,defaultFlag=true].value` (the first list item whose
 fields match); `!active` negates a flag. A list of paths means the first non-null wins. Values are converted to the
-canonical column's type; a value that cannot be converted becomes null rather than failing the
-whole table (the raw record keeps the original).
+canonical column's type; a value that cannot be converted (a number past int64, `Infinity`, text that is no
+date) becomes null rather than failing the whole table — the raw record keeps the original, and the
+mapping counts the nulled values per column so the run can report them (`NulledValues`).
+
+Only a record that cannot be decoded at all fails: `RecordUnreadable` names it.
 """
 
 from __future__ import annotations
 
+import json
+import math
 import re
+from collections import Counter
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
@@ -30,6 +36,8 @@ ARROW_TYPES: dict[ColumnType, pa.DataType] = {
     "bool": pa.bool_(),
     "timestamp": pa.timestamp("us", tz="UTC"),
 }
+
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
 _STEP = re.compile(r"([^.\[\]]+)|\[(\d+)\]|\[([^\]]+)\]")
 
@@ -103,25 +111,46 @@ def _to_string(v: Any) -> str | None:
         return "true" if v else "false"
     if isinstance(v, int | float):
         return str(v)
-    return orjson.dumps(v).decode()
+    try:
+        return orjson.dumps(v).decode()
+    except orjson.JSONEncodeError:  # an integer past 64 bits, nesting past orjson's limit
+        return json.dumps(v, ensure_ascii=False, allow_nan=True)
+
+
+def _int64(v: int) -> int | None:
+    return v if INT64_MIN <= v <= INT64_MAX else None
 
 
 def _to_int(v: Any) -> int | None:
     if isinstance(v, bool):
         return int(v)
     if isinstance(v, int):
-        return v
-    try:
-        return int(float(v))
-    except (TypeError, ValueError):
-        return None
+        return _int64(v)
+    if isinstance(v, float):
+        return _int64(int(v)) if math.isfinite(v) else None
+    if isinstance(v, str):
+        try:
+            return _int64(int(v))  # exact for long digit strings, which a float would round
+        except ValueError:
+            pass
+        try:
+            number = float(v)
+        except ValueError:
+            return None
+        return _int64(int(number)) if math.isfinite(number) else None
+    return None
 
 
 def _to_float(v: Any) -> float | None:
-    try:
+    if isinstance(v, bool):
         return float(v)
-    except (TypeError, ValueError):
+    if not isinstance(v, int | float | str):
         return None
+    try:
+        number = float(v)
+    except (ValueError, OverflowError):  # OverflowError: an integer past the float range
+        return None
+    return number if math.isfinite(number) else None
 
 
 def _to_bool(v: Any) -> bool | None:
@@ -130,7 +159,7 @@ def _to_bool(v: Any) -> bool | None:
     if isinstance(v, str):
         return {"true": True, "false": False, "1": True, "0": False}.get(v.strip().lower())
     if isinstance(v, int | float):
-        return bool(v)
+        return None if isinstance(v, float) and math.isnan(v) else bool(v)
     return None
 
 
@@ -138,7 +167,7 @@ def _to_timestamp(v: Any) -> datetime | None:
     if isinstance(v, str) and v.strip():
         try:
             return parse_utc(v)
-        except ValueError:
+        except (ValueError, OverflowError):  # OverflowError: a date at the edge of the calendar with an offset
             return None
     return None
 
@@ -150,6 +179,29 @@ _CONVERT: dict[ColumnType, Callable[[Any], Any]] = {
     "bool": _to_bool,
     "timestamp": _to_timestamp,
 }
+
+
+class RecordUnreadable(ValueError):
+    """A raw record that no JSON decoder accepts; the message names it and says why."""
+
+
+def decode_record(source_id: str, record_json: str) -> Any:
+    """orjson first (fast); the standard library's decoder for what orjson refuses but JSON allows or
+    APIs send anyway — a number past the double range (read as infinity, then nulled by the column's
+    conversion), `NaN`, a lone surrogate escape."""
+    try:
+        return orjson.loads(record_json)
+    except orjson.JSONDecodeError as fast_error:
+        try:
+            return json.loads(record_json)
+        except (ValueError, RecursionError):
+            raise RecordUnreadable(f"record {source_id} is not JSON AVESA can read ({fast_error})") from None
+    except RecursionError:
+        raise RecordUnreadable(f"record {source_id} is nested too deeply to read") from None
+
+
+NulledValues = Counter
+"""Column name -> how many source values could not be converted to the column's type and became null."""
 
 
 class CompiledMapping:
@@ -175,17 +227,28 @@ class CompiledMapping:
         tenant_id: str,
         run_id: str,
         loaded_at: datetime,
+        nulled: NulledValues | None = None,
     ) -> pa.Table:
-        """(source id, source updated-at, record JSON) rows -> a versions table for the SCD2 merge."""
+        """(source id, source updated-at, record JSON) rows -> a versions table for the SCD2 merge.
+
+        Values that cannot be converted become null and are counted in `nulled` by column. Raises
+        RecordUnreadable for a record no decoder accepts."""
         data: dict[str, list[Any]] = {name: [] for name in self.schema.names}
+        counts = nulled if nulled is not None else NulledValues()
         for source_id, updated_at, record_json in records:
-            record = orjson.loads(record_json)
+            record = decode_record(source_id, record_json)
             data["source_id"].append(source_id)
             for name in self.columns:
                 get = self._getters.get(name)
                 raw = get(record) if get is not None else None
                 # "" is how ServiceNow (and many APIs) say "no value": null in every canonical type
-                data[name].append(None if raw is None or raw == "" else self._convert[name](raw))
+                if raw is None or raw == "":
+                    value = None
+                else:
+                    value = self._convert[name](raw)
+                    if value is None:
+                        counts[name] += 1
+                data[name].append(value)
             if data["last_updated"][-1] is None:
                 data["last_updated"][-1] = updated_at
         n = len(data["source_id"])
@@ -195,7 +258,24 @@ class CompiledMapping:
         data["is_deleted"] = [False] * n
         data["run_id"] = [run_id] * n
         data["loaded_at"] = [loaded_at] * n
-        return pa.table(data, schema=self.schema)
+        try:
+            return pa.table(data, schema=self.schema)
+        except UnicodeEncodeError:  # a lone surrogate (from a `\ud800` escape) is no UTF-8 text
+            for name in self.columns:
+                if self.schema.field(name).type == pa.string():
+                    data[name] = [_utf8_or_none(v, name, counts) for v in data[name]]
+            return pa.table(data, schema=self.schema)
+
+
+def _utf8_or_none(value: str | None, column: str, counts: NulledValues) -> str | None:
+    if value is None:
+        return None
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        counts[column] += 1
+        return None
+    return value
 
 
 def versions_schema(canonical: CanonicalTable) -> pa.Schema:
