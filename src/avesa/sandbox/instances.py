@@ -14,11 +14,8 @@ import contextlib
 import gc
 import random
 import threading
-import uuid
 from collections.abc import Iterable, Iterator
 from typing import Any
-
-import orjson
 
 from avesa.sandbox.changelog import ChangeLog, Op
 from avesa.sandbox.clock import Clock, format_epoch, wall_clock_iso
@@ -169,7 +166,7 @@ class Instance:
         The change log keeps the version with a placeholder string in that field.
 
         The id field cannot change, so splicing it (``null``: a record without an id; another record's
-        id: a duplicate) rewrites the current version's bytes without a new version."""
+        id: a duplicate) changes what the current version sends without a new version."""
         with self.lock:
             store = self.table(table)
             key = self.key(table, record_id)
@@ -177,16 +174,9 @@ class Instance:
                 record = store.get(key)
                 if record is None:
                     raise KeyError(f"{store.name} has no record with id {record_id}")
-                current = b'"%s":%s' % (field.encode(), orjson.dumps(record[field]))
-                replacement = b'"%s":%s' % (field.encode(), value)
             else:
-                placeholder = f"__sandbox_raw_{uuid.uuid4().hex}__"
-                record = self.update(table, record_id, {field: placeholder}, by=by)
-                current, replacement = orjson.dumps(placeholder), value
-            body = store.json_bytes(key)
-            if body.count(current) != 1:
-                raise ValueError(f"cannot place raw bytes in {field!r} of {store.name} {record_id}")
-            store.override_json(key, body.replace(current, replacement))
+                record = self.update(table, record_id, {field: "(raw bytes spliced in by the sandbox)"}, by=by)
+            store.splice(key, field, value)
             return record
 
     def delete(self, table: str, record_id: Any) -> Record:

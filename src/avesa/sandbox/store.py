@@ -50,6 +50,8 @@ class TableStore:
         """id -> change timestamp (epoch seconds)."""
         self._updated_keys: list[int] = []
         self._bytes: dict[int, bytes] = {}
+        self._splices: dict[int, tuple[str, bytes]] = {}
+        """id -> (field, raw bytes) served in place of the field's value (tests' hostile records)."""
         self.generation = 0
         """Bumped on every change: lets callers cache query results per table state."""
 
@@ -64,6 +66,7 @@ class TableStore:
                 raise ValueError(f"{self.name}: duplicate id {record_id}")
             self.records[record_id] = record
         self.ids = sorted(self.records)
+        self._splices = {}
         self.updated = {rid: self._updated_epoch(rec) for rid, rec in self.records.items()}
         self._updated_keys = sorted((epoch << _ID_BITS) | rid for rid, epoch in self.updated.items())
         self._bytes = {}
@@ -82,6 +85,7 @@ class TableStore:
         self.updated[record_id] = epoch
         bisect.insort(self._updated_keys, (epoch << _ID_BITS) | record_id)
         self._bytes.pop(record_id, None)
+        self._splices.pop(record_id, None)
         self.generation += 1
         return previous
 
@@ -93,6 +97,7 @@ class TableStore:
         self._remove_updated_key(record_id)
         del self.updated[record_id]
         self._bytes.pop(record_id, None)
+        self._splices.pop(record_id, None)
         self.generation += 1
         return record
 
@@ -127,7 +132,7 @@ class TableStore:
         """Serialized JSON of a record, cached until it changes."""
         cached = self._bytes.get(record_id)
         if cached is None:
-            cached = _serialize(self.records[record_id])
+            cached = self.spliced(record_id) or _serialize(self.records[record_id])
             self._bytes[record_id] = cached
         return cached
 
@@ -142,13 +147,23 @@ class TableStore:
         parts[-1] = parts[-1] + b"]"
         return b",".join(parts)
 
-    def override_json(self, record_id: int, body: bytes) -> None:
-        """Serve ``body`` as the record's JSON, exactly as given, until the record changes: how tests
-        make the API send what no serializer would (invalid UTF-8, ``NaN``, nesting past any parser's
-        limit) while the record's id and change stamp stay indexed as they are."""
+    def splice(self, record_id: int, field: str, value: bytes) -> None:
+        """Serve the record with ``value`` — raw bytes, not re-encoded — as ``field``, until it changes:
+        how tests make the API send what no serializer would (invalid UTF-8, ``NaN``, nesting past any
+        parser's limit) while the record stays indexed under its id and change stamp."""
         if record_id not in self.records:
             raise KeyError(f"{self.name} has no record with id {record_id}")
-        self._bytes[record_id] = body
+        self._splices[record_id] = (field, value)
+        self._bytes.pop(record_id, None)
+
+    def spliced(self, record_id: int, render: Callable[[Record], bytes] = _serialize) -> bytes | None:
+        """The record's bytes as ``render`` makes them, with its splice in place (None: no splice)."""
+        splice = self._splices.get(record_id)
+        if splice is None:
+            return None
+        field, value = splice
+        placeholder = f"__sandbox_splice_{record_id}__"
+        return render({**self.records[record_id], field: placeholder}).replace(orjson.dumps(placeholder), value)
 
     def prewarm(self) -> None:
         """Serialize every record now, so the first pages served cost no serialization."""

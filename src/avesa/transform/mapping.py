@@ -246,7 +246,7 @@ class CompiledMapping:
                     value = None
                 else:
                     value = self._convert[name](raw)
-                    if value is None:
+                    if value is None and name != "last_updated":  # that one falls back to the envelope's stamp
                         counts[name] += 1
                 data[name].append(value)
             if data["last_updated"][-1] is None:

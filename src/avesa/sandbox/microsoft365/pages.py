@@ -56,7 +56,15 @@ class Projections:
         cache = self._cache(store.name, names)
         out = []
         records = store.records
+
+        def render(record: Record) -> bytes:
+            return orjson.dumps(project(record, names))
+
         for key in keys:
+            spliced = store.spliced(key, render)
+            if spliced is not None:
+                out.append(spliced)
+                continue
             record = records[key]
             hit = cache.get(key)
             if hit is None or hit[0] is not record:

@@ -43,6 +43,10 @@ class LinklessCache:
         return body
 
 
+def _linkless_bytes(record: Record) -> bytes:
+    return orjson.dumps(_without_links(record))
+
+
 def _join(parts: list[bytes]) -> bytes:
     return b"[" + b",".join(parts) + b"]"
 
@@ -53,7 +57,8 @@ def list_body(store: TableStore, keys: Iterable[int], view: View, lookup: Lookup
         array = store.json_array(keys)
     elif view.display == "false" and view.exclude_links and view.fields is None:
         records = store.records
-        array = _join([linkless.get(store.name, key, records[key]) for key in keys])
+        array = _join([store.spliced(key, _linkless_bytes) or linkless.get(store.name, key, records[key])
+                       for key in keys])
     else:
         renderer = Renderer(store.name, view, lookup)
         records = store.records
@@ -66,7 +71,7 @@ def record_body(store: TableStore, key: int, view: View, lookup: Lookup, linkles
     if view.is_default:
         item = store.json_bytes(key)
     elif view.display == "false" and view.exclude_links and view.fields is None:
-        item = linkless.get(store.name, key, store.records[key])
+        item = store.spliced(key, _linkless_bytes) or linkless.get(store.name, key, store.records[key])
     else:
         item = orjson.dumps(Renderer(store.name, view, lookup).render(store.records[key]))
     return b'{"result":' + item + b"}"
