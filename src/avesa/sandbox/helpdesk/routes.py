@@ -87,7 +87,7 @@ class HelpdeskApi:
         knobs = instance.knobs
         hold_response(request, instance)
 
-        if not authenticated(instance.name, request.headers.get(HEADER)):
+        if not authenticated(instance.name, request.headers.get(HEADER), request.headers.get("authorization")):
             instance.stats.record(401)
             return _json(errors.unauthorized(), 401, rate_limit_headers(instance.bucket))
         wait = instance.bucket.try_acquire()
