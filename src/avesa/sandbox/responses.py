@@ -83,10 +83,11 @@ def malformed(body: bytes) -> bytes:
 
 
 def echoed_request(request: Request, message: str = "The request could not be processed") -> bytes:
-    """A 400 body quoting the request back, headers and all (the ``400-echo`` fault)."""
+    """A 400 body quoting the request back, headers and all, sorted by name as echo services list them
+    (the ``400-echo`` fault)."""
     return orjson.dumps({"error": "bad_request", "message": message,
-                         "request": {"method": request.method, "url": str(request.url),
-                                     "headers": dict(request.headers)}})
+                         "request": {"method": request.method, "headers": dict(sorted(request.headers.items())),
+                                     "url": str(request.url)}})
 
 
 def without_first_id(body: bytes, id_field: str, records: str | None = None) -> bytes:
