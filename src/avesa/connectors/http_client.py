@@ -157,7 +157,9 @@ class SourceHttp:
     async def _get_once(self, path: str, params: dict[str, Any] | None, *, table: str,
                         page: int | None) -> tuple[bytes, httpx.Headers]:
         where = self._where(table)
-        what = self.redactor.text(f"GET {path}{_page(page)}")  # a next link is the API's text
+        what = f"GET {path}{_page(page)}"
+        if "://" in path:  # a next link is the API's own text
+            what = self.redactor.text(what)
         await self.budget.acquire()
         tenant_cap = self._tenant_cap()
         if tenant_cap is not None:
