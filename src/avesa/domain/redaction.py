@@ -116,7 +116,3 @@ class Redactor:
             position = max(end, match.end())
         out.append(text[position:])
         return "".join(out)
-
-
-NO_SECRETS = Redactor()
-"""For code paths that know no credentials (a connector built in a test without any)."""
