@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+
 import httpx
 
 from avesa.sandbox import SandboxAdmin, SandboxServer
@@ -76,3 +78,15 @@ def test_the_api_is_read_only(hd: HdClient) -> None:
         assert response.status_code == 405, method
         assert response.headers["allow"] == "GET"
         assert response.json()["error"]["code"] == "method_not_allowed"
+
+
+def test_the_key_also_authenticates_as_the_password_of_basic_auth(hd: HdClient) -> None:
+    """What a URL `http://name:<key>@site` makes a client send."""
+    key = hd.creds["api_key"]
+
+    def basic(user: str, password: str) -> dict[str, str]:
+        return {"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}
+
+    assert hd.get("tickets", headers=basic("anyone", key), limit=1).status_code == 200
+    for wrong in (basic(key, ""), basic("anyone", key + "x"), {"Authorization": "Basic not-base64!"}):
+        assert hd.get("tickets", headers=wrong, limit=1).status_code == 401, wrong

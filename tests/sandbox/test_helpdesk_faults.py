@@ -142,3 +142,19 @@ def test_random_faults_and_latency_knobs(hd_fresh: HdClient, admin: SandboxAdmin
     admin.set_knobs(hd_fresh.name, latency_ms=0, latency_per_record_ms=0, reset_rate=1.0)
     with pytest.raises(httpx.TransportError):
         hd_fresh.get("tickets")
+
+
+def test_a_400_echo_quotes_the_api_key_back_once(hd_fresh: HdClient, admin: SandboxAdmin) -> None:
+    admin.add_fault(hd_fresh.name, "400-echo", table="contacts")
+    echoed = hd_fresh.get("contacts", limit=2)
+    assert echoed.status_code == 400
+    assert echoed.json()["request"]["headers"]["x-api-key"] == hd_fresh.creds["api_key"]
+    assert hd_fresh.get("contacts", limit=2).status_code == 200
+
+
+def test_record_without_id_drops_only_the_first_records_id(hd_fresh: HdClient, admin: SandboxAdmin) -> None:
+    whole = hd_fresh.ok("contacts", limit=3)
+    admin.add_fault(hd_fresh.name, "record-without-id", table="contacts")
+    broken = hd_fresh.ok("contacts", limit=3)
+    assert broken["data"][0] == {k: v for k, v in whole["data"][0].items() if k != "id"}
+    assert broken["data"][1:] == whole["data"][1:] and broken["total"] == whole["total"]

@@ -128,3 +128,27 @@ def test_latency_knobs(admin: SandboxAdmin, fresh: tuple[str, CwClient]) -> None
     started = time.perf_counter()
     assert len(cw.get(TICKETS, pageSize=80).json()) == 80
     assert time.perf_counter() - started >= 0.16
+
+
+def test_a_400_echo_quotes_the_request_with_its_credentials_once(admin: SandboxAdmin,
+                                                                 fresh: tuple[str, CwClient]) -> None:
+    name, cw = fresh
+    admin.add_fault(name, "400-echo", table="tickets")
+    echoed = cw.get(TICKETS, pageSize=5)
+    assert echoed.status_code == 400
+    request = echoed.json()["request"]
+    assert request["method"] == "GET" and "pageSize=5" in request["url"]
+    assert request["headers"]["authorization"] == cw.headers["Authorization"]
+    assert cw.get(TICKETS).status_code == 200  # one-shot
+
+
+def test_record_without_id_drops_only_the_first_records_id(admin: SandboxAdmin, fresh: tuple[str, CwClient]) -> None:
+    name, cw = fresh
+    whole = cw.get(TICKETS, pageSize=3, orderBy="id asc").json()
+    admin.add_fault(name, "record-without-id", table="tickets")
+    broken = cw.get(TICKETS, pageSize=3, orderBy="id asc")
+    assert broken.status_code == 200
+    first, *rest = broken.json()
+    assert "id" not in first and first == {k: v for k, v in whole[0].items() if k != "id"}
+    assert rest == whole[1:]
+    assert cw.get(TICKETS, pageSize=3, orderBy="id asc").json() == whole

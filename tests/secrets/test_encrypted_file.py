@@ -32,3 +32,32 @@ def test_key_from_environment_and_wrong_key_is_a_clear_error(tmp_path: Path) -> 
         other.get("r")
     with pytest.raises(ConfigError, match="not a valid Fernet key"):
         EncryptedFileSecretStore(tmp_path / "s.enc", b"short")
+
+
+@pytest.mark.parametrize("mode", [0o644, 0o640, 0o604, 0o660])
+def test_a_key_file_other_users_can_open_is_refused_with_the_fix(tmp_path: Path, mode: int) -> None:
+    path = tmp_path / "secret.key"
+    load_or_create_key(path, None)
+    path.chmod(mode)
+    with pytest.raises(ConfigError) as refused:
+        load_or_create_key(path, None)
+    message = str(refused.value)
+    assert f"chmod 600 {path}" in message and f"{mode:04o}" in message and "\n" not in message
+    path.chmod(0o600)
+    assert load_or_create_key(path, None)
+    path.chmod(0o400)  # read-only for its owner is private too
+    assert load_or_create_key(path, None)
+
+
+def test_avesa_refuses_a_world_readable_key_with_exit_2(avesa_home: Path) -> None:
+    from typer.testing import CliRunner
+
+    from avesa.cli.app import app
+
+    runner = CliRunner()
+    assert runner.invoke(app, ["tenant", "add", "acme", "--company-name", "Acme"]).exit_code == 0
+    key = avesa_home / "secret.key"
+    key.chmod(0o644)
+    result = runner.invoke(app, ["tenant", "list"])
+    assert result.exit_code == 2, result.output
+    assert f"chmod 600 {key}" in result.output and "Traceback" not in result.output

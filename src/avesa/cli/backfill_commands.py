@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import typer
+from rich.text import Text
 
 from avesa.cli.common import console, friendly_errors, load_context
 from avesa.cli.progress import RichRunObserver, summary_table
@@ -67,7 +68,7 @@ def backfill(
         window = BackfillRange.model_validate(run.request["range"])
     console.print(summary_table(summary, title=f"backfill run {summary.run_id}"))
     for reason in summary.skipped:
-        console.print(f"[yellow]skipped[/] {reason}")
+        console.print(Text.assemble(("skipped", "yellow"), " ", reason))
     console.print(f"{summary.records:,} records from {window.start:%Y-%m-%d %H:%M:%S} to {window.end:%Y-%m-%d %H:%M:%S}"
                   f" UTC in {window.window_days}-day windows, {summary.seconds:.1f}s; watermarks unchanged")
     if summary.cancelled:

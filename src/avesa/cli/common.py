@@ -1,4 +1,11 @@
-"""Shared CLI plumbing: settings, the pipeline context, and turning AvesaErrors into clear exits."""
+"""Shared CLI plumbing: settings, the pipeline context, turning AvesaErrors into clear exits, and
+printing data as text.
+
+Rich reads markup in every plain string it prints — a cell, a title, a line — so text that comes
+from outside (a ticket summary quoted in an error, a company name, a cursor) would be restyled when
+it holds ``[bold]`` and crash the print when it holds ``[/resolved]``. Such text is printed as
+`rich.text.Text` (`literal`, `literals`, or a ``Text.assemble`` of styled parts and plain ones);
+markup strings are only ever the code's own."""
 
 from __future__ import annotations
 
@@ -8,6 +15,7 @@ from typing import Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.text import Text
 
 from avesa.catalog.loader import Catalog, load_catalog
 from avesa.domain.errors import AvesaError
@@ -33,7 +41,7 @@ def friendly_errors(func: F) -> F:
         try:
             return func(*args, **kwargs)
         except AvesaError as exc:
-            err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
+            err_console.print(Text.assemble(("error:", "bold red"), " ", str(exc)), soft_wrap=True)
             raise typer.Exit(2) from None
 
     return wrapper  # type: ignore[return-value]
@@ -49,6 +57,21 @@ def nulled_summary(nulled: dict[str, int], *, short: bool = False) -> str:
     columns = ", ".join(f"{name} {count:,}" for name, count in sorted(nulled.items(), key=lambda kv: (-kv[1], kv[0])))
     noun = "" if short else f" value{'s' if total != 1 else ''} nulled"
     return f"{total:,}{noun} ({columns})"
+
+
+def literal(value: object) -> Text:
+    """Data or an error message as a cell or line part: printed exactly, never read as markup."""
+    return Text("" if value is None else str(value))
+
+
+def table_title(value: object) -> Text:
+    """A table title of data, in the style rich gives titles."""
+    return Text(str(value), style="table.title")
+
+
+def literals(*values: object) -> list[Text]:
+    """A table row of data, each cell printed exactly."""
+    return [literal(v) for v in values]
 
 
 def user_catalog() -> Catalog:

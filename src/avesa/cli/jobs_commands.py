@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
-from avesa.cli.common import console, friendly_errors, load_context, nulled_summary
+from avesa.cli.common import console, friendly_errors, literal, literals, load_context, nulled_summary, table_title
 from avesa.cli.progress import RichRunObserver, summary_table
 from avesa.domain.errors import NotFoundError, UsageError
 from avesa.domain.timeutil import utc_now
@@ -36,8 +37,9 @@ def jobs_list(limit: int = typer.Option(20, "--limit")) -> None:
         ok = sum(t.status == "complete" for t in tables)
         failed = sum(t.status == "failed" for t in tables)
         status = "interrupted" if run.run_id in interrupted else run.status
-        table.add_row(run.run_id, run.kind, _ts(run.started_at), _ts(run.finished_at), status,
-                      f"{ok} / {failed} / {len(tables) - ok - failed}", f"{sum(t.records for t in tables):,}")
+        table.add_row(*literals(run.run_id, run.kind, _ts(run.started_at), _ts(run.finished_at), status,
+                                f"{ok} / {failed} / {len(tables) - ok - failed}",
+                                f"{sum(t.records for t in tables):,}"))
     console.print(table)
 
 
@@ -50,23 +52,24 @@ def jobs_show(run_id: str) -> None:
     if run is None:
         raise NotFoundError("run", run_id, [r.run_id for r in ctx.state.list_runs(limit=10)],
                             "(the 10 most recent; see `avesa jobs list`)")
-    console.print(f"{run.kind} run [bold]{run.run_id}[/] {run.status}, started {_ts(run.started_at)} by {run.owner}, "
-                  f"request {run.request}")
+    console.print(Text.assemble(f"{run.kind} run ", (run.run_id, "bold"), f" {run.status}, started "
+                                f"{_ts(run.started_at)} by {run.owner}, request {run.request}"))
     for tr in ctx.state.list_table_runs(run_id=run_id):
         ref = TableRef(run_id=run_id, tenant_id=tr.tenant_id, service=tr.service, table=tr.table,
                        mode=SyncMode(tr.mode), run_started_at=run.started_at)
         chunks = Table("chunk", "range (UTC)", "status", "estimate", "records", "files", "attempts", "cursor",
-                       "last error", title=f"{ref.label} ({tr.mode}, {tr.status}, estimate {tr.estimate} / actual "
-                       f"{tr.records}, {tr.versions_created} versions){' — ' + tr.error if tr.error else ''}",
+                       "last error", title=table_title(
+                           f"{ref.label} ({tr.mode}, {tr.status}, estimate {tr.estimate} / actual {tr.records}, "
+                           f"{tr.versions_created} versions){' — ' + tr.error if tr.error else ''}"),
                        title_justify="left")
         for c in ctx.state.list_chunks(ref):
-            chunks.add_row(c.chunk_id, f"{_ts(c.range_start)} → {_ts(c.range_end)}", c.status,
-                           "-" if c.estimate is None else f"{c.estimate:,}", f"{c.records:,}", str(c.files),
-                           str(c.attempts), c.cursor or "-", (c.last_error or "")[:60])
+            chunks.add_row(*literals(c.chunk_id, f"{_ts(c.range_start)} → {_ts(c.range_end)}", c.status,
+                                     "-" if c.estimate is None else f"{c.estimate:,}", f"{c.records:,}", c.files,
+                                     c.attempts, c.cursor or "-", (c.last_error or "")[:60]))
         console.print(chunks)
         if tr.nulled_values:
-            console.print(f"  {nulled_summary(tr.nulled_values)}: not convertible to the canonical type; the raw "
-                          "files keep them as sent", highlight=False)
+            console.print(literal(f"  {nulled_summary(tr.nulled_values)}: not convertible to the canonical type; "
+                                  "the raw files keep them as sent"))
 
 
 @jobs_app.command("resume")
@@ -93,7 +96,7 @@ def jobs_resume(run_id: str = typer.Argument(None, help="one run; default: every
         with RichRunObserver(console) as observer:
             summary = resume_sync(ctx, run, observer)
         if summary is None:
-            console.print(f"run {run.run_id} was taken over by another process")
+            console.print(literal(f"run {run.run_id} was taken over by another process"))
             continue
         console.print(summary_table(summary, title=f"resumed run {summary.run_id}"))
         failed += len(summary.failed)
@@ -134,11 +137,11 @@ def jobs_cleanup_stuck(dry_run: bool = typer.Option(False, "--dry-run", help="li
         return
     for run in stuck:
         if dry_run:
-            console.print(f"would abandon {run.run_id} (started {_ts(run.started_at)} by {run.owner})")
+            console.print(literal(f"would abandon {run.run_id} (started {_ts(run.started_at)} by {run.owner})"))
         elif ctx.state.abandon_run(run.run_id, run.owner, utc_now()):
-            console.print(f"abandoned {run.run_id} (started {_ts(run.started_at)} by {run.owner})")
+            console.print(literal(f"abandoned {run.run_id} (started {_ts(run.started_at)} by {run.owner})"))
         else:
-            console.print(f"{run.run_id} changed state meanwhile; left alone")
+            console.print(literal(f"{run.run_id} changed state meanwhile; left alone"))
 
 
 @jobs_app.command("cancel")
@@ -149,5 +152,5 @@ def jobs_cancel(run_id: str) -> None:
     stay where they were, so the next `avesa run` reads the run's range again."""
     ctx = load_context()
     run = cancel_run(ctx, run_id)
-    console.print(f"cancelled {run.run_id} ({run.kind}, was {run.status}, started {_ts(run.started_at)} by "
-                  f"{run.owner}); raw files it landed stay in the lake, unused")
+    console.print(literal(f"cancelled {run.run_id} ({run.kind}, was {run.status}, started {_ts(run.started_at)} by "
+                          f"{run.owner}); raw files it landed stay in the lake, unused"))

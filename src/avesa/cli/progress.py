@@ -1,11 +1,16 @@
-"""Rich progress while a run extracts (tables, chunks, records/s) and the summary table after."""
+"""Rich progress while a run extracts (tables, chunks, records/s) and the summary table after.
+
+Table labels and error messages are printed as text, never as markup (see cli/common.py)."""
 
 from __future__ import annotations
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
+from avesa.cli.common import literals, table_title
 from avesa.domain.work import TablePlan, TableRef, TableResult, TableStatus
 from avesa.runtime.local import RunSummary
 
@@ -37,7 +42,8 @@ class RichRunObserver:
 
     def table_started(self, ref: TableRef) -> None:
         self._records[ref.label] = 0
-        self._tasks[ref.label] = self.progress.add_task(ref.label, total=None, records=0, rate=0.0)
+        # the description column is a markup template: the label goes in escaped
+        self._tasks[ref.label] = self.progress.add_task(escape(ref.label), total=None, records=0, rate=0.0)
 
     def table_planned(self, plan: TablePlan) -> None:
         self.progress.update(self._tasks[plan.table.label], total=max(1, len(plan.chunks)),
@@ -64,20 +70,28 @@ class RichRunObserver:
             return
         marks = {TableStatus.COMPLETE: "[green]✓[/]", TableStatus.CANCELLED: "[yellow]-[/]"}
         mark = marks.get(result.status, "[red]✗[/]")
-        self.progress.update(task, description=f"{mark} {label}")
+        self.progress.update(task, description=f"{mark} {escape(label)}")
         self.progress.stop_task(task)
 
 
 def summary_table(summary: RunSummary, title: str | None = None) -> Table:
-    table = Table(title=title or f"run {summary.run_id}", title_justify="left")
+    table = Table(title=table_title(title or f"run {summary.run_id}"), title_justify="left")
     for column, justify in [("tenant", "left"), ("service", "left"), ("table", "left"), ("mode", "left"),
                             ("records", "right"), ("versions", "right"), ("deletes", "right"),
                             ("seconds", "right"), ("rec/s", "right"), ("status", "left")]:
         table.add_column(column, justify=justify)  # type: ignore[arg-type]
     for r in sorted(summary.results, key=lambda r: r.table.key):
         rate = r.records / r.seconds if r.seconds > 0 else 0.0
-        status = {TableStatus.COMPLETE: "[green]ok[/]", TableStatus.CANCELLED: "[yellow]cancelled[/]"}.get(
-            r.status, f"[red]failed[/] {r.error or ''}")
-        table.add_row(r.table.tenant_id, r.table.service, r.table.table, r.table.mode.value, f"{r.records:,}",
-                      f"{r.versions_created:,}", f"{r.deletes:,}", f"{r.seconds:.1f}", f"{rate:,.0f}", status)
+        table.add_row(*literals(r.table.tenant_id, r.table.service, r.table.table, r.table.mode.value,
+                                f"{r.records:,}", f"{r.versions_created:,}", f"{r.deletes:,}", f"{r.seconds:.1f}",
+                                f"{rate:,.0f}"), _status(r))
     return table
+
+
+def _status(result: TableResult) -> Text:
+    if result.status is TableStatus.COMPLETE:
+        return Text("ok", "green")
+    if result.status is TableStatus.CANCELLED:
+        return Text("cancelled", "yellow")
+    # folded, not cut with an ellipsis: a quoted body has long unbreakable stretches
+    return Text.assemble(("failed", "red"), " ", result.error or "", overflow="fold")

@@ -7,12 +7,14 @@ import sys
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
-from avesa.cli.common import console, friendly_errors, load_context, user_catalog
+from avesa.cli.common import console, friendly_errors, literal, literals, load_context, table_title, user_catalog
 from avesa.domain.errors import NotFoundError, UsageError
 from avesa.domain.registry import RateLimitOverride, Tenant
 from avesa.domain.tenant import validate_tenant_id
 from avesa.domain.timeutil import utc_now
+from avesa.domain.url_credentials import DOTS, masked, password_key
 from avesa.pipeline.registration import register_service, resolve_tables, split_credentials
 from avesa.pipeline.service_check import check_service
 
@@ -32,7 +34,8 @@ def tenant_add(
     existing = ctx.state.get_tenant(tenant_id)
     ctx.state.put_tenant(Tenant(tenant_id=tenant_id, company_name=company_name, enabled=True,
                                 created_at=existing.created_at if existing else utc_now()))
-    console.print(f"tenant [bold]{tenant_id}[/] ({company_name}) {'updated' if existing else 'added'}")
+    console.print(Text.assemble("tenant ", (tenant_id, "bold"),
+                                f" ({company_name}) {'updated' if existing else 'added'}"))
 
 
 @tenant_app.command("list")
@@ -45,7 +48,8 @@ def tenant_list() -> None:
         services = ", ".join(
             f"{s.service}{'' if s.enabled else ' (disabled)'}" for s in ctx.state.list_services(tenant.tenant_id)
         )
-        table.add_row(tenant.tenant_id, tenant.company_name, "yes" if tenant.enabled else "no", services or "-")
+        table.add_row(*literals(tenant.tenant_id, tenant.company_name, "yes" if tenant.enabled else "no",
+                                services or "-"))
     console.print(table)
 
 
@@ -55,7 +59,7 @@ def _set_enabled(tenant_id: str, enabled: bool) -> None:
     if tenant is None:
         raise NotFoundError("tenant", tenant_id, [t.tenant_id for t in ctx.state.list_tenants()])
     ctx.state.put_tenant(tenant.model_copy(update={"enabled": enabled}))
-    console.print(f"tenant [bold]{tenant_id}[/] {'enabled' if enabled else 'disabled'}")
+    console.print(Text.assemble("tenant ", (tenant_id, "bold"), f" {'enabled' if enabled else 'disabled'}"))
 
 
 @tenant_app.command("disable")
@@ -116,19 +120,21 @@ def service_add(
     credentials = _read_credentials(service, interactive=sys.stdin.isatty() and not dry_run)
     settings, secrets = split_credentials(spec, credentials)
     title = f"{tenant_id} / {service}" + (" (dry run: nothing written)" if dry_run else "")
-    shown = Table("field", "value", title=title)
-    shown.add_row("tables", ", ".join(chosen))
+    shown = Table("field", "value", title=table_title(title))
+    shown.add_row(*literals("tables", ", ".join(chosen)))
     for name, value in settings.items():
-        shown.add_row(name, value)
+        moved = password_key(name) in secrets  # stored without its password, which is encrypted
+        shown.add_row(*literals(name, f"{masked(credentials[name])} (password encrypted)" if moved else value))
     for name in secrets:
-        shown.add_row(name, "•••••• (encrypted)")
+        if name not in {password_key(n) for n in settings}:
+            shown.add_row(*literals(name, f"{DOTS} (encrypted)"))
     console.print(shown)
     if dry_run:
         return
     register_service(ctx, tenant_id=tenant_id, service=service, credentials=credentials,
                      company_name=company_name, tables=chosen)
-    console.print(f"service [bold]{service}[/] configured for [bold]{tenant_id}[/]; "
-                  f"check it with `avesa service test --tenant-id {tenant_id} --service {service}`")
+    console.print(Text.assemble("service ", (service, "bold"), " configured for ", (tenant_id, "bold"),
+                                f"; check it with `avesa service test --tenant-id {tenant_id} --service {service}`"))
 
 
 @service_app.command("test")
@@ -140,7 +146,7 @@ def service_test(
     """Check the stored credentials against the live service."""
     ctx = load_context()
     count = check_service(ctx, tenant_id, service)
-    console.print(f"[green]ok[/]: {tenant_id}/{service} answered ({count})")
+    console.print(Text.assemble(("ok", "green"), f": {tenant_id}/{service} answered ({count})"))
 
 
 @service_app.command("limit")
@@ -168,8 +174,8 @@ def service_limit(
     documented = user_catalog().service(service).rate_limit
     effective_rate = (override and override.requests_per_minute) or documented.requests_per_minute
     effective_burst = (override and override.burst) or documented.burst
-    console.print(f"{tenant_id}/{service}: {effective_rate:g} requests/minute, bursts of {effective_burst} "
-                  f"({'documented' if override is None else 'override'}; the next run uses it)")
+    console.print(literal(f"{tenant_id}/{service}: {effective_rate:g} requests/minute, bursts of {effective_burst} "
+                          f"({'documented' if override is None else 'override'}; the next run uses it)"))
 
 
 @service_app.command("list")
@@ -181,6 +187,6 @@ def service_list(tenant_id: str = typer.Option(None, "--tenant-id")) -> None:
     for s in ctx.state.list_services(tenant_id):
         limit = s.rate_limit
         rate = "documented" if limit is None else f"{limit.requests_per_minute or '-'}/min, burst {limit.burst or '-'}"
-        table.add_row(s.tenant_id, s.service, "yes" if s.enabled else "no", ", ".join(s.tables), rate,
-                      ", ".join(f"{k}={v}" for k, v in s.settings.items()))
+        table.add_row(*literals(s.tenant_id, s.service, "yes" if s.enabled else "no", ", ".join(s.tables), rate,
+                                ", ".join(f"{k}={masked(v)}" for k, v in s.settings.items())))
     console.print(table)

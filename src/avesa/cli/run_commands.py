@@ -8,8 +8,9 @@ import sys
 import pyarrow as pa
 import typer
 from rich.table import Table
+from rich.text import Text
 
-from avesa.cli.common import console, friendly_errors, load_context, nulled_summary
+from avesa.cli.common import console, friendly_errors, literal, literals, load_context, nulled_summary
 from avesa.cli.progress import RichRunObserver, summary_table
 from avesa.domain.errors import NotFoundError, UsageError
 from avesa.domain.timeutil import utc_now
@@ -38,13 +39,13 @@ def run(
     console.print(summary_table(summary))
     _print_nulled(summary.results)
     for reason in summary.skipped:
-        console.print(f"[yellow]skipped[/] {reason}")
+        console.print(Text.assemble(("skipped", "yellow"), " ", reason))
     if not summary.results:
         console.print("nothing to run: register tenants with `avesa service add`")
-    console.print(f"{summary.records:,} records in {summary.seconds:.1f}s; lake: {ctx.lake.root}")
+    console.print(literal(f"{summary.records:,} records in {summary.seconds:.1f}s; lake: {ctx.lake.root}"))
     if summary.cancelled:
-        console.print(f"[red]run {summary.run_id} was cancelled[/] (`avesa jobs cancel`); the next run starts "
-                      "from the watermarks")
+        console.print(Text.assemble((f"run {summary.run_id} was cancelled", "red"),
+                                    " (`avesa jobs cancel`); the next run starts from the watermarks"))
         raise typer.Exit(1)
     if summary.failed or resumed_failures:
         console.print(f"[red]{len(summary.failed) + resumed_failures} table(s) failed[/]")
@@ -54,8 +55,8 @@ def run(
 def _print_nulled(results: list[TableResult]) -> None:
     for result in results:
         if result.nulled_values:
-            console.print(f"[yellow]{result.table.label}[/]: {nulled_summary(result.nulled_values)} — not "
-                          "convertible to the canonical type; the raw files keep them as sent", highlight=False)
+            console.print(Text.assemble((result.table.label, "yellow"), f": {nulled_summary(result.nulled_values)} — "
+                                        "not convertible to the canonical type; the raw files keep them as sent"))
 
 
 def _resume_interrupted(ctx: PipelineContext, tenant: str | None = None) -> int:
@@ -67,30 +68,32 @@ def _resume_interrupted(ctx: PipelineContext, tenant: str | None = None) -> int:
     failures = 0
     for interrupted in interrupted_runs(ctx, utc_now()):
         if interrupted.kind == "backfill":
-            console.print(f"[yellow]interrupted backfill run {interrupted.run_id}[/] left as it is: continue it with "
-                          f"`avesa jobs resume {interrupted.run_id}` or the same `avesa backfill` command, or "
-                          f"`avesa jobs cancel {interrupted.run_id}`")
+            console.print(Text.assemble(
+                (f"interrupted backfill run {interrupted.run_id}", "yellow"),
+                f" left as it is: continue it with `avesa jobs resume {interrupted.run_id}` or the same "
+                f"`avesa backfill` command, or `avesa jobs cancel {interrupted.run_id}`"))
             continue
         tenants = unfinished_tenants(ctx, interrupted)
         if tenant is not None and tenant not in tenants:
-            whose = ", ".join(tenants) or "no tenant"
-            console.print(f"[yellow]interrupted run {interrupted.run_id}[/] of {whose} left "
-                          f"for `avesa run` or `avesa jobs resume {interrupted.run_id}`: --tenant {tenant} syncs "
-                          "that tenant only", highlight=False)
+            console.print(Text.assemble(
+                (f"interrupted run {interrupted.run_id}", "yellow"),
+                f" of {', '.join(tenants) or 'no tenant'} left for `avesa run` or `avesa jobs resume "
+                f"{interrupted.run_id}`: --tenant {tenant} syncs that tenant only"))
             continue
-        console.print(f"[yellow]resuming interrupted run {interrupted.run_id}[/] (started "
-                      f"{interrupted.started_at:%Y-%m-%d %H:%M:%S} UTC by {interrupted.owner})"
-                      + (f", tenant {tenant} only" if tenant else ""))
+        console.print(Text.assemble((f"resuming interrupted run {interrupted.run_id}", "yellow"),
+                                    f" (started {interrupted.started_at:%Y-%m-%d %H:%M:%S} UTC by "
+                                    f"{interrupted.owner})" + (f", tenant {tenant} only" if tenant else "")))
         try:
             with RichRunObserver(console) as observer:
                 summary = resume_sync(ctx, interrupted, observer, tenant_id=tenant)
         except Exception as exc:  # a resume must never keep every later run from starting
-            console.print(f"[red]resuming run {interrupted.run_id} failed[/]: {type(exc).__name__}: {exc}; "
-                          f"`avesa jobs show {interrupted.run_id}` shows where it stands", highlight=False)
+            console.print(Text.assemble((f"resuming run {interrupted.run_id} failed", "red"),
+                                        f": {type(exc).__name__}: {exc}; `avesa jobs show {interrupted.run_id}` "
+                                        "shows where it stands"))
             failures += 1
             continue
         if summary is None:
-            console.print(f"run {interrupted.run_id} was taken over by another process")
+            console.print(literal(f"run {interrupted.run_id} was taken over by another process"))
             continue
         console.print(summary_table(summary, title=f"resumed run {summary.run_id}"))
         _print_nulled(summary.results)
@@ -110,15 +113,21 @@ def status(tenant: str = typer.Option(None, "--tenant"), limit: int = typer.Opti
     for key in sorted(latest)[:limit]:
         tr = latest[key]
         wm = ctx.state.get_watermark(*key)
-        table.add_row(f"{tr.tenant_id}/{tr.service}/{tr.table}", tr.started_at.strftime("%Y-%m-%d %H:%M:%S"), tr.mode,
-                      tr.status, f"{tr.records:,}", f"{tr.versions_created:,}",
-                      nulled_summary(tr.nulled_values, short=True) or "-",
-                      wm.strftime("%Y-%m-%d %H:%M:%S") if wm else "-", (tr.error or "")[:80])
+        table.add_row(*literals(f"{tr.tenant_id}/{tr.service}/{tr.table}", tr.started_at.strftime("%Y-%m-%d %H:%M:%S"),
+                                tr.mode, tr.status, f"{tr.records:,}", f"{tr.versions_created:,}",
+                                nulled_summary(tr.nulled_values, short=True) or "-",
+                                wm.strftime("%Y-%m-%d %H:%M:%S") if wm else "-", _short_error(tr.error, key)))
     console.print(table)
     runs = Table("run", "started", "status", title="recent runs", title_justify="left")
     for r in ctx.state.list_runs(limit=10):
-        runs.add_row(r.run_id, r.started_at.strftime("%Y-%m-%d %H:%M:%S"), r.status)
+        runs.add_row(*literals(r.run_id, r.started_at.strftime("%Y-%m-%d %H:%M:%S"), r.status))
     console.print(runs)
+
+
+def _short_error(error: str | None, key: tuple[str, str, str]) -> str:
+    """The error without the tenant/service/table its row already names, cut to fit a column."""
+    text = (error or "").removeprefix("/".join(key) + ": ")
+    return text if len(text) <= 120 else text[:120] + "…"
 
 
 def _render(result: pa.Table, fmt: str) -> None:

@@ -4,7 +4,8 @@ password grant).
 Static schemes become headers. OAuth becomes an ``httpx.Auth`` that fetches a token on first use,
 renews it shortly before it expires and, when the service still answers 401 (a token revoked or
 expired early — Salesforce's ``INVALID_SESSION_ID``), fetches a new one and replays the request
-once. The token request shares the connection pool; its secrets never reach messages.
+once. The token request shares the connection pool; its secrets never reach messages: what a
+refusal quotes passes the connector's redactor, which learns each token as it is issued.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import orjson
 from avesa.catalog.models import AuthSpec
 from avesa.connectors.templates import fill
 from avesa.domain.errors import AuthenticationError, TransientError
+from avesa.domain.redaction import Redactor
 
 EXPIRY_MARGIN_SECONDS = 60.0
 """Renew a token this long before the service says it expires."""
@@ -37,7 +39,8 @@ class OAuth2Auth(httpx.Auth):
     requires_response_body = True
 
     def __init__(self, *, token_url: str, form: dict[str, str], instance_url_field: str | None,
-                 base_url: str, where: str) -> None:
+                 base_url: str, where: str, redactor: Redactor | None = None) -> None:
+        self._redactor = redactor if redactor is not None else Redactor()
         self._token_url = token_url
         self._form = form
         self._instance_url_field = instance_url_field
@@ -57,9 +60,9 @@ class OAuth2Auth(httpx.Auth):
 
     def _accept(self, response: httpx.Response) -> None:
         if response.status_code in (400, 401, 403):
+            reason = self._redactor.quote(_reason(response.content), 200)
             raise AuthenticationError(f"{self._where}: the token endpoint refused the credentials "
-                                      f"(HTTP {response.status_code}: {_reason(response.content)}); fix them with "
-                                      "`avesa service add`")
+                                      f"(HTTP {response.status_code}: {reason}); fix them with `avesa service add`")
         if response.status_code >= 300:
             raise TransientError(f"{self._where}: token endpoint answered HTTP {response.status_code}")
         try:
@@ -68,6 +71,7 @@ class OAuth2Auth(httpx.Auth):
         except (orjson.JSONDecodeError, KeyError, TypeError):
             raise AuthenticationError(f"{self._where}: the token endpoint's answer has no access_token") from None
         lifetime = float(body.get("expires_in") or DEFAULT_TOKEN_SECONDS)
+        self._redactor.add(str(token))
         self._token = token
         self._expires_at = time.monotonic() + lifetime
         self.tokens_issued += 1
@@ -110,13 +114,14 @@ def _reason(body: bytes) -> str:
     except orjson.JSONDecodeError:
         return "no JSON body"
     if isinstance(data, dict):
-        return str(data.get("error_description") or data.get("error") or "refused")[:200]
+        return str(data.get("error_description") or data.get("error") or "refused")
     return "refused"
 
 
-def build_auth(spec: AuthSpec, credentials: dict[str, str], *, base_url: str,
-               where: str) -> tuple[dict[str, str], httpx.Auth | None]:
-    """Headers for every request, and an httpx.Auth for schemes that need a token."""
+def build_auth(spec: AuthSpec, credentials: dict[str, str], *, base_url: str, where: str,
+               redactor: Redactor | None = None) -> tuple[dict[str, str], httpx.Auth | None]:
+    """Headers for every request, and an httpx.Auth for schemes that need a token (it adds the tokens
+    it is issued to ``redactor``)."""
 
     def f(template: str | None) -> str:
         return fill(template or "", credentials, where=where)
@@ -141,5 +146,5 @@ def build_auth(spec: AuthSpec, credentials: dict[str, str], *, base_url: str,
     if spec.scope:
         form["scope"] = f(spec.scope)
     auth = OAuth2Auth(token_url=f(spec.token_url), form=form, instance_url_field=spec.instance_url_field,
-                      base_url=base_url, where=where)
+                      base_url=base_url, where=where, redactor=redactor)
     return headers, auth

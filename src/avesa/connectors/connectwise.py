@@ -21,6 +21,7 @@ from avesa.catalog.models import ServiceSpec
 from avesa.connectors.auth import build_auth
 from avesa.connectors.http_client import HttpOptions, SourceHttp
 from avesa.connectors.rate_budget import RateBudget
+from avesa.connectors.scrubbing import redactor_for
 from avesa.connectors.templates import fill
 from avesa.domain.errors import BadDataError, ConfigError
 from avesa.domain.pages import Page
@@ -117,10 +118,12 @@ class ConnectWiseConnector:
         self.page_size = min(page_size, spec.page_size_max)
         where = f"{tenant_id}/{spec.service}"
         base_url = fill(spec.base_url, credentials, where=where).rstrip("/") + "/"
-        headers, auth = build_auth(spec.auth, credentials, base_url=base_url, where=where)
+        self.redact = redactor_for(spec, credentials)
+        """Masks credentials and sensitive fields in what an error quotes of a body or a record."""
+        headers, auth = build_auth(spec.auth, credentials, base_url=base_url, where=where, redactor=self.redact)
         headers["Accept"] = "application/json"
         self.http = SourceHttp(base_url=base_url, headers=headers, budget=budget, options=options,
-                               tenant_id=tenant_id, service=spec.service, auth=auth)
+                               tenant_id=tenant_id, service=spec.service, auth=auth, redactor=self.redact)
 
     async def aclose(self) -> None:
         await self.http.aclose()
@@ -136,7 +139,7 @@ class ConnectWiseConnector:
             f"{self._path(table)}/count", {"conditions": _range_conditions(start, end)}, table=table
         )
         if not isinstance(body, dict) or not isinstance(body.get("count"), int):
-            raise BadDataError(f"count of {table}: expected {{'count': N}}, got {str(body)[:200]}",
+            raise BadDataError(f"count of {table}: expected {{'count': N}}, got {self.redact.quote(str(body), 200)}",
                                tenant_id=self.tenant_id, service="connectwise", table=table)
         return body["count"]
 
@@ -184,11 +187,12 @@ class ConnectWiseConnector:
             rid = envelope.id
             if rid is None or updated is None:
                 raise BadDataError(f"page {number}: record without id or _info.lastUpdated: "
-                                   f"{bytes(raws[position])[:200]!r}", **where)
+                                   f"{self.redact.quote(bytes(raws[position]), 200)}", **where)
             try:
                 stamp = _parse_stamp(updated)
             except ValueError:
-                raise BadDataError(f"page {number}: record {rid}: bad _info.lastUpdated {updated!r}", **where) from None
+                raise BadDataError(f"page {number}: record {rid}: bad _info.lastUpdated "
+                                   f"{self.redact.quote(repr(updated), 100)}", **where) from None
             if previous is not None and rid <= previous:
                 raise BadDataError(f"page {number}: ids not ascending past the cursor ({rid} <= {previous})", **where)
             if start is not None and end is not None and not (start <= stamp < end):

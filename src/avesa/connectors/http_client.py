@@ -2,7 +2,9 @@
 on requests in flight, and tenacity retries that honour Retry-After.
 
 Errors leave here typed (avesa.domain.errors) and tagged with tenant/service/table; they never
-carry request headers, so credentials cannot leak into messages or logs.
+carry request headers, and whatever they quote of a response (a 4xx body, which some APIs fill with
+the request they refused, Authorization header and all) passes the connector's redactor first, so
+credentials cannot leak into messages, the ledger or logs.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait
 
 from avesa.connectors.rate_budget import RateBudget
 from avesa.connectors.rate_headers import allowance_from
+from avesa.connectors.scrubbing import credential_headers
 from avesa.domain.errors import (
     AuthenticationError,
     BadDataError,
@@ -26,6 +29,7 @@ from avesa.domain.errors import (
     SourceError,
     TransientError,
 )
+from avesa.domain.redaction import Redactor
 
 
 @dataclass
@@ -80,7 +84,11 @@ class SourceHttp:
         tenant_id: str,
         service: str,
         auth: httpx.Auth | None = None,
+        redactor: Redactor | None = None,
     ) -> None:
+        self.redactor = redactor if redactor is not None else Redactor()
+        """Masks the connector's credentials in anything an error quotes (connectors use it too)."""
+        self.redactor.add(*credential_headers(headers))
         self._client = httpx.AsyncClient(
             base_url=base_url,
             headers=headers,
@@ -118,7 +126,7 @@ class SourceHttp:
         try:
             return orjson.loads(body), headers
         except orjson.JSONDecodeError as exc:
-            raise BadDataError(f"GET {path}{_page(page)}: response is not valid JSON ({exc}); "
+            raise BadDataError(f"GET {path}{_page(page)}: response is not valid JSON ({self.redactor.text(str(exc))}); "
                                f"{len(body)} bytes received", **self._where(table)) from None
 
     async def get_bytes(self, path: str, params: dict[str, Any] | None = None, *, table: str = "",
@@ -150,6 +158,8 @@ class SourceHttp:
                         page: int | None) -> tuple[bytes, httpx.Headers]:
         where = self._where(table)
         what = f"GET {path}{_page(page)}"
+        if "://" in path:  # a next link is the API's own text
+            what = self.redactor.text(what)
         await self.budget.acquire()
         tenant_cap = self._tenant_cap()
         if tenant_cap is not None:
@@ -165,7 +175,8 @@ class SourceHttp:
         except httpx.TimeoutException as exc:
             raise TransientError(f"{what}: timed out ({type(exc).__name__})", **where) from None
         except httpx.TransportError as exc:
-            raise TransientError(f"{what}: connection failed ({type(exc).__name__}: {exc})", **where) from None
+            raise TransientError(f"{what}: connection failed ({type(exc).__name__}: "
+                                 f"{self.redactor.text(str(exc))})", **where) from None
         finally:
             self.options.stats.in_flight -= 1
             if cap is not None:
@@ -201,7 +212,8 @@ class SourceHttp:
                                        retry_after=retry_after, **where)
             raise TransientError(f"{what}: server error HTTP {status}", **where)
         if status >= 400:
-            raise HttpStatusError(f"{what}: HTTP {status}: {_short(body)}", status=status, body=body, **where)
+            raise HttpStatusError(f"{what}: HTTP {status}: {self.redactor.quote(body)}", status=status, body=body,
+                                  **where)
         return body, response.headers
 
 
@@ -218,7 +230,3 @@ class HttpStatusError(SourceError):
 def _page(page: int | None) -> str:
     return f" page {page}" if page is not None else ""
 
-
-def _short(body: bytes, limit: int = 300) -> str:
-    text = body.decode("utf-8", "replace").strip()
-    return text if len(text) <= limit else text[:limit] + "…"

@@ -24,6 +24,7 @@ from avesa.connectors.paginators import END, NextPage, Paginator
 from avesa.connectors.queries import QueryParams, ServiceNowQuery, Soql, WindowQuery
 from avesa.connectors.rate_budget import RateBudget
 from avesa.connectors.records import RawRecords, RecordReader
+from avesa.connectors.scrubbing import redactor_for
 from avesa.connectors.templates import fill
 from avesa.connectors.timeformats import parse_stamp
 from avesa.domain.errors import BadDataError, ConfigError
@@ -56,11 +57,15 @@ class RestConnector:
             raise ConfigError(f"{self.where}: missing credential fields {missing}; run `avesa service add "
                               f"--tenant-id {tenant_id} --service {spec.service}` again")
         self.base_url = fill(spec.base_url, credentials, where=self.where).rstrip("/") + "/"
-        headers, auth = build_auth(spec.auth, credentials, base_url=self.base_url, where=self.where)
+        redactor = redactor_for(spec, credentials)
+        headers, auth = build_auth(spec.auth, credentials, base_url=self.base_url, where=self.where,
+                                   redactor=redactor)
         headers.setdefault("Accept", "application/json")
         self.auth = auth
         self.http = SourceHttp(base_url=self.base_url, headers=headers, budget=budget, options=options,
-                               tenant_id=tenant_id, service=spec.service, auth=auth)
+                               tenant_id=tenant_id, service=spec.service, auth=auth, redactor=redactor)
+        self.redact = redactor
+        """Masks credentials and sensitive fields in what an error quotes of a body or a record."""
         self.page_size = min(page_size, spec.page_size_max)
         self.query = window_query_for(spec)
         self.paginator = Paginator(spec.paginator)
@@ -139,7 +144,7 @@ class RestConnector:
             return int(value)  # type: ignore[arg-type]
         except (TypeError, ValueError):
             raise BadDataError(f"count: expected a number in {count.type} {count.field or count.header!r}, got "
-                               f"{str(value)[:100]}", **self._where(table)) from None
+                               f"{self.redact.quote(str(value), 100)}", **self._where(table)) from None
 
     async def earliest(self, table: str, start: datetime | None, end: datetime) -> datetime | None:
         """The window's earliest change, if the API can sort by it (else None: start at the epoch)."""
@@ -160,7 +165,8 @@ class RestConnector:
         try:
             return parse_stamp(value, self.spec.incremental.time_format)
         except (TypeError, ValueError):
-            raise BadDataError(f"page {number}: record {record_id}: {t.change_field} is {value!r}, not a "
+            raise BadDataError(f"page {number}: record {record_id}: {t.change_field} is "
+                               f"{self.redact.quote(repr(value), 100)}, not a "
                                f"{self.spec.incremental.time_format} timestamp", **self._where(table)) from None
 
     @property
@@ -192,7 +198,7 @@ class RestConnector:
                                                      strict=True)):
             if rid is None or rid == "":
                 raise BadDataError(f"page {number}: a record without {self.table_spec(table).id_field}: "
-                                   f"{records.raws[position][:200]!r}", **where)
+                                   f"{self.redact.quote(records.raws[position], 200)}", **where)
             if window and (change is not None or position not in deleted):
                 stamp = self.stamp(table, change, number, rid)
                 if not start <= stamp < end:

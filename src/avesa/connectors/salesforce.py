@@ -270,7 +270,8 @@ class SalesforceConnector(RestConnector):
         try:
             return int(orjson.loads(body)["totalSize"])
         except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
-            raise BadDataError(f"count: expected totalSize in the answer to SELECT COUNT(), got {body[:100]!r}",
+            raise BadDataError(f"count: expected totalSize in the answer to SELECT COUNT(), got "
+                               f"{self.redact.quote(body, 100)}",
                                **self._where(table)) from None
 
     async def span(self, table: str, start: datetime | None, end: datetime) -> tuple[datetime | None, int | None]:

@@ -178,7 +178,7 @@ class ServiceNowConnector(RestConnector):
             count = int(value)  # type: ignore[arg-type]
         except (TypeError, ValueError):
             raise BadDataError(f"span: expected a number in header {self.spec.count.header!r}, got "
-                               f"{str(value)[:100]}", **self._where(table)) from None
+                               f"{self.redact.quote(str(value), 100)}", **self._where(table)) from None
         if not records.ids:
             return None, count or await self._deleted_count(table, start, end)
         earliest = self.stamp(table, records.changes[0], 1, records.ids[0])

@@ -1,7 +1,9 @@
 """Run events as JSON lines in `$AVESA_HOME/logs/avesa.jsonl` — one line per run, table and failed
 chunk, with the metrics peers emit (records, requests, retries, 429s, seconds) so a run can be
-audited after the fact. Messages come from typed errors, which never carry request headers, and a
-filter drops any field whose name looks like a credential as a second guard."""
+audited after the fact. Messages come from typed errors, which never carry request headers and
+whose quotes of bodies and records were masked by the connector's redactor when they were built
+(domain/redaction.py); a filter drops any field whose name looks like a credential as a second
+guard."""
 
 from __future__ import annotations
 

@@ -13,6 +13,7 @@ from avesa.connectors.factory import build_connector
 from avesa.connectors.http_client import HttpOptions
 from avesa.connectors.rate_budget import RateBudgets
 from avesa.domain.errors import NotFoundError
+from avesa.domain.url_credentials import restore_passwords
 from avesa.lake.paths import LakeLayout
 from avesa.observability import events
 from avesa.secrets.base import SecretStore
@@ -63,7 +64,7 @@ class PipelineContext:
             rate = spec.rate_limit
             rpm = (config.rate_limit and config.rate_limit.requests_per_minute) or rate.requests_per_minute
             burst = (config.rate_limit and config.rate_limit.burst) or rate.burst
-            credentials = {**config.settings, **self.secrets.get(config.secret_ref)}
+            credentials = restore_passwords({**config.settings, **self.secrets.get(config.secret_ref)})
             self._connectors[key] = build_connector(
                 spec, credentials, tenant_id=tenant_id,
                 budget=self.budgets.get(tenant_id, service, rpm, burst),

@@ -1,5 +1,11 @@
 """Register a tenant's service: validation, non-secret settings to the registry, credentials to
-the secret store. One code path for `avesa service add`, the demo and tests."""
+the secret store. One code path for `avesa service add`, the demo and tests.
+
+A URL setting given as ``https://user:password@host`` keeps its password out of the registry: for a
+service whose spec authenticates by the URL alone (auth ``none``) the password goes to the secret
+store and the connector puts it back (`domain/url_credentials.py`); a service that takes its
+credentials in fields of their own refuses such a URL, naming those fields — it would never use the
+password, and httpx would send it as Basic auth in place of the service's own."""
 
 from __future__ import annotations
 
@@ -8,6 +14,7 @@ from avesa.domain.errors import UsageError
 from avesa.domain.registry import Tenant, TenantService
 from avesa.domain.tenant import validate_tenant_id
 from avesa.domain.timeutil import utc_now
+from avesa.domain.url_credentials import masked, password_key, split_password
 from avesa.pipeline.context import PipelineContext
 from avesa.secrets.base import secret_ref
 
@@ -31,8 +38,19 @@ def split_credentials(spec: ServiceSpec, credentials: dict[str, str]) -> tuple[d
         raise UsageError(f"{spec.service} needs credential fields {missing}")
     secret = {f.name for f in spec.credentials if f.secret}
     given = {k: v for k, v in credentials.items() if v}
-    return ({k: v for k, v in given.items() if k not in secret},
-            {k: v for k, v in given.items() if k in secret})
+    settings = {k: v for k, v in given.items() if k not in secret}
+    secrets = {k: v for k, v in given.items() if k in secret}
+    for name, value in list(settings.items()):
+        url, password = split_password(value)
+        if password is None:
+            continue
+        if spec.auth.type != "none":
+            fields = ", ".join(sorted(secret)) or "its auth settings"
+            raise UsageError(f"{spec.service} {name} {masked(value)} holds a password, but {spec.display_name} "
+                             f"takes its credentials in {fields}: give {name} without `user:password@`")
+        settings[name] = url
+        secrets[password_key(name)] = password
+    return settings, secrets
 
 
 def register_service(

@@ -44,6 +44,14 @@ class FaultKind(StrEnum):
     """401 as the service answers an expired access token (OAuth services; e.g. Salesforce
     ``INVALID_SESSION_ID``): the client must get a new token and retry. The token is revoked.
     Services without access tokens (ConnectWise) serve the request normally."""
+    ECHO_REQUEST = "400-echo"
+    """400 whose body quotes the refused request back — method, URL and every header, credentials
+    included — as some APIs and gateways do. A client that quotes error bodies must mask them.
+    ConnectWise and Acme Helpdesk; the other services serve the request normally."""
+    RECORD_WITHOUT_ID = "record-without-id"
+    """A 200 list page whose first record comes without its id field, the rest of it as stored: the
+    client must fail the page naming the record — and mask what it quotes of it. ConnectWise and Acme
+    Helpdesk; the other services serve the request normally."""
 
 
 ERROR_STATUS: Mapping[FaultKind, int] = MappingProxyType(

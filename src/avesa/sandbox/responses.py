@@ -14,6 +14,8 @@ import socket
 import struct
 from typing import Any
 
+import orjson
+from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
@@ -78,3 +80,21 @@ def malformed(body: bytes) -> bytes:
     if len(body) < 8:
         return b'[{"id":'
     return body[: len(body) * 2 // 3]
+
+
+def echoed_request(request: Request, message: str = "The request could not be processed") -> bytes:
+    """A 400 body quoting the request back, headers and all, sorted by name as echo services list them
+    (the ``400-echo`` fault)."""
+    return orjson.dumps({"error": "bad_request", "message": message,
+                         "request": {"method": request.method, "headers": dict(sorted(request.headers.items())),
+                                     "url": str(request.url)}})
+
+
+def without_first_id(body: bytes, id_field: str, records: str | None = None) -> bytes:
+    """A list body whose first record lost ``id_field`` (the ``record-without-id`` fault); ``records``
+    is the key of the list in the body, None when the body is the list."""
+    data = orjson.loads(body)
+    items = data if records is None else data.get(records)
+    if items:
+        items[0].pop(id_field, None)
+    return orjson.dumps(data)

@@ -1,13 +1,16 @@
 """Credentials in one Fernet-encrypted JSON file (embedded mode).
 
 The key comes from AVESA_SECRET_KEY or from a key file generated on first use with mode 0600
-beside the secrets. The file is replaced atomically, so a crash never leaves it half-written.
+beside the secrets. An existing key file that other users can read (a copy restored with the wrong
+mode, a umask-created file) is refused, naming the `chmod` that fixes it: whoever reads the key reads
+every credential. The file is replaced atomically, so a crash never leaves it half-written.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import stat
 import threading
 from pathlib import Path
 
@@ -20,6 +23,7 @@ def load_or_create_key(key_path: Path, key_from_env: str | None) -> bytes:
     if key_from_env:
         return key_from_env.encode()
     if key_path.exists():
+        _refuse_if_shared(key_path)
         return key_path.read_bytes().strip()
     key_path.parent.mkdir(parents=True, exist_ok=True)
     key = Fernet.generate_key()
@@ -27,6 +31,16 @@ def load_or_create_key(key_path: Path, key_from_env: str | None) -> bytes:
     with os.fdopen(fd, "wb") as handle:
         handle.write(key)
     return key
+
+
+def _refuse_if_shared(key_path: Path) -> None:
+    """A key file group or others may read (or write) is a ConfigError with the fix."""
+    if os.name != "posix":
+        return
+    mode = stat.S_IMODE(key_path.stat().st_mode)
+    if mode & 0o077:
+        raise ConfigError(f"the secret key {key_path} is open to other users (mode {mode:04o}): make it private "
+                          f"with `chmod 600 {key_path}`")
 
 
 class EncryptedFileSecretStore:

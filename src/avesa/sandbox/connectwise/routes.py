@@ -33,7 +33,14 @@ from avesa.sandbox.faults import ERROR_STATUS, FaultKind, OneShotFault, RequestS
 from avesa.sandbox.instances import Instance, Registry
 from avesa.sandbox.latency import delay_response, hold_response
 from avesa.sandbox.ratelimit import TokenBucket
-from avesa.sandbox.responses import JSON_MEDIA_TYPE, ResetResponse, TruncatedResponse, malformed
+from avesa.sandbox.responses import (
+    JSON_MEDIA_TYPE,
+    ResetResponse,
+    TruncatedResponse,
+    echoed_request,
+    malformed,
+    without_first_id,
+)
 from avesa.sandbox.selection import select
 
 _IMMEDIATE_STATUS = ERROR_STATUS
@@ -114,6 +121,9 @@ class ConnectWiseApi:
             return self._immediate_fault(instance, target, fault, one_shot)
         if fault is FaultKind.SLOW:
             await asyncio.sleep((one_shot.delay_ms if one_shot else 2000.0) / 1000)
+        if fault is FaultKind.ECHO_REQUEST:
+            instance.stats.record(400, target.table.endpoint, fault=fault.value)
+            return _json(echoed_request(request), 400)
 
         try:
             status, body, headers, records = self._answer(instance, target, request)
@@ -126,6 +136,8 @@ class ConnectWiseApi:
         fault_name = fault.value if fault is not None else None
         if status == 200 and fault is FaultKind.MALFORMED:
             body = malformed(body)
+        if status == 200 and fault is FaultKind.RECORD_WITHOUT_ID and target.scope is RequestScope.LIST:
+            body = without_first_id(body, "id")
         instance.stats.record(status, target.table.endpoint, len(body), records, fault_name)
         if status == 200 and fault is FaultKind.TRUNCATED:
             return TruncatedResponse(body, headers)

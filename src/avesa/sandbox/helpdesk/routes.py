@@ -30,7 +30,14 @@ from avesa.sandbox.helpdesk.tables import TABLES
 from avesa.sandbox.instances import Instance, Registry
 from avesa.sandbox.latency import delay_response, hold_response
 from avesa.sandbox.ratelimit import TokenBucket
-from avesa.sandbox.responses import JSON_MEDIA_TYPE, ResetResponse, TruncatedResponse, malformed
+from avesa.sandbox.responses import (
+    JSON_MEDIA_TYPE,
+    ResetResponse,
+    TruncatedResponse,
+    echoed_request,
+    malformed,
+    without_first_id,
+)
 
 API_PREFIX = "api/v2"
 
@@ -80,7 +87,7 @@ class HelpdeskApi:
         knobs = instance.knobs
         hold_response(request, instance)
 
-        if not authenticated(instance.name, request.headers.get(HEADER)):
+        if not authenticated(instance.name, request.headers.get(HEADER), request.headers.get("authorization")):
             instance.stats.record(401)
             return _json(errors.unauthorized(), 401, rate_limit_headers(instance.bucket))
         wait = instance.bucket.try_acquire()
@@ -107,12 +114,17 @@ class HelpdeskApi:
         if fault is FaultKind.SLOW:
             await asyncio.sleep((one_shot.delay_ms if one_shot else 2000.0) / 1000)
         # an API key does not expire: a ``token-expired`` fault is served normally
+        if fault is FaultKind.ECHO_REQUEST:
+            instance.stats.record(400, target.table, fault=fault.value)
+            return _json(echoed_request(request), 400, headers)
 
         status, body, records = self._answer(instance, target, request)
         delay_response(request, knobs.latency_per_record_ms * records / 1000)
         fault_name = fault.value if fault is not None else None
         if status == 200 and fault is FaultKind.MALFORMED:
             body = malformed(body)
+        if status == 200 and fault is FaultKind.RECORD_WITHOUT_ID and target.scope is RequestScope.LIST:
+            body = without_first_id(body, "id", "data")
         instance.stats.record(status, target.table, len(body), records, fault_name)
         if status == 200 and fault is FaultKind.TRUNCATED:
             return TruncatedResponse(body, headers)
