@@ -104,16 +104,22 @@ def test_a_run_on_another_host_is_interrupted_only_once_none_of_its_leases_is_li
 
 def test_chunks_stopped_by_a_sibling_failing_unexpectedly_end_failed_or_incomplete_with_no_lease(
         sandbox_admin: SandboxAdmin, new_instance, register, make_ctx, monkeypatch: pytest.MonkeyPatch) -> None:
-    register(make_ctx(), new_instance("stop", knobs={"latency_ms": 100}), tables=["service_tickets"])
+    register(make_ctx(), new_instance("stop", knobs={"latency_ms": 100}, counts={"service/tickets": 300}),
+             tables=["service_tickets"])
     real = extract.build_raw_table
 
     def breaks_while_a_split_off_chunk_reads(pages, **fields):
         """The table's first chunk breaks once a chunk it split off is reading (the executor waits on
         the first chunk first, so it stops the others as soon as this one breaks)."""
         if "." not in fields["chunk_id"]:
-            children = [c for c in _chunks(make_ctx(), fields["run_id"]) if c.chunk_id.startswith(fields["chunk_id"])]
-            if any(c.status == "running" for c in children if c.chunk_id != fields["chunk_id"]):
-                raise RuntimeError("a bug nothing expected")
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                children = [c for c in _chunks(make_ctx(), fields["run_id"]) if c.chunk_id != fields["chunk_id"]]
+                if any(c.status == "running" for c in children):
+                    raise RuntimeError("a bug nothing expected")
+                if all(c.status == "complete" for c in children):  # none yet (before its first split), or done
+                    break
+                time.sleep(0.02)
         return real(pages, **fields)
 
     monkeypatch.setattr(extract, "build_raw_table", breaks_while_a_split_off_chunk_reads)
