@@ -61,3 +61,67 @@ def test_avesa_refuses_a_world_readable_key_with_exit_2(avesa_home: Path) -> Non
     result = runner.invoke(app, ["tenant", "list"])
     assert result.exit_code == 2, result.output
     assert f"chmod 600 {key}" in result.output and "Traceback" not in result.output
+
+
+def test_two_processes_writing_at_once_never_break_the_file_or_leave_temporaries(tmp_path: Path) -> None:
+    import threading
+
+    key = load_or_create_key(tmp_path / "secret.key", None)
+    stores = [EncryptedFileSecretStore(tmp_path / "secrets.enc", key) for _ in range(2)]  # one per process
+    start, errors = threading.Barrier(len(stores)), []
+
+    def write(store: EncryptedFileSecretStore, n: int) -> None:
+        start.wait()
+        try:
+            for i in range(50):
+                store.put(f"avesa/t{n}/s{i}", {"password": "x"})
+        except OSError as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=write, args=(store, n)) for n, store in enumerate(stores)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert stores[0].refs()  # decrypts: never half-written
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["secret.key", "secrets.enc"]
+
+
+def test_a_temporary_file_a_killed_write_left_is_removed_by_the_next_write(tmp_path: Path) -> None:
+    store = EncryptedFileSecretStore(tmp_path / "secrets.enc", load_or_create_key(tmp_path / "secret.key", None))
+    store.put("avesa/acme/connectwise", {"private_key": "a"})
+    leftover = tmp_path / ".secrets.enc.k1ll3d.tmp"
+    leftover.write_bytes(b"half a secrets file")
+    os.utime(leftover, (0, 0))
+    store.put("avesa/acme/connectwise", {"private_key": "b"})
+    assert not leftover.exists()
+    assert store.get("avesa/acme/connectwise") == {"private_key": "b"}
+
+
+def test_processes_making_the_key_at_once_all_get_the_one_key_on_disk(tmp_path: Path) -> None:
+    import threading
+
+    results: list[bytes] = []
+    errors: list[Exception] = []
+    for attempt in range(10):
+        path = tmp_path / f"attempt-{attempt}" / "secret.key"
+        start = threading.Barrier(8)
+
+        def make(path: Path = path, start: threading.Barrier = start) -> None:
+            start.wait()
+            try:
+                results.append(load_or_create_key(path, None))
+            except OSError as exc:
+                errors.append(exc)
+
+        threads = [threading.Thread(target=make) for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert errors == []
+        assert set(results) == {path.read_bytes()}
+        Fernet(path.read_bytes())  # a whole key
+        assert [p.name for p in path.parent.iterdir()] == ["secret.key"]
+        results.clear()

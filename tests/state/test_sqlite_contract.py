@@ -200,3 +200,119 @@ def test_a_split_whose_child_id_is_taken_changes_nothing(store: SqliteStateStore
     assert not store.split_chunk(parent.chunk_id, "w1", quarter, [clash])
     ranges = sorted((c.range_start, c.range_end) for c in store.list_chunks(ref))
     assert ranges == [(parent.start, middle), (middle, parent.end)]  # still tiles the whole range
+
+
+def _progress(chunk: ChunkTask, records: int) -> ChunkOutcome:
+    return ChunkOutcome(chunk_id=chunk.chunk_id, status=ChunkStatus.RUNNING, cursor=str(records), seq=1,
+                        records=records, files=1, pages=1, max_updated_at=T0)
+
+
+def test_a_table_runs_records_are_what_its_chunks_checkpointed_before_it_finalizes(store: SqliteStateStore) -> None:
+    ref = _ref()
+    first, second = _chunk(ref, 0), _chunk(ref, 1)
+    store.create_run("run-1", T0, {}, "w1")
+    store.start_table_runs([ref])
+    store.save_chunks([first, second])
+    for chunk, records in ((first, 40), (second, 25)):
+        assert store.acquire_chunk(chunk.chunk_id, "w1", 60, T0)
+        assert store.checkpoint_chunk(chunk.chunk_id, "w1", _progress(chunk, records), 60, T0)
+    assert store.get_table_run(ref).records == 65  # the worker died here: nothing finalized the table
+    assert [tr.records for tr in store.list_table_runs(run_id="run-1")] == [65]
+
+
+def test_a_finished_run_leaves_no_chunk_running_and_no_lease(store: SqliteStateStore) -> None:
+    ref = _ref()
+    failed, stopped, pending = _chunk(ref, 0), _chunk(ref, 1), _chunk(ref, 2)
+    store.create_run("run-1", T0, {}, "w1")
+    store.start_table_runs([ref])
+    store.save_chunks([failed, stopped, pending])
+    assert store.acquire_chunk(failed.chunk_id, "w1", 60, T0)
+    assert store.acquire_chunk(stopped.chunk_id, "w1", 60, T0)
+    assert store.checkpoint_chunk(stopped.chunk_id, "w1", _progress(stopped, 20), 60, T0)
+    assert store.finish_chunk(failed.chunk_id, _progress(failed, 0).model_copy(
+        update={"status": ChunkStatus.FAILED, "error": "bad page"}), T0, owner="w1")
+    # the stopped chunk's task was cancelled when its sibling failed, before it could say so itself
+    assert store.finish_run("run-1", "failed", T0)
+    chunks = {c.chunk_id: c for c in store.list_chunks(ref)}
+    assert {k: (c.status, c.lease_owner, c.lease_expires) for k, c in chunks.items()} == {
+        failed.chunk_id: ("failed", None, None), stopped.chunk_id: ("incomplete", None, None),
+        pending.chunk_id: ("pending", None, None)}
+    assert chunks[stopped.chunk_id].last_error == "stopped when its run ended failed"
+    assert (chunks[stopped.chunk_id].cursor, chunks[stopped.chunk_id].records) == ("20", 20)  # a retry continues
+    # a worker still writing is refused, and a retry takes the chunk at once, not once a lease expires
+    assert not store.checkpoint_chunk(stopped.chunk_id, "w1", _progress(stopped, 40), 60, T0)
+    assert not store.renew_chunk_lease(stopped.chunk_id, "w1", 60, T0)
+    assert store.reopen_run("run-1", "w2")
+    assert store.acquire_chunk(stopped.chunk_id, "w2", 60, T0)
+
+
+def test_lease_renewals_are_refused_once_the_run_is_cancelled_or_the_work_is_someone_elses(
+        store: SqliteStateStore) -> None:
+    ref = _ref()
+    chunk, other = _chunk(ref, 0), _chunk(ref, 1)
+    store.create_run("run-1", T0, {}, "w1")
+    store.save_chunks([chunk, other])
+    assert store.acquire_chunk(chunk.chunk_id, "w1", 60, T0)
+    assert store.renew_chunk_lease(chunk.chunk_id, "w1", 60, T0 + timedelta(seconds=50))
+    assert store.get_chunk(chunk.chunk_id).lease_expires == T0 + timedelta(seconds=110)
+    assert not store.acquire_chunk(chunk.chunk_id, "w2", 60, T0 + timedelta(seconds=70))  # renewed: still w1's
+    assert store.renew_run_lease("run-1", "w1", 60, T0)
+    assert store.get_run("run-1").lease_expires == T0 + timedelta(seconds=60)
+    assert sorted(store.lease_expiries("run-1")) == [T0 + timedelta(seconds=60), T0 + timedelta(seconds=110)]
+    # taken over after w1 stopped renewing: w1's renewals and its finish are refused
+    assert store.acquire_chunk(chunk.chunk_id, "w2", 60, T0 + timedelta(seconds=111))
+    assert not store.renew_chunk_lease(chunk.chunk_id, "w1", 60, T0 + timedelta(seconds=112))
+    done = _progress(chunk, 5).model_copy(update={"status": ChunkStatus.COMPLETE})
+    assert not store.finish_chunk(chunk.chunk_id, done, T0, owner="w1")
+    assert (store.get_chunk(chunk.chunk_id).status, store.get_chunk(chunk.chunk_id).lease_owner) == ("running", "w2")
+    assert store.claim_run("run-1", "w1", "w2")
+    assert not store.renew_run_lease("run-1", "w1", 60, T0)
+    assert store.acquire_chunk(other.chunk_id, "w2", 60, T0)
+    assert store.cancel_run("run-1", T0)
+    assert not store.renew_chunk_lease(other.chunk_id, "w2", 60, T0)
+    assert not store.renew_run_lease("run-1", "w2", 60, T0)
+
+
+def test_a_chunk_stopped_without_an_outcome_keeps_its_checkpoint_and_frees_its_lease(
+        store: SqliteStateStore) -> None:
+    ref = _ref()
+    chunk = _chunk(ref)
+    store.save_chunks([chunk])
+    assert store.acquire_chunk(chunk.chunk_id, "w1", 60, T0)
+    assert store.checkpoint_chunk(chunk.chunk_id, "w1", _progress(chunk, 30), 60, T0)
+    assert not store.release_chunk(chunk.chunk_id, "w2", ChunkStatus.INCOMPLETE, "stopped")  # not w2's to release
+    assert store.release_chunk(chunk.chunk_id, "w1", ChunkStatus.INCOMPLETE, "stopped")
+    record = store.get_chunk(chunk.chunk_id)
+    assert (record.status, record.last_error, record.lease_owner, record.cursor, record.records) == (
+        "incomplete", "stopped", None, "30", 30)
+
+
+def test_abandoning_asks_again_whether_the_run_is_interrupted_in_the_same_transaction(
+        store: SqliteStateStore) -> None:
+    store.create_run("run-1", T0, {}, "far:1")
+    store.renew_run_lease("run-1", "far:1", 60, T0)
+    asked: list[tuple[str, list]] = []
+
+    def alive(run, leases) -> bool:
+        asked.append((run.run_id, leases))
+        return False
+
+    assert not store.abandon_run("run-1", "far:1", T0, alive)
+    assert asked == [("run-1", [T0 + timedelta(seconds=60)])]
+    assert store.get_run("run-1").status == "running"
+    assert not store.abandon_run("run-1", "someone-else:2", T0, lambda run, leases: True)
+    assert store.abandon_run("run-1", "far:1", T0, lambda run, leases: True)
+    assert store.get_run("run-1").status == "abandoned"
+
+
+def test_a_state_file_from_before_run_leases_gains_the_column(tmp_path: Path) -> None:
+    import sqlite3
+
+    path = tmp_path / "old.sqlite3"
+    SqliteStateStore(path).close()
+    with sqlite3.connect(path) as conn:
+        conn.execute("ALTER TABLE runs DROP COLUMN lease_expires")
+    store = SqliteStateStore(path)
+    store.create_run("run-1", T0, {}, "w1")
+    assert store.get_run("run-1").lease_expires is None
+    assert store.renew_run_lease("run-1", "w1", 60, T0)

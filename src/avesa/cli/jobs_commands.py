@@ -9,11 +9,12 @@ from rich.text import Text
 
 from avesa.cli.common import console, friendly_errors, literal, literals, load_context, nulled_summary, table_title
 from avesa.cli.progress import RichRunObserver, summary_table
+from avesa.cli.run_status import interruptions, shown_status
 from avesa.domain.errors import NotFoundError, UsageError
 from avesa.domain.timeutil import utc_now
 from avesa.domain.work import SyncMode, TableRef
 from avesa.pipeline.cancel import cancel_run
-from avesa.pipeline.resume import interrupted_runs
+from avesa.pipeline.resume import interrupted_runs, interruption, still_interrupted
 from avesa.runtime.local import resume_sync, retry_sync
 
 jobs_app = typer.Typer(help="Runs, tables and chunks in the ledger; resume, retry or cancel runs.",
@@ -29,18 +30,21 @@ def _ts(value: object) -> str:
 def jobs_list(limit: int = typer.Option(20, "--limit")) -> None:
     """Recent runs with their tables' outcome."""
     ctx = load_context()
-    interrupted = {r.run_id for r in interrupted_runs(ctx, utc_now())}
+    runs = ctx.state.list_runs(limit=limit)
+    interrupted = interruptions(ctx, runs, utc_now())
     table = Table("run", "kind", "started (UTC)", "finished (UTC)", "status", "tables ok / failed / other",
                   "records", title="runs", title_justify="left")
-    for run in ctx.state.list_runs(limit=limit):
+    for run in runs:
         tables = ctx.state.list_table_runs(run_id=run.run_id)
         ok = sum(t.status == "complete" for t in tables)
         failed = sum(t.status == "failed" for t in tables)
-        status = "interrupted" if run.run_id in interrupted else run.status
+        status = shown_status(run.status, interrupted.get(run.run_id))
         table.add_row(*literals(run.run_id, run.kind, _ts(run.started_at), _ts(run.finished_at), status,
                                 f"{ok} / {failed} / {len(tables) - ok - failed}",
                                 f"{sum(t.records for t in tables):,}"))
     console.print(table)
+    for found in interrupted.values():
+        console.print(literal(f"{found.run.run_id} is interrupted: {found.reason}. {found.advice}"))
 
 
 @jobs_app.command("show")
@@ -52,18 +56,24 @@ def jobs_show(run_id: str) -> None:
     if run is None:
         raise NotFoundError("run", run_id, [r.run_id for r in ctx.state.list_runs(limit=10)],
                             "(the 10 most recent; see `avesa jobs list`)")
-    console.print(Text.assemble(f"{run.kind} run ", (run.run_id, "bold"), f" {run.status}, started "
+    interrupted = interruption(ctx, run, utc_now())
+    status = f"interrupted ({interrupted.reason})" if interrupted else run.status
+    console.print(Text.assemble(f"{run.kind} run ", (run.run_id, "bold"), f" {status}, started "
                                 f"{_ts(run.started_at)} by {run.owner}, request {run.request}"))
+    if interrupted:
+        console.print(literal(interrupted.advice))
     for tr in ctx.state.list_table_runs(run_id=run_id):
         ref = TableRef(run_id=run_id, tenant_id=tr.tenant_id, service=tr.service, table=tr.table,
                        mode=SyncMode(tr.mode), run_started_at=run.started_at)
         chunks = Table("chunk", "range (UTC)", "status", "estimate", "records", "files", "attempts", "cursor",
                        "last error", title=table_title(
-                           f"{ref.label} ({tr.mode}, {tr.status}, estimate {tr.estimate} / actual {tr.records}, "
-                           f"{tr.versions_created} versions){' — ' + tr.error if tr.error else ''}"),
+                           f"{ref.label} ({tr.mode}, {shown_status(tr.status, interrupted)}, estimate {tr.estimate} "
+                           f"/ actual {tr.records}, {tr.versions_created} versions)"
+                           f"{' — ' + tr.error if tr.error else ''}"),
                        title_justify="left")
         for c in ctx.state.list_chunks(ref):
-            chunks.add_row(*literals(c.chunk_id, f"{_ts(c.range_start)} → {_ts(c.range_end)}", c.status,
+            chunks.add_row(*literals(c.chunk_id, f"{_ts(c.range_start)} → {_ts(c.range_end)}",
+                                     shown_status(c.status, interrupted),
                                      "-" if c.estimate is None else f"{c.estimate:,}", f"{c.records:,}", c.files,
                                      c.attempts, c.cursor or "-", (c.last_error or "")[:60]))
         console.print(chunks)
@@ -129,7 +139,8 @@ def jobs_retry(run_id: str) -> None:
 @friendly_errors
 def jobs_cleanup_stuck(dry_run: bool = typer.Option(False, "--dry-run", help="list, change nothing")) -> None:
     """Abandon runs a crash interrupted instead of resuming them: free their chunk leases and tenant
-    locks. What they landed stays in the raw lake; the next run reads their range again."""
+    locks. What they landed stays in the raw lake; the next run reads their range again. A run whose
+    owner is alive — here, or on another host that keeps renewing its leases — is never touched."""
     ctx = load_context()
     stuck = interrupted_runs(ctx, utc_now())
     if not stuck:
@@ -138,10 +149,11 @@ def jobs_cleanup_stuck(dry_run: bool = typer.Option(False, "--dry-run", help="li
     for run in stuck:
         if dry_run:
             console.print(literal(f"would abandon {run.run_id} (started {_ts(run.started_at)} by {run.owner})"))
-        elif ctx.state.abandon_run(run.run_id, run.owner, utc_now()):
+        elif ctx.state.abandon_run(run.run_id, run.owner, utc_now(), still_interrupted(ctx, utc_now())):
             console.print(literal(f"abandoned {run.run_id} (started {_ts(run.started_at)} by {run.owner})"))
         else:
-            console.print(literal(f"{run.run_id} changed state meanwhile; left alone"))
+            console.print(literal(f"{run.run_id} changed state meanwhile (its owner renewed a lease, or it "
+                                  "finished); left alone"))
 
 
 @jobs_app.command("cancel")

@@ -12,6 +12,7 @@ from rich.text import Text
 
 from avesa.cli.common import console, friendly_errors, literal, literals, load_context, nulled_summary
 from avesa.cli.progress import RichRunObserver, summary_table
+from avesa.cli.run_status import interruptions, shown_status
 from avesa.domain.errors import NotFoundError, UsageError
 from avesa.domain.timeutil import utc_now
 from avesa.domain.work import RunRequest, TableResult
@@ -108,19 +109,21 @@ def status(tenant: str = typer.Option(None, "--tenant"), limit: int = typer.Opti
     latest: dict[tuple[str, str, str], object] = {}
     for tr in ctx.state.list_table_runs(tenant_id=tenant):
         latest.setdefault((tr.tenant_id, tr.service, tr.table), tr)
+    interrupted = interruptions(ctx, ctx.state.list_runs(limit=100, status="running"), utc_now())
     table = Table("tenant / service / table", "last run (UTC)", "mode", "status", "records", "versions",
                   "nulled", "watermark (UTC)", "error", title="last run per table", title_justify="left")
     for key in sorted(latest)[:limit]:
         tr = latest[key]
         wm = ctx.state.get_watermark(*key)
         table.add_row(*literals(f"{tr.tenant_id}/{tr.service}/{tr.table}", tr.started_at.strftime("%Y-%m-%d %H:%M:%S"),
-                                tr.mode, tr.status, f"{tr.records:,}", f"{tr.versions_created:,}",
-                                nulled_summary(tr.nulled_values, short=True) or "-",
+                                tr.mode, shown_status(tr.status, interrupted.get(tr.run_id)), f"{tr.records:,}",
+                                f"{tr.versions_created:,}", nulled_summary(tr.nulled_values, short=True) or "-",
                                 wm.strftime("%Y-%m-%d %H:%M:%S") if wm else "-", _short_error(tr.error, key)))
     console.print(table)
     runs = Table("run", "started", "status", title="recent runs", title_justify="left")
     for r in ctx.state.list_runs(limit=10):
-        runs.add_row(*literals(r.run_id, r.started_at.strftime("%Y-%m-%d %H:%M:%S"), r.status))
+        runs.add_row(*literals(r.run_id, r.started_at.strftime("%Y-%m-%d %H:%M:%S"),
+                               shown_status(r.status, interrupted.get(r.run_id))))
     console.print(runs)
 
 

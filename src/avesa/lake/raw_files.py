@@ -3,7 +3,9 @@ never changed (DESIGN.md "Lake layout"). Works on a local root or any pyarrow fi
 
 from __future__ import annotations
 
+import contextlib
 import os
+import time
 import uuid
 from collections.abc import Iterable, Iterator
 from datetime import datetime
@@ -124,23 +126,68 @@ def _filesystem(directory: str) -> tuple[pafs.FileSystem, str]:
     return pafs.FileSystem.from_uri(directory)
 
 
+TEMPORARY_SUFFIX = ".tmp"
+STALE_TEMPORARY_SECONDS = 3600.0
+"""A temporary file not renamed within this long was left by a writer that died: writing one raw
+file takes seconds."""
+
+
+def _temporary_name(name: str) -> str:
+    """`.{final name}.{random}.tmp`: hidden, never `*.parquet`, and it starts with the final name's
+    prefix (`.{stamp}_{chunk id}_`), so the run and chunk that left it can be told."""
+    return f".{name}.{uuid.uuid4().hex}{TEMPORARY_SUFFIX}"
+
+
 def write_raw_file(directory: str, name: str, table: pa.Table) -> str:
     """Write atomically: a reader sees the whole file or none. Rewriting the same name (a retried
-    chunk) replaces it whole, so a file never holds a record twice."""
+    chunk) replaces it whole, so a file never holds a record twice. A failed write removes its
+    temporary file; one a killed process left is removed by `remove_temporary_files`."""
     fs, base = _filesystem(directory)
     fs.create_dir(base, recursive=True)
     final = f"{base}/{name}"
     if isinstance(fs, pafs.LocalFileSystem):
-        tmp = f"{base}/.{name}.{uuid.uuid4().hex}.tmp"
-        pq.write_table(table, tmp, filesystem=fs, compression="zstd")
-        fs.move(tmp, final)  # rename(2): atomic on one filesystem
+        tmp = f"{base}/{_temporary_name(name)}"
+        try:
+            pq.write_table(table, tmp, filesystem=fs, compression="zstd")
+            fs.move(tmp, final)  # rename(2): atomic on one filesystem
+        except BaseException:
+            with contextlib.suppress(OSError):
+                fs.delete_file(tmp)
+            raise
     else:
         pq.write_table(table, final, filesystem=fs, compression="zstd")  # an object PUT is atomic
     return final
 
 
+def remove_temporary_files(directory: str, prefixes: Iterable[str] = (),
+                           older_than: float = STALE_TEMPORARY_SECONDS) -> int:
+    """Remove temporary files a killed writer left in `directory`: those of files named with one
+    of `prefixes` (chunks nobody writes any more: the caller knows), whatever their age, and any
+    other one not touched for `older_than` seconds. Returns how many went. Object stores have none."""
+    fs, base = _filesystem(directory)
+    if not isinstance(fs, pafs.LocalFileSystem):
+        return 0
+    try:
+        infos = fs.get_file_info(pafs.FileSelector(base, allow_not_found=True))
+    except FileNotFoundError:
+        return 0
+    own = tuple(f".{prefix}" for prefix in prefixes)
+    cutoff = time.time() - older_than
+    removed = 0
+    for info in infos:
+        name = info.base_name
+        if info.type != pafs.FileType.File or not (name.startswith(".") and name.endswith(TEMPORARY_SUFFIX)):
+            continue
+        if name.startswith(own) or (info.mtime is not None and info.mtime.timestamp() < cutoff):
+            with contextlib.suppress(OSError):  # another cleaner got there first
+                fs.delete_file(info.path)
+                removed += 1
+    return removed
+
+
 def list_raw_files(directory: str, prefixes: Iterable[str]) -> list[str]:
-    """Finished raw files whose names start with one of `prefixes` (e.g. `{stamp}_{chunk_id}_`)."""
+    """Finished raw files whose names start with one of `prefixes` (e.g. `{stamp}_{chunk_id}_`);
+    never a temporary file (hidden, `.tmp`), whole or not."""
     fs, base = _filesystem(directory)
     wanted = tuple(prefixes)
     try:

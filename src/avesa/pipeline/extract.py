@@ -6,7 +6,13 @@ after its cursor and rewrites the same deterministic file names.
 
 The checkpoint is also how a worker learns it should stop: the ledger refuses it when the run was
 cancelled (`avesa jobs cancel`) or another worker took the chunk over, and the chunk stops after the
-file it just wrote, leaving the ledger to whoever holds it now.
+file it just wrote, leaving the ledger to whoever holds it now. Between checkpoints a heartbeat
+renews the lease (`pipeline/heartbeat.py`), so slow pages never let it expire under a live worker;
+a refused renewal stops the chunk at its next page the same way.
+
+A chunk stopped from outside — its task cancelled because a sibling failed, or the process
+shutting down — or by an error nothing expected says so in the ledger (incomplete or failed, its
+lease freed, its last checkpoint kept) instead of staying "running" under a lease nobody renews.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from avesa.pipeline.cancel import run_cancelled
 from avesa.pipeline.chunking import chunk_target, should_halve, split_points
 from avesa.pipeline.context import PipelineContext
 from avesa.pipeline.failures import failure_message, log_unexpected
+from avesa.pipeline.heartbeat import keep_chunk_lease
 
 ProgressCallback = Callable[[int], None]
 SpawnCallback = Callable[[list[ChunkTask]], None]
@@ -75,6 +82,15 @@ def _stopped(ctx: PipelineContext, chunk: ChunkTask, outcome: ChunkOutcome) -> C
         return outcome.model_copy(update={"status": ChunkStatus.CANCELLED,
                                           "error": f"run {chunk.table.run_id} was cancelled"})
     return outcome.model_copy(update={"status": ChunkStatus.INCOMPLETE, "error": "lease taken over by another worker"})
+
+
+def _release(ctx: PipelineContext, chunk: ChunkTask, exc: BaseException) -> None:
+    """Record a chunk stopped by `exc`, which no handler of the chunk expected (see the module)."""
+    if isinstance(exc, Exception):
+        status, error = ChunkStatus.FAILED, f"{chunk.table.label}: unexpected {type(exc).__name__}: {exc}"
+    else:  # cancelled (its table or run stopped it) or the process is shutting down
+        status, error = ChunkStatus.INCOMPLETE, "stopped before it finished; it continues from its cursor"
+    ctx.state.release_chunk(chunk.chunk_id, ctx.owner, status, error)
 
 
 async def run_chunk(
@@ -159,43 +175,46 @@ async def run_chunk(
     page_size = min(ctx.settings.page_size, spec.page_size_max)
     estimate = record.estimate
     try:
-        while True:
-            narrowed = False
-            async for page in connector.pages(ref.table, start, end, outcome.cursor):
-                buffer.append(page)
-                buffered += len(page)
-                if on_records is not None:
-                    on_records(len(page))
-                seen = outcome.records + buffered  # this page included
-                if page.remaining is not None and estimate is None:
-                    # the first page says how big the chunk is: the estimate `avesa jobs show` compares
-                    estimate = seen - len(page) + page.remaining
-                    ctx.state.set_chunk_estimate(chunk.chunk_id, estimate)
-                if (spawn is not None and page.remaining is not None and page.last_id not in (None, END)
-                        and should_halve(page.remaining - len(page), target, page_size, spare)):
-                    await asyncio.to_thread(flush)  # the new chunk starts after this cursor: land it first
-                    split = await asyncio.to_thread(_halve, ctx, chunk, start, end, page)
-                    if split is not None:
-                        end, half = split
-                        estimate = seen + max(0, page.remaining - len(page)) - (half.estimate or 0)
+        async with keep_chunk_lease(ctx, chunk.chunk_id) as lease:
+            while True:
+                narrowed = False
+                async for page in connector.pages(ref.table, start, end, outcome.cursor):
+                    if lease.lost:  # the ledger refused a renewal: cancelled, or another worker's now
+                        raise _LeaseLost(chunk.chunk_id)
+                    buffer.append(page)
+                    buffered += len(page)
+                    if on_records is not None:
+                        on_records(len(page))
+                    seen = outcome.records + buffered  # this page included
+                    if page.remaining is not None and estimate is None:
+                        # the first page says how big the chunk is: the estimate `avesa jobs show` compares
+                        estimate = seen - len(page) + page.remaining
                         ctx.state.set_chunk_estimate(chunk.chunk_id, estimate)
-                        spawn([half])
-                        narrowed = True
-                        break  # page on inside the narrower range
-                if buffered >= ctx.settings.records_per_file:
+                    if (spawn is not None and page.remaining is not None and page.last_id not in (None, END)
+                            and should_halve(page.remaining - len(page), target, page_size, spare)):
+                        await asyncio.to_thread(flush)  # the new chunk starts after this cursor: land it first
+                        split = await asyncio.to_thread(_halve, ctx, chunk, start, end, page)
+                        if split is not None:
+                            end, half = split
+                            estimate = seen + max(0, page.remaining - len(page)) - (half.estimate or 0)
+                            ctx.state.set_chunk_estimate(chunk.chunk_id, estimate)
+                            spawn([half])
+                            narrowed = True
+                            break  # page on inside the narrower range
+                    if buffered >= ctx.settings.records_per_file:
+                        await asyncio.to_thread(flush)
+                    if deadline is not None and time.monotonic() >= deadline:
+                        await asyncio.to_thread(flush)
+                        outcome.status = ChunkStatus.INCOMPLETE
+                        break
+                else:
                     await asyncio.to_thread(flush)
-                if deadline is not None and time.monotonic() >= deadline:
-                    await asyncio.to_thread(flush)
-                    outcome.status = ChunkStatus.INCOMPLETE
+                    outcome.status = ChunkStatus.COMPLETE
+                if not narrowed:
                     break
-            else:
-                await asyncio.to_thread(flush)
-                outcome.status = ChunkStatus.COMPLETE
-            if not narrowed:
-                break
-            if deadline is not None and time.monotonic() >= deadline:
-                outcome.status = ChunkStatus.INCOMPLETE  # the split landed the page; the rest is the next attempt's
-                break
+                if deadline is not None and time.monotonic() >= deadline:
+                    outcome.status = ChunkStatus.INCOMPLETE  # the split landed the page; the rest is the next attempt's
+                    break
     except _LeaseLost:
         return _stopped(ctx, chunk, outcome)
     except Exception as exc:  # a source error, a full disk, bad data no check foresaw: this chunk's failure
@@ -204,6 +223,10 @@ async def run_chunk(
         outcome.status = ChunkStatus.FAILED
         outcome.error = failure_message(ref, exc) if not isinstance(exc, OSError) else f"{ref.label}: {exc}"
         outcome.error_kind = _error_kind(exc)
+    except BaseException as exc:
+        _release(ctx, chunk, exc)
+        raise
     clock()
-    ctx.state.finish_chunk(chunk.chunk_id, outcome, utc_now())
+    if not ctx.state.finish_chunk(chunk.chunk_id, outcome, utc_now(), owner=ctx.owner):
+        return _stopped(ctx, chunk, outcome)
     return outcome

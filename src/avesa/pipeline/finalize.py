@@ -19,12 +19,13 @@ from avesa.connectors.paginators import END
 from avesa.domain.timeutil import utc_now
 from avesa.domain.work import ChunkStatus, ChunkTask, SyncMode, TableRef, TableResult, TableStatus
 from avesa.lake.delta_tables import merge_scd2
-from avesa.lake.raw_files import iter_raw_batches, list_raw_files
+from avesa.lake.raw_files import iter_raw_batches, list_raw_files, remove_temporary_files
 from avesa.pipeline.cancel import cancelled_result, run_cancelled
 from avesa.pipeline.context import PipelineContext
 from avesa.pipeline.extract import raw_file_prefix
 from avesa.pipeline.failures import fail_table, table_failed_by
 from avesa.pipeline.reconcile import announced_deletions, deletion_versions
+from avesa.state.ledger_records import ChunkRecord
 from avesa.transform.mapping import CompiledMapping, NulledValues
 
 MERGE_BATCH_ROWS = 200_000
@@ -37,6 +38,14 @@ def compiled_mapping(ctx: PipelineContext, service: str, table: str) -> Compiled
     return CompiledMapping(mapping, ctx.catalog.canonical_table(mapping.canonical_table))
 
 
+def _raw_prefixes(ref: TableRef, chunks: list[ChunkRecord]) -> list[str]:
+    """How the names of this run's raw files of the table start, chunk by chunk."""
+    return [
+        raw_file_prefix(ChunkTask(table=ref, chunk_id=c.chunk_id, index=c.idx, start=c.range_start, end=c.range_end))
+        for c in chunks
+    ]
+
+
 def _transform_and_merge(ctx: PipelineContext, ref: TableRef, mapping: CompiledMapping,
                          uri: str, nulled: NulledValues) -> tuple[int, int]:
     """Map this run's raw files to versions and merge them, a bounded batch at a time; then close the
@@ -47,11 +56,7 @@ def _transform_and_merge(ctx: PipelineContext, ref: TableRef, mapping: CompiledM
     fails the table before anything of it is merged. A bigger table commits batch by batch; a failure
     after the first leaves true versions merged and the watermark unmoved, and the next run merges
     the rest again (SCD2 absorbs what it already holds)."""
-    chunks = ctx.state.list_chunks(ref)
-    prefixes = [
-        raw_file_prefix(ChunkTask(table=ref, chunk_id=c.chunk_id, index=c.idx, start=c.range_start, end=c.range_end))
-        for c in chunks
-    ]
+    prefixes = _raw_prefixes(ref, ctx.state.list_chunks(ref))
     directory = ctx.lake.raw_dir(ref.tenant_id, ref.service, ref.table)
     paths = list_raw_files(directory, prefixes)
     created = 0
@@ -161,6 +166,10 @@ async def finalize_table(ctx: PipelineContext, ref: TableRef) -> TableResult:
         result.seconds = time.monotonic() - started
         return result
     ctx.state.update_table_run(ref, status=TableStatus.FINALIZING.value, records=records)
+    # Every chunk is complete: a temporary raw file of one is a leftover of a killed write (so is
+    # any other run's an hour old — an abandoned or cancelled run's). They never reach a reader.
+    await asyncio.to_thread(remove_temporary_files, ctx.lake.raw_dir(ref.tenant_id, ref.service, ref.table),
+                            _raw_prefixes(ref, chunks))
     mapping = compiled_mapping(ctx, ref.service, ref.table)
     created = deletes = 0
     canonical = None

@@ -1,22 +1,24 @@
 """Find runs a crash interrupted and rebuild their remaining work from the ledger.
 
-A run is interrupted when the ledger still says "running" but its owner is gone: on this host, the
-owner's process no longer exists; elsewhere, no chunk of the run holds a live lease and the run is
-older than a lease. Its table runs and chunks are all in the ledger — ranges, cursors, file
-sequence numbers — so it resumes exactly where it stopped: planned chunks continue from their
-cursors (rewriting the same deterministic file names), unplanned tables are planned, and each table
-is finalized once its chunks are complete. Nothing is re-planned that was planned before, so chunk
-ids never change under a resumed run.
+A run is interrupted when the ledger still says "running" but its owner is gone
+(`pipeline/owners.py: owner_gone`): on this host, the owner's process no longer exists; elsewhere,
+none of the run's leases — the run's own, renewed while its owner works, and its chunks' — is live
+and the run is older than a lease. Its table runs and chunks are all in the ledger — ranges,
+cursors, file sequence numbers — so it resumes exactly where it stopped: planned chunks continue
+from their cursors (rewriting the same deterministic file names), unplanned tables are planned,
+and each table is finalized once its chunks are complete. Nothing is re-planned that was planned
+before, so chunk ids never change under a resumed run.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from avesa.domain.work import BackfillRange, ChunkTask, SyncMode, TableRef, TableStatus
 from avesa.pipeline.context import PipelineContext
-from avesa.pipeline.owners import owner_alive
+from avesa.pipeline.owners import owner_gone
 from avesa.state.ledger_records import RunRecord
 
 
@@ -26,20 +28,39 @@ class ResumableTable:
     chunks: list[ChunkTask] | None  # None: the table was never planned
 
 
+@dataclass(frozen=True)
+class Interruption:
+    """A run the ledger says is running whose owner is gone, and why."""
+
+    run: RunRecord
+    reason: str  # "its owner host:pid is gone", "its owner … on another host has renewed no lease since …"
+
+    @property
+    def advice(self) -> str:
+        """What the operator can do about it, as commands."""
+        run_id = self.run.run_id
+        again = "the same `avesa backfill` command" if self.run.kind == "backfill" else "`avesa run`"
+        return (f"`avesa jobs resume {run_id}` or {again} finishes it from where it stopped; "
+                f"`avesa jobs cancel {run_id}` stops it for good")
+
+
+def interruption(ctx: PipelineContext, run: RunRecord, now: datetime) -> Interruption | None:
+    """Whether `run` was interrupted (and why), by the ledger as it is now."""
+    if run.status != "running" or run.owner == ctx.owner:
+        return None
+    reason = owner_gone(run, ctx.state.lease_expiries(run.run_id), now, ctx.settings.lease_seconds)
+    return None if reason is None else Interruption(run, reason)
+
+
+def still_interrupted(ctx: PipelineContext, now: datetime) -> Callable[[RunRecord, list[datetime]], bool]:
+    """The same rule, for the state store to ask again inside the transaction that acts on it."""
+    def check(run: RunRecord, leases: list[datetime]) -> bool:
+        return run.owner != ctx.owner and owner_gone(run, leases, now, ctx.settings.lease_seconds) is not None
+    return check
+
+
 def interrupted_runs(ctx: PipelineContext, now: datetime) -> list[RunRecord]:
-    runs = []
-    for run in ctx.state.list_runs(limit=100, status="running"):
-        if run.owner == ctx.owner:
-            continue
-        alive = owner_alive(run.owner)
-        if alive is None:
-            leases = [c.lease_expires for tr in ctx.state.list_table_runs(run_id=run.run_id)
-                      for c in ctx.state.list_chunks(_table_ref(run, tr.tenant_id, tr.service, tr.table, tr.mode))
-                      if c.lease_expires is not None]
-            stale = run.started_at + timedelta(seconds=ctx.settings.lease_seconds) < now
-            alive = not stale or any(expires > now for expires in leases)
-        if not alive:
-            runs.append(run)
+    runs = [run for run in ctx.state.list_runs(limit=100, status="running") if interruption(ctx, run, now)]
     return sorted(runs, key=lambda r: r.started_at)
 
 

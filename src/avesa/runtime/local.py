@@ -37,6 +37,7 @@ from avesa.pipeline.context import PipelineContext
 from avesa.pipeline.extract import run_chunk
 from avesa.pipeline.failures import chunks_failed_message, fail_table, table_failed_by
 from avesa.pipeline.finalize import finalize_table, record_table_estimate
+from avesa.pipeline.heartbeat import keep_run_lease
 from avesa.pipeline.plan import lock_tenants, plan_run, plan_table
 from avesa.pipeline.resume import remaining_work, unfinished_tenants
 from avesa.runtime.observer import NullObserver, RunObserver
@@ -141,7 +142,8 @@ class LocalExecutor:
         for ref, chunks in work:
             by_tenant[ref.tenant_id].append((ref, chunks))
         try:
-            per_tenant = await asyncio.gather(*(self._tenant(items) for items in by_tenant.values()))
+            async with keep_run_lease(self.ctx, run_id):  # the run's owner is alive, whatever it is doing
+                per_tenant = await asyncio.gather(*(self._tenant(items) for items in by_tenant.values()))
         finally:
             await self.ctx.aclose()
             self.ctx.state.unlock_tenants(run_id)

@@ -3,20 +3,53 @@
 The key comes from AVESA_SECRET_KEY or from a key file generated on first use with mode 0600
 beside the secrets. An existing key file that other users can read (a copy restored with the wrong
 mode, a umask-created file) is refused, naming the `chmod` that fixes it: whoever reads the key reads
-every credential. The file is replaced atomically, so a crash never leaves it half-written.
+every credential. Both files are written whole to a temporary file of their own and then put in
+place, so a crash never leaves either half-written and two processes writing at once never write
+into each other's temporary file; one a killed process left behind is removed by the next write.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import stat
+import tempfile
 import threading
+import time
 from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken
 
 from avesa.domain.errors import ConfigError, NotFoundError
+
+STALE_TEMPORARY_SECONDS = 3600.0
+"""A temporary file older than this was left by a writer that died: a write takes milliseconds."""
+
+
+def _write_temporary(path: Path, data: bytes) -> str:
+    """`data` in a new file beside `path` (mode 0600, on disk before it returns); its name."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    return tmp
+
+
+def _remove_stale_temporaries(path: Path) -> None:
+    """Temporary files of `path` that a killed writer left (and the fixed-name one older versions used)."""
+    cutoff = time.time() - STALE_TEMPORARY_SECONDS
+    for leftover in [*path.parent.glob(f".{path.name}.*.tmp"), path.with_suffix(".tmp")]:
+        with contextlib.suppress(OSError):  # gone already, or another process's cleanup got there first
+            if leftover.stat().st_mtime < cutoff:
+                leftover.unlink()
 
 
 def load_or_create_key(key_path: Path, key_from_env: str | None) -> bytes:
@@ -25,12 +58,14 @@ def load_or_create_key(key_path: Path, key_from_env: str | None) -> bytes:
     if key_path.exists():
         _refuse_if_shared(key_path)
         return key_path.read_bytes().strip()
-    key_path.parent.mkdir(parents=True, exist_ok=True)
-    key = Fernet.generate_key()
-    fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(key)
-    return key
+    tmp = _write_temporary(key_path, Fernet.generate_key())
+    try:
+        os.link(tmp, key_path)  # appears whole or not at all, and never replaces a key another process made
+    except FileExistsError:
+        pass  # another process made it first: everyone uses that one
+    finally:
+        os.unlink(tmp)
+    return key_path.read_bytes().strip()
 
 
 def _refuse_if_shared(key_path: Path) -> None:
@@ -68,12 +103,14 @@ class EncryptedFileSecretStore:
             ) from exc
 
     def _write(self, data: dict[str, dict[str, str]]) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(self._fernet.encrypt(json.dumps(data, sort_keys=True).encode()))
-        os.replace(tmp, self.path)
+        tmp = _write_temporary(self.path, self._fernet.encrypt(json.dumps(data, sort_keys=True).encode()))
+        try:
+            os.replace(tmp, self.path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+        _remove_stale_temporaries(self.path)
 
     def put(self, ref: str, values: dict[str, str]) -> None:
         with self._lock:

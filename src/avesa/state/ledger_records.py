@@ -14,6 +14,9 @@ class RunRecord(BaseModel):
     status: str
     request: dict
     owner: str
+    lease_expires: datetime | None = None
+    """Until when the owner last said it is working on the run (renewed while it runs); None
+    before its first renewal, and once the run finished."""
 
     @property
     def kind(self) -> str:
@@ -32,6 +35,8 @@ class TableRunRecord(BaseModel):
     range_end: datetime | None
     estimate: int | None
     records: int
+    """What the table's chunks checkpointed, summed: what landed in the raw lake, even for a run
+    that was interrupted before it finalized."""
     versions_created: int
     deletes: int
     chunks_total: int

@@ -25,7 +25,7 @@ CREATE TABLE IF NOT EXISTS tenant_services (
     PRIMARY KEY (tenant_id, service));
 CREATE TABLE IF NOT EXISTS runs (
     run_id TEXT PRIMARY KEY, started_at TEXT NOT NULL, finished_at TEXT, status TEXT NOT NULL,
-    request TEXT NOT NULL, owner TEXT NOT NULL);
+    request TEXT NOT NULL, owner TEXT NOT NULL, lease_expires TEXT);
 CREATE TABLE IF NOT EXISTS table_runs (
     run_id TEXT NOT NULL, tenant_id TEXT NOT NULL, service TEXT NOT NULL, tbl TEXT NOT NULL,
     mode TEXT NOT NULL, status TEXT NOT NULL, range_start TEXT, range_end TEXT, estimate INTEGER,
@@ -74,6 +74,33 @@ def _dt(value: str | None) -> datetime | None:
     return None if value is None else parse_utc(value)
 
 
+def _expiry(now: datetime, lease_seconds: float) -> str | None:
+    return _ts(datetime.fromtimestamp(now.timestamp() + lease_seconds, now.tzinfo))
+
+
+# A chunk's lease is still `owner`'s, and its run was not cancelled (a cancel marks the chunk so):
+# the one rule for every write a worker makes under the lease — checkpoint, renewal, finish, release.
+_LEASE_HELD = "chunk_id=? AND lease_owner=? AND status!='cancelled'"
+
+# What a table run's records are: its chunks' checkpointed records, summed when read — the one count
+# of what landed, true while the run goes on or after it was interrupted. A table run without chunks
+# (it failed before planning) keeps the count it was given.
+_TABLE_RUN_SELECT = (
+    "SELECT t.*, (SELECT SUM(c.records) FROM chunks c WHERE c.run_id=t.run_id AND c.tenant_id=t.tenant_id "
+    "AND c.service=t.service AND c.tbl=t.tbl) AS landed FROM table_runs t")
+
+
+def _release_running_chunks(c: sqlite3.Connection, run_id: str, note: str) -> None:
+    """No chunk of a finished run says "running" or holds a lease: one that was stopped without
+    reporting (its task cancelled when a sibling failed, its worker gone) becomes incomplete — its
+    checkpoint stays, so a retry continues from its cursor — and every lease is freed, so a late
+    write by a worker that still thinks it holds one is refused."""
+    c.execute("UPDATE chunks SET status=?, last_error=COALESCE(last_error, ?) WHERE run_id=? AND status=?",
+              (ChunkStatus.INCOMPLETE.value, note, run_id, ChunkStatus.RUNNING.value))
+    c.execute("UPDATE chunks SET lease_owner=NULL, lease_expires=NULL WHERE run_id=? AND lease_owner IS NOT NULL",
+              (run_id,))
+
+
 class _SplitRefused(Exception):
     """Rolls a split back: one of its children's ids was already in the ledger."""
 
@@ -100,6 +127,9 @@ class SqliteStateStore:
         columns = {row["name"] for row in self._conn.execute("PRAGMA table_info(table_runs)")}
         if "nulled_values" not in columns:
             self._conn.execute("ALTER TABLE table_runs ADD COLUMN nulled_values TEXT")
+        columns = {row["name"] for row in self._conn.execute("PRAGMA table_info(runs)")}
+        if "lease_expires" not in columns:
+            self._conn.execute("ALTER TABLE runs ADD COLUMN lease_expires TEXT")
 
     def close(self) -> None:
         with self._lock:
@@ -173,21 +203,44 @@ class SqliteStateStore:
     # ---- runs -----------------------------------------------------------------------------
     def create_run(self, run_id: str, started_at: datetime, request: dict, owner: str) -> None:
         with self._tx() as c:
-            c.execute("INSERT INTO runs VALUES (?,?,?,?,?,?)",
+            c.execute("INSERT INTO runs (run_id, started_at, finished_at, status, request, owner) VALUES (?,?,?,?,?,?)",
                       (run_id, _ts(started_at), None, "running", json.dumps(request), owner))
+
+    def renew_run_lease(self, run_id: str, owner: str, lease_seconds: float, now: datetime) -> bool:
+        """The owner says it is still working on the run, whatever it is doing (planning, waiting
+        for slots, merging): what tells a run whose owner is alive on another host from one whose
+        owner is gone. False when the run is no longer `owner`'s to run — finished, cancelled, or
+        claimed by another process."""
+        with self._tx() as c:
+            cursor = c.execute("UPDATE runs SET lease_expires=? WHERE run_id=? AND owner=? AND status='running'",
+                               (_expiry(now, lease_seconds), run_id, owner))
+            return cursor.rowcount == 1
+
+    def lease_expiries(self, run_id: str) -> list[datetime]:
+        """When each lease held on the run ends: the run's own and its chunks'. A run one of whose
+        leases is live is being worked on."""
+        rows = self._query("SELECT lease_expires FROM runs WHERE run_id=? AND lease_expires IS NOT NULL UNION ALL "
+                           "SELECT lease_expires FROM chunks WHERE run_id=? AND lease_expires IS NOT NULL",
+                           (run_id, run_id))
+        return [parse_utc(r["lease_expires"]) for r in rows]
 
     def finish_run(self, run_id: str, status: str, finished_at: datetime) -> bool:
         """Close a running run; False (and no change) if it is no longer running — e.g. it was
-        cancelled meanwhile, which must stay visible as such."""
+        cancelled meanwhile, which must stay visible as such. In the same transaction no chunk of it
+        is left "running" and every lease it held is freed (`_release_running_chunks`)."""
         with self._tx() as c:
-            cursor = c.execute("UPDATE runs SET status=?, finished_at=? WHERE run_id=? AND status='running'",
-                               (status, _ts(finished_at), run_id))
-            return cursor.rowcount == 1
+            cursor = c.execute("UPDATE runs SET status=?, finished_at=?, lease_expires=NULL WHERE run_id=? "
+                               "AND status='running'", (status, _ts(finished_at), run_id))
+            if cursor.rowcount != 1:
+                return False
+            _release_running_chunks(c, run_id, f"stopped when its run ended {status}")
+            return True
 
     def _run(self, row: sqlite3.Row) -> RunRecord:
         return RunRecord(run_id=row["run_id"], started_at=_dt(row["started_at"]),
                          finished_at=_dt(row["finished_at"]), status=row["status"],
-                         request=json.loads(row["request"]), owner=row["owner"])
+                         request=json.loads(row["request"]), owner=row["owner"],
+                         lease_expires=_dt(row["lease_expires"]))
 
     def get_run(self, run_id: str) -> RunRecord | None:
         rows = self._query("SELECT * FROM runs WHERE run_id=?", (run_id,))
@@ -204,8 +257,8 @@ class SqliteStateStore:
         """Take over an interrupted run, unless someone else took it first (compare-and-set); the
         dead owner's chunk leases go with it, so its chunks resume now rather than when they expire."""
         with self._tx() as c:
-            cursor = c.execute("UPDATE runs SET owner=? WHERE run_id=? AND owner=? AND status='running'",
-                               (owner, run_id, expected_owner))
+            cursor = c.execute("UPDATE runs SET owner=?, lease_expires=NULL WHERE run_id=? AND owner=? "
+                               "AND status='running'", (owner, run_id, expected_owner))
             if cursor.rowcount != 1:
                 return False
             c.execute("UPDATE chunks SET lease_owner=NULL, lease_expires=NULL WHERE run_id=? AND lease_owner=?",
@@ -240,7 +293,8 @@ class SqliteStateStore:
         return TableRunRecord(
             run_id=row["run_id"], tenant_id=row["tenant_id"], service=row["service"], table=row["tbl"],
             mode=row["mode"], status=row["status"], range_start=_dt(row["range_start"]),
-            range_end=_dt(row["range_end"]), estimate=row["estimate"], records=row["records"],
+            range_end=_dt(row["range_end"]), estimate=row["estimate"],
+            records=row["records"] if row["landed"] is None else row["landed"],
             versions_created=row["versions_created"], deletes=row["deletes"], chunks_total=row["chunks_total"],
             started_at=_dt(row["started_at"]), finished_at=_dt(row["finished_at"]), error=row["error"],
             nulled_values=json.loads(row["nulled_values"]) if row["nulled_values"] else {},
@@ -248,7 +302,7 @@ class SqliteStateStore:
 
     def get_table_run(self, ref: TableRef) -> TableRunRecord | None:
         rows = self._query(
-            "SELECT * FROM table_runs WHERE run_id=? AND tenant_id=? AND service=? AND tbl=?",
+            f"{_TABLE_RUN_SELECT} WHERE t.run_id=? AND t.tenant_id=? AND t.service=? AND t.tbl=?",
             (ref.run_id, ref.tenant_id, ref.service, ref.table),
         )
         return self._table_run(rows[0]) if rows else None
@@ -256,13 +310,13 @@ class SqliteStateStore:
     def list_table_runs(self, run_id: str | None = None, tenant_id: str | None = None) -> list[TableRunRecord]:
         clauses, params = [], []
         if run_id:
-            clauses.append("run_id=?")
+            clauses.append("t.run_id=?")
             params.append(run_id)
         if tenant_id:
-            clauses.append("tenant_id=?")
+            clauses.append("t.tenant_id=?")
             params.append(tenant_id)
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
-        rows = self._query(f"SELECT * FROM table_runs {where} ORDER BY started_at DESC, tenant_id, service, tbl",
+        rows = self._query(f"{_TABLE_RUN_SELECT} {where} ORDER BY t.started_at DESC, t.tenant_id, t.service, t.tbl",
                            tuple(params))
         return [self._table_run(r) for r in rows]
 
@@ -302,8 +356,8 @@ class SqliteStateStore:
         """Take the chunk's lease if it is free, expired or already ours; count the attempt."""
         expires = now.timestamp() + lease_seconds
         with self._tx() as c:
-            row = c.execute("SELECT chunks.status, lease_owner, lease_expires, runs.status AS run_status FROM chunks "
-                            "LEFT JOIN runs USING (run_id) WHERE chunk_id=?", (chunk_id,)).fetchone()
+            row = c.execute("SELECT chunks.status, chunks.lease_owner, chunks.lease_expires, runs.status AS run_status "
+                            "FROM chunks LEFT JOIN runs USING (run_id) WHERE chunk_id=?", (chunk_id,)).fetchone()
             if row is None or row["status"] in (ChunkStatus.COMPLETE.value, ChunkStatus.CANCELLED.value):
                 return False
             if row["run_status"] == "cancelled":
@@ -355,44 +409,77 @@ class SqliteStateStore:
         """Record the cursor after a raw file landed, and extend the lease. False when the lease is
         no longer `owner`'s — the run was cancelled, or another worker took the chunk over — so
         the worker stops instead of working on for nobody."""
-        expires = datetime.fromtimestamp(now.timestamp() + lease_seconds, now.tzinfo)
         with self._tx() as c:
             cursor = c.execute(
                 "UPDATE chunks SET cursor=?, seq=?, records=?, pages=?, files=?, max_updated_at=?, seconds=?, "
-                "lease_expires=? WHERE chunk_id=? AND lease_owner=? AND status!=?",
+                f"lease_expires=? WHERE {_LEASE_HELD}",
                 (outcome.cursor, outcome.seq, outcome.records, outcome.pages, outcome.files,
-                 _ts(outcome.max_updated_at), outcome.seconds, _ts(expires), chunk_id, owner,
-                 ChunkStatus.CANCELLED.value),
+                 _ts(outcome.max_updated_at), outcome.seconds, _expiry(now, lease_seconds), chunk_id, owner),
             )
             return cursor.rowcount == 1
 
-    def finish_chunk(self, chunk_id: str, outcome: ChunkOutcome, now: datetime) -> None:
+    def renew_chunk_lease(self, chunk_id: str, owner: str, lease_seconds: float, now: datetime) -> bool:
+        """Extend a working chunk's lease between checkpoints (its pages may be slow: 429 waits, a
+        slow API), so nobody takes over or abandons work whose owner is alive. Refused, like a
+        checkpoint, once the run was cancelled or another worker took the chunk over."""
         with self._tx() as c:
-            c.execute(
+            cursor = c.execute(f"UPDATE chunks SET lease_expires=? WHERE {_LEASE_HELD}",
+                               (_expiry(now, lease_seconds), chunk_id, owner))
+            return cursor.rowcount == 1
+
+    def finish_chunk(self, chunk_id: str, outcome: ChunkOutcome, now: datetime, owner: str | None = None) -> bool:
+        """Record how a chunk ended and free its lease. With `owner`, only while the lease is still
+        theirs (the rule of checkpoints): a worker that lost its chunk cannot overwrite the ledger
+        row of whoever holds it now. False when nothing was recorded."""
+        held = _LEASE_HELD if owner is not None else "chunk_id=? AND status!='cancelled'"
+        with self._tx() as c:
+            cursor = c.execute(
                 "UPDATE chunks SET status=?, cursor=?, seq=?, records=?, pages=?, files=?, max_updated_at=?, "
-                "seconds=?, last_error=?, lease_owner=NULL, lease_expires=NULL WHERE chunk_id=? AND status!=?",
+                f"seconds=?, last_error=?, lease_owner=NULL, lease_expires=NULL WHERE {held}",
                 (outcome.status.value, outcome.cursor, outcome.seq, outcome.records, outcome.pages,
                  outcome.files, _ts(outcome.max_updated_at), outcome.seconds, outcome.error, chunk_id,
-                 ChunkStatus.CANCELLED.value),
+                 *((owner,) if owner is not None else ())),
             )
-
-    def reopen_run(self, run_id: str, owner: str) -> bool:
-        """Take a finished run that failed back to running, to retry its failed tables."""
-        with self._tx() as c:
-            cursor = c.execute("UPDATE runs SET status='running', owner=?, finished_at=NULL "
-                               "WHERE run_id=? AND status='failed'", (owner, run_id))
             return cursor.rowcount == 1
 
-    def abandon_run(self, run_id: str, expected_owner: str, now: datetime) -> bool:
-        """Give up an interrupted run: it will not be resumed; its leases and tenant locks are freed.
-        What it landed stays in the raw lake; its tables' watermarks never moved, so the next run
-        reads that range again."""
+    def release_chunk(self, chunk_id: str, owner: str, status: ChunkStatus, error: str) -> bool:
+        """A chunk stopped without an outcome of its own — its task was cancelled (a sibling failed,
+        the process is shutting down) or an unexpected error escaped it: it says `status` and why,
+        its lease is freed, and its last checkpoint (cursor, sequence, counts) stays the truth a
+        retry continues from. Only while the lease is `owner`'s."""
         with self._tx() as c:
-            cursor = c.execute("UPDATE runs SET status='abandoned', finished_at=? WHERE run_id=? AND owner=? "
-                               "AND status='running'", (_ts(now), run_id, expected_owner))
+            cursor = c.execute(f"UPDATE chunks SET status=?, last_error=?, lease_owner=NULL, lease_expires=NULL "
+                               f"WHERE {_LEASE_HELD} AND status=?",
+                               (status.value, error, chunk_id, owner, ChunkStatus.RUNNING.value))
+            return cursor.rowcount == 1
+
+    def reopen_run(self, run_id: str, owner: str) -> bool:
+        """Take a finished run that failed back to running, to retry its failed tables. A chunk a
+        ledger from before finished runs released them still shows running is released now."""
+        with self._tx() as c:
+            cursor = c.execute("UPDATE runs SET status='running', owner=?, finished_at=NULL, lease_expires=NULL "
+                               "WHERE run_id=? AND status='failed'", (owner, run_id))
             if cursor.rowcount != 1:
                 return False
-            c.execute("UPDATE chunks SET lease_owner=NULL, lease_expires=NULL WHERE run_id=?", (run_id,))
+            _release_running_chunks(c, run_id, "stopped when its run ended failed")
+            return True
+
+    def abandon_run(self, run_id: str, expected_owner: str, now: datetime,
+                    is_interrupted: Callable[[RunRecord, list[datetime]], bool]) -> bool:
+        """Give up an interrupted run: it will not be resumed; its leases and tenant locks are freed.
+        What it landed stays in the raw lake; its tables' watermarks never moved, so the next run
+        reads that range again.
+
+        `is_interrupted(run, lease expiries)` is asked again inside the transaction, on the ledger as
+        it is then: a run whose owner renewed a lease since the caller looked is left alone (False)."""
+        with self._tx() as c:
+            row = c.execute("SELECT * FROM runs WHERE run_id=? AND owner=? AND status='running'",
+                            (run_id, expected_owner)).fetchone()
+            if row is None or not is_interrupted(self._run(row), self.lease_expiries(run_id)):
+                return False
+            c.execute("UPDATE runs SET status='abandoned', finished_at=?, lease_expires=NULL WHERE run_id=?",
+                      (_ts(now), run_id))
+            _release_running_chunks(c, run_id, "its run was abandoned (`avesa jobs cleanup-stuck`)")
             c.execute("UPDATE table_runs SET status='abandoned', finished_at=? WHERE run_id=? AND status NOT IN "
                       "('complete', 'failed')", (_ts(now), run_id))
             for table in _LOCK_TABLES.values():
@@ -405,7 +492,7 @@ class SqliteStateStore:
         A live worker notices at its next checkpoint or claim and stops. False if the run is not
         there or already finished. Watermarks and landed raw files are left as they are."""
         with self._tx() as c:
-            cursor = c.execute("UPDATE runs SET status='cancelled', finished_at=? WHERE run_id=? "
+            cursor = c.execute("UPDATE runs SET status='cancelled', finished_at=?, lease_expires=NULL WHERE run_id=? "
                                "AND status IN ('running', 'failed')", (_ts(now), run_id))
             if cursor.rowcount != 1:
                 return False
