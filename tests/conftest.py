@@ -69,7 +69,7 @@ def sandbox_credentials(admin: SandboxAdmin, instance: str) -> dict[str, str]:
     return admin.connection(instance)
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def register(sandbox_admin: SandboxAdmin) -> Callable[..., str]:
     """Register a sandbox instance as a tenant (tenant id = instance name)."""
 

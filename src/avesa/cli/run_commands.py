@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
+from typing import Any
 
 import pyarrow as pa
 import typer
@@ -134,28 +136,51 @@ def _short_error(error: str | None, key: tuple[str, str, str]) -> str:
 
 
 def _render(result: pa.Table, fmt: str) -> None:
+    """Print a query's result. Cells are data, never markup: a ticket summary such as
+    `Printer jam [/resolved]` prints exactly as stored."""
     if fmt == "csv":
         import pyarrow.csv as pacsv
 
         sink = pa.BufferOutputStream()
-        pacsv.write_csv(result, sink)
+        pacsv.write_csv(_csv_writable(result), sink)
         sys.stdout.write(sink.getvalue().to_pybytes().decode())
     elif fmt == "json":
         sys.stdout.write(json.dumps(result.to_pylist(), default=str, indent=2) + "\n")
     else:
-        table = Table(*result.column_names)
+        table = Table()
+        for name in result.column_names:
+            table.add_column(Text(name))
         for row in result.to_pylist():
-            table.add_row(*("" if v is None else str(v) for v in row.values()))
+            table.add_row(*(Text("" if v is None else str(v)) for v in row.values()))
         console.print(table)
+
+
+def _csv_writable(result: pa.Table) -> pa.Table:
+    """The result with list, struct and map columns as JSON text, which pyarrow's CSV writer
+    cannot write as they are (and intervals, which it cannot write either, as their text)."""
+    columns = []
+    for column in result.columns:
+        if pa.types.is_nested(column.type):
+            column = _as_text(column, lambda v: json.dumps(v, default=str, ensure_ascii=False))
+        elif pa.types.is_interval(column.type):
+            column = _as_text(column, str)
+        columns.append(column)
+    return pa.Table.from_arrays(columns, names=result.column_names)
+
+
+def _as_text(column: pa.ChunkedArray, render: Callable[[Any], str]) -> pa.Array:
+    return pa.array([None if v is None else render(v) for v in column.to_pylist()], pa.string())
 
 
 @friendly_errors
 def query(
-    sql: str = typer.Argument(..., help="SQL over companies, contacts, tickets, time_entries"),
-    tenant: str = typer.Option(None, "--tenant", help="only this tenant's tables"),
+    sql: str = typer.Argument(..., help="one SELECT over companies, contacts, tickets, time_entries"),
+    tenant: str = typer.Option(None, "--tenant", help="only this tenant's rows"),
     fmt: str = typer.Option("table", "--format", help="table | csv | json"),
 ) -> None:
-    """Query the canonical tables of every tenant with DuckDB."""
+    """Run one read-only SELECT (DuckDB) over the canonical tables of every tenant, or of --tenant's.
+
+    It sees those views and nothing else: no files, network, extensions, ATTACH, COPY or settings."""
     if fmt not in ("table", "csv", "json"):
         raise UsageError(f"unknown --format {fmt!r}: use table, csv or json")
     ctx = load_context()
@@ -164,10 +189,4 @@ def query(
         if tenant not in tenants:
             raise NotFoundError("tenant", tenant, tenants)
         tenants = [tenant]
-    import duckdb
-
-    try:
-        result = run_query(ctx.lake, sql, tenants, sorted(ctx.catalog.canonical))
-    except duckdb.Error as exc:
-        raise UsageError(f"query failed: {exc}") from None
-    _render(result, fmt)
+    _render(run_query(ctx.lake, sql, tenants, sorted(ctx.catalog.canonical)), fmt)

@@ -25,3 +25,17 @@ def read_current(uri: str, *, source_service: str, source_table: str,
         & (ds.field("source_table") == source_table)
     )
     return dataset.to_table(filter=expr)
+
+
+def tenant_rows(uri: str, tenant_id: str, *, storage_options: dict[str, str] | None = None) -> ds.Dataset | None:
+    """One tenant's canonical table as a lazily read dataset holding that tenant's rows only.
+
+    The filter on `tenant_id` is kept even though the table lives under the tenant's own prefix:
+    a Delta log may name files by absolute path, so a log that points at another tenant's files
+    must still not show their rows to a query scoped to this tenant. None if the table does not
+    exist.
+    """
+    dataset = canonical_dataset(uri, storage_options=storage_options)
+    if dataset is None:
+        return None
+    return dataset.filter(ds.field("tenant_id") == tenant_id)
