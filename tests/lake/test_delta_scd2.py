@@ -142,6 +142,32 @@ def test_any_batch_order_gives_the_same_table(uri, tmp_path):
     assert stored(uri) == canonical(reference)
 
 
+def test_the_later_extraction_wins_an_instant_whatever_the_batch_order(uri, tmp_path):
+    # two edits in one second of the source's clock, read by two runs; a third run re-reads the second
+    batches = [[v("1", 0, "a", extracted=0), v("2", 1, "p", extracted=0)],
+               [v("1", 1, "x", run=1, extracted=1)],
+               [v("1", 1, "y", run=2, extracted=2), v("2", 1, "p", deleted=True, extracted=2)],
+               [v("1", 1, "y", run=3, extracted=3)]]
+    for b in batches:
+        apply(uri, b, target_file_rows=1)
+    other = str(tmp_path / "reversed")
+    for b in reversed(batches):
+        apply(other, b, target_file_rows=1)
+    assert stored(uri) == stored(other)
+    rows = stored(uri)
+    assert [(r["source_id"], r["name"], r["is_deleted"], r["run_id"], r["is_current"]) for r in rows] == [
+        ("1", "a", False, "run-001", False), ("1", "y", False, "run-003", True), ("2", "p", True, "run-001", True)]
+    assert_invariants(DeltaTable(uri).to_pyarrow_table())
+
+
+def test_consecutive_deletes_are_one_deleted_row(uri):
+    apply(uri, [v("1", 1, "a")])
+    apply(uri, [v("1", 2, "a", deleted=True, extracted=2)])
+    result = apply(uri, [v("1", 3, "b", deleted=True, extracted=3)])  # a delete repeating other values
+    assert result.stats.unchanged_skipped == 1
+    assert [(r["is_deleted"], r["is_current"]) for r in stored(uri)] == [(False, False), (True, True)]
+
+
 # -------------------------------------------------------------------------------- the stats
 
 

@@ -1,5 +1,7 @@
 """Property, through a real Delta table: any split, any order, any repeats -> the same table as the
-pure in-memory merge of everything at once (every column), with the SCD2 invariants."""
+pure in-memory merge of everything at once (every column), with the SCD2 invariants — keys outside
+the Basic Multilingual Plane and instants in year 1 and year 9999 included, whose file statistics
+every merge prunes with."""
 
 from __future__ import annotations
 
@@ -20,7 +22,7 @@ from tests.transform.scd2_support import BUSINESS, assert_invariants, canonical,
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.data())
 def test_delta_merge_matches_the_pure_merge_in_any_split_and_order(data):
-    versions = data.draw(version_sets(vary_authors=data.draw(st.booleans())))
+    versions = data.draw(version_sets(vary_authors=data.draw(st.booleans()), edges=data.draw(st.booleans())))
     reference, _ = merge_versions(None, table(versions), BUSINESS)
     # tiny files, so keys spread over several current and history files
     target = data.draw(st.sampled_from([2, 3, 4, 6, 1000]))
