@@ -289,7 +289,10 @@ def _bits(x: float) -> bytes:
     return struct.pack("<d", x)
 
 
-@pytest.mark.parametrize("values", [(0.0, -0.0), (float("nan"), struct.unpack("<d", bytes.fromhex("0100f8ffffffffff"))[0])])
+OTHER_NAN = struct.unpack("<d", bytes.fromhex("0100f8ffffffffff"))[0]  # a NaN with another payload
+
+
+@pytest.mark.parametrize("values", [(0.0, -0.0), (float("nan"), OTHER_NAN)])
 def test_one_float_value_is_stored_alike_whichever_representation_came_first(values):
     a, b = (v("1", 1, "a", score=x) for x in values)
     one, _ = merge(merge(None, [a])[0], [b])

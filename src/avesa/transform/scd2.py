@@ -88,7 +88,8 @@ Incremental merges
 affected: at least every row whose ``effective_end_date`` is null or ``>=`` the key's earliest new
 ``last_updated`` (all of the key's rows is always fine). When every new version of a key is later
 than its current row's start — or exactly as old with the same hash (it replaces the current
-row's observation at most; a delete after a delete joins it) — the current row alone suffices: the fast path the Delta layer (``avesa.lake.delta_tables``) takes for all but late data.
+row's observation at most; a delete after a delete joins it) — the current row alone suffices:
+the fast path the Delta layer (``avesa.lake.delta_tables``) takes for all but late data.
 
 Public API
 ----------
@@ -311,9 +312,10 @@ def normalize_versions(versions: pa.Table, business_columns: Sequence[str]) -> p
     Types are normalised (large/view strings and dictionaries to string; every timestamp to
     microseconds UTC — naive timestamps are taken as UTC, nanoseconds truncated; -0.0 to 0.0 and
     every NaN to one NaN); a null ``is_deleted`` means false. An optional ``extracted_at``
-    timestamp says when each version was read from the source (rule 4). Raises InvalidVersionsError (a ValueError and a BadDataError) for
-    a missing column, a business column that is also an identity/SCD column, a null key or
-    ``last_updated``, or more than one tenant.
+    timestamp says when each version was read from the source (rule 4). Raises
+    InvalidVersionsError (a ValueError and a BadDataError) for a missing column, a business column
+    that is also an identity/SCD column, a null key or ``last_updated``, a non-timestamp
+    ``extracted_at``, or more than one tenant.
     """
     business = list(dict.fromkeys(business_columns))
     missing = [c for c in (*REQUIRED_COLUMNS, *business) if c not in versions.column_names]
