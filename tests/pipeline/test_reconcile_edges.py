@@ -12,14 +12,18 @@ from datetime import UTC, datetime, timedelta
 
 import pyarrow as pa
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from avesa.pipeline import finalize
 from avesa.pipeline.finalize import _latest_reading
 from avesa.pipeline.reconcile import listing_stamp
 from avesa.sandbox import SandboxAdmin
 from avesa.sandbox.server import SandboxServer
+from avesa.transform.scd2 import merge_versions
 from tests.pipeline.helpers import canonical, let_source_clock_pass, sync
 from tests.pipeline.test_end_to_end import _assert_matches_source
+from tests.transform.scd2_support import BUSINESS, table, v
 
 PATH = "company/companies"
 TS = pa.timestamp("us", "UTC")
@@ -129,3 +133,36 @@ def test_of_a_record_one_extraction_read_twice_the_one_read_last_is_kept():
     })
     kept = _latest_reading(versions)
     assert kept.column("name").to_pylist() == ["second", "other run", "two", "legacy"]
+
+
+def _floor(t: datetime, tick: timedelta) -> datetime:
+    """A source clock's stamp of real time `t`, counting in `tick`s."""
+    return t - (t - datetime(2000, 1, 1, tzinfo=UTC)) % tick
+
+
+@settings(max_examples=200, deadline=None)
+@given(changed=st.datetimes(min_value=datetime(2020, 1, 1), max_value=datetime(2030, 1, 1), timezones=st.just(UTC)),
+       listing_after=st.timedeltas(min_value=timedelta(0), max_value=timedelta(seconds=3)),
+       recreated_after=st.timedeltas(min_value=timedelta(microseconds=1), max_value=timedelta(seconds=3)),
+       tick=st.sampled_from([timedelta(seconds=1), timedelta(milliseconds=1), timedelta(microseconds=1)]),
+       order=st.permutations([0, 1, 2]), split=st.booleans())
+def test_a_key_recreated_after_the_listing_is_alive_in_any_merge_order(changed, listing_after, recreated_after, tick,
+                                                                      order, split):
+    """The last version changed at real time `changed`; the listing began `listing_after` later and
+    missed the key; the record came back `recreated_after` the listing began. The source stamps in
+    `tick`s. Whenever the re-create's stamp lies after the last version's (a later tick), the key
+    ends alive with the re-created values; the tombstone always lies after the version it closes."""
+    listed = changed + listing_after
+    last_stamp, recreated_stamp = _floor(changed, tick), _floor(listed + recreated_after, tick)
+    tombstone = listing_stamp(last_stamp, listed)
+    assert tombstone > last_stamp
+    versions = [v("1", last_stamp, "a", extracted=changed),
+                v("1", tombstone, "a", deleted=True, extracted=listed),
+                v("1", recreated_stamp, "b", extracted=listed + recreated_after)]
+    batches = [[versions[i]] for i in order] if split else [[versions[i] for i in order]]
+    result = None
+    for batch in batches:
+        result, _ = merge_versions(result, table(batch), BUSINESS)
+    current = [r for r in result.to_pylist() if r["is_current"]]
+    if recreated_stamp > last_stamp:
+        assert [(r["name"], r["is_deleted"]) for r in current] == [("b", False)]
