@@ -847,7 +847,9 @@ def merge_scd2(
     them: ``AWS_ACCESS_KEY_ID``, ``AWS_REGION``, ``AWS_ENDPOINT_URL``, ``AWS_ALLOW_HTTP``…); the
     table is created on first use. `versions` follows the input contract in avesa.transform.scd2
     and is validated before anything is read or written (InvalidVersionsError). `load_columns`
-    are the columns that only say when/how a version was loaded (rule 4 of the scd2 module).
+    are the columns that only say when/how a version was loaded (rule 4 of the scd2 module); an
+    ``extracted_at`` column, when the versions carry one, decides between versions of a key with
+    the same ``last_updated``: the one read from the source later wins.
 
     Returns a :class:`MergeResult`: the SCD2 stats, the Delta version committed (None if the batch
     changed nothing), attempts, files added/removed, unchanged rows copied, seconds.
