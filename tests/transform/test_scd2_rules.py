@@ -7,6 +7,7 @@ import json
 import struct
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 
 from avesa.domain.errors import AvesaError
@@ -300,3 +301,17 @@ def test_one_float_value_is_stored_alike_whichever_representation_came_first(val
     assert one.num_rows == other.num_rows == 1
     assert _bits(one.column("score")[0].as_py()) == _bits(other.column("score")[0].as_py())
     assert canonical(one) == canonical(other)
+
+
+def test_nanoseconds_that_would_make_two_versions_one_are_refused():
+    t = table([v("1", 1, "a"), v("1", 1, "b"), v("2", 1, "c")])
+    ns = pc.add(pc.cast(t.column("last_updated"), pa.timestamp("ns", tz="UTC")).cast(pa.int64()),
+                pa.array([100, 900, 5], pa.int64())).cast(pa.timestamp("ns", tz="UTC"))
+    with pytest.raises(InvalidVersionsError, match="nanoseconds"):
+        merge_versions(None, t.set_column(t.schema.get_field_index("last_updated"), "last_updated", ns), BUSINESS)
+    fine = pa.array([0, 1_000, 5], pa.int64())  # a microsecond apart: both kept, truncation is harmless
+    ns = pc.add(pc.cast(t.column("last_updated"), pa.timestamp("ns", tz="UTC")).cast(pa.int64()),
+                fine).cast(pa.timestamp("ns", tz="UTC"))
+    kept, _ = merge_versions(None, t.set_column(t.schema.get_field_index("last_updated"), "last_updated", ns),
+                             BUSINESS)
+    assert [r["name"] for r in canonical(kept)] == ["a", "b", "c"]

@@ -310,7 +310,8 @@ def normalize_versions(versions: pa.Table, business_columns: Sequence[str]) -> p
     """Validate a batch of versions and add ``record_hash``.
 
     Types are normalised (large/view strings and dictionaries to string; every timestamp to
-    microseconds UTC — naive timestamps are taken as UTC, nanoseconds truncated; -0.0 to 0.0 and
+    microseconds UTC — naive timestamps are taken as UTC, nanoseconds truncated (refused where that
+    would make two versions of a key one instant); -0.0 to 0.0 and
     every NaN to one NaN); a null ``is_deleted`` means false. An optional ``extracted_at``
     timestamp says when each version was read from the source (rule 4). Raises
     InvalidVersionsError (a ValueError and a BadDataError) for a missing column, a business column
@@ -332,6 +333,7 @@ def normalize_versions(versions: pa.Table, business_columns: Sequence[str]) -> p
         raise InvalidVersionsError("versions table has duplicate column names")
     versions = versions.drop_columns([RECORD_HASH]) if RECORD_HASH in versions.column_names else versions
 
+    _refuse_colliding_nanoseconds(versions)
     fields_ = [pa.field(f.name, _normalize_type(f.type)) for f in versions.schema]
     schema = pa.schema(fields_)
     table = conform(versions, schema).combine_chunks()
@@ -361,6 +363,23 @@ def normalize_versions(versions: pa.Table, business_columns: Sequence[str]) -> p
             f"non-business columns must be scalar (they are kept per absorbed version): {nested}"
         )
     return table.append_column(pa.field(RECORD_HASH, pa.string()), record_hashes(table, business))
+
+
+def _refuse_colliding_nanoseconds(versions: pa.Table) -> None:
+    """Stamps are kept in microseconds. Truncating nanoseconds is harmless unless two versions of
+    one key differ only below the microsecond: one of them would silently vanish as a duplicate."""
+    t = versions.schema.field(LAST_UPDATED).type
+    if not (pa.types.is_timestamp(t) and t.unit == "ns") or versions.num_rows < 2:
+        return
+    stamps = _arr(versions.column(LAST_UPDATED))
+    keys = composite_key(versions)
+    exact = pa.table({"k": keys, "t": stamps}).group_by(["k", "t"]).aggregate([]).num_rows
+    micros = pc.cast(stamps, pa.timestamp("us", tz=t.tz), safe=False)
+    if pa.table({"k": keys, "t": micros}).group_by(["k", "t"]).aggregate([]).num_rows != exact:
+        raise InvalidVersionsError(
+            f"versions of one key differ only in the nanoseconds of {LAST_UPDATED}; the canonical table keeps "
+            "microseconds, so one would be lost: give each version its own microsecond"
+        )
 
 
 def _canonical_floats(table: pa.Table) -> pa.Table:
