@@ -105,7 +105,7 @@ def _transform_and_merge(ctx: PipelineContext, ref: TableRef, mapping: CompiledM
             for record_id, stamp, record, at, gone in zip(ids, updated, records, extracted, flags, strict=True):
                 if gone:
                     seen = announced.get(record_id)
-                    if seen is None or (stamp, at or stamp) >= (seen[0], seen[1] or seen[0]):
+                    if seen is None or (stamp, at) >= seen:  # the latest announcement: raw rows carry extracted_at
                         announced[record_id] = (stamp, at)
                 else:
                     live.append((record_id, stamp, record))
