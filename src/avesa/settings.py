@@ -57,6 +57,12 @@ class Settings(BaseSettings):
     http_timeout_seconds: float = 60.0
     max_attempts: int = 6
 
+    # Where state and credentials live (pipeline/wiring.py reads these; docs/architecture.md).
+    state_url: str | None = None
+    """Unset: SQLite in AVESA_HOME. `sqlite:///PATH`, a plain path, or `dynamodb://PREFIX[?region=R]`."""
+    secrets_url: str | None = None
+    """Unset: the encrypted file in AVESA_HOME. `secretsmanager://PREFIX[?region=R]`."""
+
     @property
     def state_path(self) -> Path:
         return self.home / "state.sqlite3"

@@ -16,16 +16,16 @@ from avesa.domain.errors import NotFoundError
 from avesa.domain.url_credentials import restore_passwords
 from avesa.lake.paths import LakeLayout
 from avesa.observability import events
+from avesa.pipeline.wiring import build_secret_store, build_state_store
 from avesa.secrets.base import SecretStore
-from avesa.secrets.encrypted_file import EncryptedFileSecretStore, load_or_create_key
 from avesa.settings import Settings
-from avesa.state.sqlite_store import SqliteStateStore
+from avesa.state.base import StateStore
 
 
 @dataclass
 class PipelineContext:
     settings: Settings
-    state: SqliteStateStore
+    state: StateStore
     secrets: SecretStore
     catalog: Catalog
     lake: LakeLayout
@@ -38,11 +38,11 @@ class PipelineContext:
     def from_settings(cls, settings: Settings) -> PipelineContext:
         settings.home.mkdir(parents=True, exist_ok=True)
         events.configure(settings.home)
-        key = load_or_create_key(settings.secret_key_path, settings.secret_key)
+        secrets = build_secret_store(settings)  # AVESA_SECRETS_URL: the encrypted file, or Secrets Manager
         return cls(
             settings=settings,
-            state=SqliteStateStore(settings.state_path),
-            secrets=EncryptedFileSecretStore(settings.secrets_path, key),
+            state=build_state_store(settings),  # AVESA_STATE_URL: SQLite by default, or DynamoDB
+            secrets=secrets,
             catalog=load_catalog(settings.catalog_path),
             lake=LakeLayout(settings.lake_root),
             http=HttpOptions(

@@ -1,20 +1,38 @@
-"""The state store contract, run against the SQLite back end (the DynamoDB one will join)."""
+"""The state store contract: every test runs against every back end — SQLite, and DynamoDB on
+moto's server over real HTTP (a fresh table per test, Query pages of two items so that every read
+follows LastEvaluatedKey)."""
 
+from __future__ import annotations
+
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from tests.aws_support import aws_client, unique_prefix
 
 from avesa.domain.registry import Tenant, TenantService
 from avesa.domain.work import ChunkOutcome, ChunkStatus, ChunkTask, SyncMode, TableRef
+from avesa.state.base import StateStore
 from avesa.state.sqlite_store import SqliteStateStore
 
 T0 = datetime(2025, 1, 1, tzinfo=UTC)
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> SqliteStateStore:
-    return SqliteStateStore(tmp_path / "state.sqlite3")
+@pytest.fixture(params=["sqlite", "dynamodb"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StateStore]:
+    if request.param == "sqlite":
+        backend: StateStore = SqliteStateStore(tmp_path / "state.sqlite3")
+    else:
+        from avesa.state.dynamodb_layout import ensure_tables
+        from avesa.state.dynamodb_store import DynamoDBStateStore
+
+        client = aws_client("dynamodb", request.getfixturevalue("moto_endpoint"))
+        prefix = unique_prefix("state")
+        ensure_tables(client, prefix)
+        backend = DynamoDBStateStore(client, prefix, page_size=2)
+    yield backend
+    backend.close()
 
 
 def _ref() -> TableRef:
@@ -27,7 +45,7 @@ def _chunk(ref: TableRef, i: int = 0) -> ChunkTask:
     return ChunkTask(table=ref, chunk_id=ChunkTask.make_id(ref, i, start, end), index=i, start=start, end=end)
 
 
-def test_registry_round_trip(store: SqliteStateStore) -> None:
+def test_registry_round_trip(store: StateStore) -> None:
     store.put_tenant(Tenant(tenant_id="acme", company_name="Acme", created_at=T0))
     store.put_service(TenantService(tenant_id="acme", service="connectwise", settings={"api_url": "http://x"},
                                     tables=["service_tickets"], secret_ref="avesa/acme/connectwise", created_at=T0))
@@ -39,7 +57,7 @@ def test_registry_round_trip(store: SqliteStateStore) -> None:
     assert [t.enabled for t in store.list_tenants()] == [False]
 
 
-def test_watermark_only_moves_forward(store: SqliteStateStore) -> None:
+def test_watermark_only_moves_forward(store: StateStore) -> None:
     assert store.get_watermark("acme", "connectwise", "t") is None
     store.set_watermark("acme", "connectwise", "t", T0, "run-2")
     store.set_watermark("acme", "connectwise", "t", T0 - timedelta(hours=1), "run-1")
@@ -52,7 +70,7 @@ def test_chunk_ids_are_deterministic() -> None:
     assert _chunk(ref, 0).chunk_id != _chunk(ref, 1).chunk_id
 
 
-def test_chunk_lease_checkpoint_and_finish(store: SqliteStateStore) -> None:
+def test_chunk_lease_checkpoint_and_finish(store: StateStore) -> None:
     ref = _ref()
     chunk = _chunk(ref)
     store.start_table_runs([ref])
@@ -72,7 +90,7 @@ def test_chunk_lease_checkpoint_and_finish(store: SqliteStateStore) -> None:
     assert not store.acquire_chunk(chunk.chunk_id, "w3", 60, T0)
 
 
-def test_table_run_updates(store: SqliteStateStore) -> None:
+def test_table_run_updates(store: StateStore) -> None:
     ref = _ref()
     store.start_table_runs([ref])
     store.update_table_run(ref, status="complete", records=5, finished_at=T0)
@@ -86,7 +104,7 @@ def _never_stale(run_id: str, owner: str) -> bool:
     return False
 
 
-def test_sync_and_backfill_locks_are_separate_scopes(store: SqliteStateStore) -> None:
+def test_sync_and_backfill_locks_are_separate_scopes(store: StateStore) -> None:
     assert store.lock_tenant("acme", "run-sync", "w1", T0, _never_stale) is None
     assert store.lock_tenant("acme", "run-backfill", "w2", T0, _never_stale, scope="backfill") is None
     assert store.lock_tenant("acme", "run-other", "w3", T0, _never_stale)[0] == "run-sync"
@@ -97,7 +115,7 @@ def test_sync_and_backfill_locks_are_separate_scopes(store: SqliteStateStore) ->
 
 
 def test_cancel_run_stops_its_workers_frees_leases_and_locks_and_never_moves_a_watermark(
-        store: SqliteStateStore) -> None:
+        store: StateStore) -> None:
     ref = _ref()
     done, running, pending = _chunk(ref, 0), _chunk(ref, 1), _chunk(ref, 2)
     store.create_run("run-1", T0, {}, "w1")
@@ -129,7 +147,7 @@ def test_cancel_run_stops_its_workers_frees_leases_and_locks_and_never_moves_a_w
     assert store.lock_tenant("acme", "run-2", "w2", T0, _never_stale) is None  # its lock went with it
 
 
-def test_a_complete_run_cannot_be_cancelled(store: SqliteStateStore) -> None:
+def test_a_complete_run_cannot_be_cancelled(store: StateStore) -> None:
     store.create_run("run-1", T0, {}, "w1")
     assert store.finish_run("run-1", "complete", T0)
     assert not store.cancel_run("run-1", T0)
@@ -139,7 +157,7 @@ def test_a_complete_run_cannot_be_cancelled(store: SqliteStateStore) -> None:
     assert store.cancel_run("run-2", T0)  # a failed run would be retried: cancelling says it never should be
 
 
-def test_a_checkpoint_after_another_worker_took_the_chunk_is_refused(store: SqliteStateStore) -> None:
+def test_a_checkpoint_after_another_worker_took_the_chunk_is_refused(store: StateStore) -> None:
     ref = _ref()
     chunk = _chunk(ref)
     store.save_chunks([chunk])
@@ -150,7 +168,7 @@ def test_a_checkpoint_after_another_worker_took_the_chunk_is_refused(store: Sqli
     assert store.checkpoint_chunk(chunk.chunk_id, "w2", outcome, 60, T0 + timedelta(seconds=62))
 
 
-def test_delta_links_are_kept_replaced_and_forgotten(store: SqliteStateStore) -> None:
+def test_delta_links_are_kept_replaced_and_forgotten(store: StateStore) -> None:
     assert store.get_sync_token("acme", "microsoft365", "users") is None
     store.set_sync_token("acme", "microsoft365", "users", "https://graph/delta?token=1", "run-1")
     store.set_sync_token("acme", "microsoft365", "users", "https://graph/delta?token=2", "run-2")
@@ -159,7 +177,7 @@ def test_delta_links_are_kept_replaced_and_forgotten(store: SqliteStateStore) ->
     assert store.get_sync_token("acme", "microsoft365", "users") is None
 
 
-def test_throughput_of_earlier_chunks_is_measured_from_completed_work(store: SqliteStateStore) -> None:
+def test_throughput_of_earlier_chunks_is_measured_from_completed_work(store: StateStore) -> None:
     ref = _ref()
     assert store.recent_throughput(*ref.key) is None
     chunks = [_chunk(ref, i) for i in range(3)]
@@ -173,20 +191,7 @@ def test_throughput_of_earlier_chunks_is_measured_from_completed_work(store: Sql
     assert store.get_chunk(chunks[0].chunk_id).seconds == 2.0
 
 
-def test_a_state_file_from_before_chunk_timings_gains_the_column(tmp_path: Path) -> None:
-    import sqlite3
-
-    path = tmp_path / "old.sqlite3"
-    SqliteStateStore(path).close()
-    with sqlite3.connect(path) as conn:
-        conn.execute("ALTER TABLE chunks DROP COLUMN seconds")
-    store = SqliteStateStore(path)
-    ref = _ref()
-    store.save_chunks([_chunk(ref)])
-    assert store.get_chunk(_chunk(ref).chunk_id).seconds == 0.0
-
-
-def test_a_split_whose_child_id_is_taken_changes_nothing(store: SqliteStateStore) -> None:
+def test_a_split_whose_child_id_is_taken_changes_nothing(store: StateStore) -> None:
     ref = _ref()
     parent = _chunk(ref)
     store.save_chunks([parent])
@@ -207,7 +212,7 @@ def _progress(chunk: ChunkTask, records: int) -> ChunkOutcome:
                         records=records, files=1, pages=1, max_updated_at=T0)
 
 
-def test_a_table_runs_records_are_what_its_chunks_checkpointed_before_it_finalizes(store: SqliteStateStore) -> None:
+def test_a_table_runs_records_are_what_its_chunks_checkpointed_before_it_finalizes(store: StateStore) -> None:
     ref = _ref()
     first, second = _chunk(ref, 0), _chunk(ref, 1)
     store.create_run("run-1", T0, {}, "w1")
@@ -220,7 +225,7 @@ def test_a_table_runs_records_are_what_its_chunks_checkpointed_before_it_finaliz
     assert [tr.records for tr in store.list_table_runs(run_id="run-1")] == [65]
 
 
-def test_a_finished_run_leaves_no_chunk_running_and_no_lease(store: SqliteStateStore) -> None:
+def test_a_finished_run_leaves_no_chunk_running_and_no_lease(store: StateStore) -> None:
     ref = _ref()
     failed, stopped, pending = _chunk(ref, 0), _chunk(ref, 1), _chunk(ref, 2)
     store.create_run("run-1", T0, {}, "w1")
@@ -247,7 +252,7 @@ def test_a_finished_run_leaves_no_chunk_running_and_no_lease(store: SqliteStateS
 
 
 def test_lease_renewals_are_refused_once_the_run_is_cancelled_or_the_work_is_someone_elses(
-        store: SqliteStateStore) -> None:
+        store: StateStore) -> None:
     ref = _ref()
     chunk, other = _chunk(ref, 0), _chunk(ref, 1)
     store.create_run("run-1", T0, {}, "w1")
@@ -274,7 +279,7 @@ def test_lease_renewals_are_refused_once_the_run_is_cancelled_or_the_work_is_som
 
 
 def test_a_chunk_stopped_without_an_outcome_keeps_its_checkpoint_and_frees_its_lease(
-        store: SqliteStateStore) -> None:
+        store: StateStore) -> None:
     ref = _ref()
     chunk = _chunk(ref)
     store.save_chunks([chunk])
@@ -288,7 +293,7 @@ def test_a_chunk_stopped_without_an_outcome_keeps_its_checkpoint_and_frees_its_l
 
 
 def test_abandoning_asks_again_whether_the_run_is_interrupted_in_the_same_transaction(
-        store: SqliteStateStore) -> None:
+        store: StateStore) -> None:
     store.create_run("run-1", T0, {}, "far:1")
     store.renew_run_lease("run-1", "far:1", 60, T0)
     asked: list[tuple[str, list]] = []
@@ -303,16 +308,3 @@ def test_abandoning_asks_again_whether_the_run_is_interrupted_in_the_same_transa
     assert not store.abandon_run("run-1", "someone-else:2", T0, lambda run, leases: True)
     assert store.abandon_run("run-1", "far:1", T0, lambda run, leases: True)
     assert store.get_run("run-1").status == "abandoned"
-
-
-def test_a_state_file_from_before_run_leases_gains_the_column(tmp_path: Path) -> None:
-    import sqlite3
-
-    path = tmp_path / "old.sqlite3"
-    SqliteStateStore(path).close()
-    with sqlite3.connect(path) as conn:
-        conn.execute("ALTER TABLE runs DROP COLUMN lease_expires")
-    store = SqliteStateStore(path)
-    store.create_run("run-1", T0, {}, "w1")
-    assert store.get_run("run-1").lease_expires is None
-    assert store.renew_run_lease("run-1", "w1", 60, T0)
