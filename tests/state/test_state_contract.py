@@ -4,11 +4,14 @@ follows LastEvaluatedKey)."""
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from tests.aws_support import aws_client, unique_prefix
 
 from avesa.domain.registry import Tenant, TenantService
@@ -17,6 +20,7 @@ from avesa.state.base import StateStore
 from avesa.state.sqlite_store import SqliteStateStore
 
 T0 = datetime(2025, 1, 1, tzinfo=UTC)
+_examples = itertools.count()
 
 
 @pytest.fixture(params=["sqlite", "dynamodb"])
@@ -308,3 +312,208 @@ def test_abandoning_asks_again_whether_the_run_is_interrupted_in_the_same_transa
     assert not store.abandon_run("run-1", "someone-else:2", T0, lambda run, leases: True)
     assert store.abandon_run("run-1", "far:1", T0, lambda run, leases: True)
     assert store.get_run("run-1").status == "abandoned"
+
+
+def _service(tenant_id: str, service: str = "connectwise") -> TenantService:
+    return TenantService(tenant_id=tenant_id, service=service, tables=["service_tickets"],
+                         secret_ref=f"avesa/{tenant_id}/{service}", created_at=T0)
+
+
+def test_a_tenants_services_are_its_own_even_when_another_tenant_id_starts_with_it(store: StateStore) -> None:
+    for tenant_id in ("acme", "acme-2", "b"):
+        store.put_tenant(Tenant(tenant_id=tenant_id, company_name=tenant_id.title(), created_at=T0))
+    store.put_service(_service("acme"))
+    store.put_service(_service("acme", "servicenow"))
+    store.put_service(_service("acme-2"))
+    assert [s.service for s in store.list_services("acme")] == ["connectwise", "servicenow"]
+    assert [s.tenant_id for s in store.list_services("acme-2")] == ["acme-2"]
+    assert store.list_services("b") == []
+    assert [(s.tenant_id, s.service) for s in store.list_services()] == [
+        ("acme", "connectwise"), ("acme", "servicenow"), ("acme-2", "connectwise")]
+    assert [t.tenant_id for t in store.list_tenants()] == ["acme", "acme-2", "b"]
+
+
+def test_registering_again_changes_the_settings_but_keeps_when_it_was_first_added(store: StateStore) -> None:
+    from avesa.domain.registry import RateLimitOverride
+
+    store.put_tenant(Tenant(tenant_id="acme", company_name="Acme", created_at=T0))
+    store.put_tenant(Tenant(tenant_id="acme", company_name="Acme Corp", created_at=T0 + timedelta(days=9)))
+    assert (store.get_tenant("acme").company_name, store.get_tenant("acme").created_at) == ("Acme Corp", T0)
+    store.put_service(_service("acme").model_copy(update={"rate_limit": RateLimitOverride(requests_per_minute=60)}))
+    store.put_service(_service("acme").model_copy(update={"settings": {"site": "x"}, "enabled": False,
+                                                          "created_at": T0 + timedelta(days=9)}))
+    again = store.get_service("acme", "connectwise")
+    assert (again.settings, again.enabled, again.rate_limit, again.created_at) == ({"site": "x"}, False, None, T0)
+
+
+def test_runs_are_listed_newest_first_and_by_status(store: StateStore) -> None:
+    for i in range(5):
+        store.create_run(f"run-{i}", T0 + timedelta(minutes=i), {"kind": "sync", "n": i}, "w1")
+    assert store.finish_run("run-1", "complete", T0)
+    assert store.finish_run("run-3", "failed", T0)
+    assert [r.run_id for r in store.list_runs()] == ["run-4", "run-3", "run-2", "run-1", "run-0"]
+    assert [r.run_id for r in store.list_runs(limit=3)] == ["run-4", "run-3", "run-2"]
+    assert [r.run_id for r in store.list_runs(status="running")] == ["run-4", "run-2", "run-0"]
+    assert [r.run_id for r in store.list_runs(limit=1, status="running")] == ["run-4"]
+    assert [r.run_id for r in store.list_runs(status="failed")] == ["run-3"]
+    assert store.list_runs(status="cancelled") == []
+    assert store.get_run("run-3").request == {"kind": "sync", "n": 3}
+    assert store.get_run("nope") is None
+    assert store.cancel_run("run-3", T0)  # a failed run may be cancelled: it moves to that list
+    assert [r.run_id for r in store.list_runs(status="cancelled")] == ["run-3"]
+    assert store.list_runs(status="failed") == []
+
+
+def test_a_tenants_table_runs_over_every_run_show_what_their_chunks_landed(store: StateStore) -> None:
+    refs = []
+    for i, run_id in enumerate(["run-a", "run-b"]):
+        store.create_run(run_id, T0 + timedelta(hours=i), {}, "w1")
+        ref = _ref().model_copy(update={"run_id": run_id, "run_started_at": T0 + timedelta(hours=i)})
+        other = ref.model_copy(update={"tenant_id": "globex"})
+        store.start_table_runs([ref, other])
+        refs.append(ref)
+    chunk = _chunk(refs[1])
+    store.save_chunks([chunk])
+    assert store.acquire_chunk(chunk.chunk_id, "w1", 60, T0)
+    assert store.checkpoint_chunk(chunk.chunk_id, "w1", _progress(chunk, 12), 60, T0)
+    store.update_table_run(refs[0], status="complete", records=7, nulled_values={"budget_hours": 2})
+    runs = store.list_table_runs(tenant_id="acme")
+    assert [(r.run_id, r.tenant_id, r.status, r.records) for r in runs] == [
+        ("run-b", "acme", "pending", 12), ("run-a", "acme", "complete", 7)]
+    assert runs[1].nulled_values == {"budget_hours": 2}
+    assert [(r.run_id, r.tenant_id) for r in store.list_table_runs(run_id="run-b")] == [
+        ("run-b", "acme"), ("run-b", "globex")]
+    assert [r.tenant_id for r in store.list_table_runs(run_id="run-b", tenant_id="globex")] == ["globex"]
+    assert len(store.list_table_runs()) == 4
+    assert store.get_table_run(refs[1].model_copy(update={"table": "nope"})) is None
+
+
+def test_saving_a_chunk_again_keeps_its_progress_and_indexes_continue(store: StateStore) -> None:
+    ref = _ref()
+    first, second = _chunk(ref, 0), _chunk(ref, 1)
+    assert store.next_chunk_index(ref) == 0
+    store.save_chunks([first, second])
+    assert store.acquire_chunk(first.chunk_id, "w1", 60, T0)
+    assert store.checkpoint_chunk(first.chunk_id, "w1", _progress(first, 30), 60, T0)
+    store.save_chunks([first, second])  # a resumed run saves its plan again
+    record = store.get_chunk(first.chunk_id)
+    assert (record.status, record.cursor, record.records, record.lease_owner) == ("running", "30", 30, "w1")
+    assert store.next_chunk_index(ref) == 2
+    store.set_chunk_estimate(second.chunk_id, 500)
+    assert store.get_chunk(second.chunk_id).estimate == 500
+    assert [c.chunk_id for c in store.list_chunks(ref)] == [first.chunk_id, second.chunk_id]
+    assert store.get_chunk("no-such-chunk") is None
+    assert not store.acquire_chunk("no-such-chunk", "w1", 60, T0)
+    assert not store.checkpoint_chunk("no-such-chunk", "w1", _progress(first, 1), 60, T0)
+
+
+def test_a_stale_lock_is_taken_over_and_its_old_holder_cannot_free_it(store: StateStore) -> None:
+    assert store.lock_tenant("acme", "run-old", "w1", T0, _never_stale) is None
+    assert store.lock_tenant("acme", "run-old", "w1", T0 + timedelta(seconds=5), _never_stale) is None  # ours
+    stale: list[tuple[str, str]] = []
+
+    def gone(run_id: str, owner: str) -> bool:
+        stale.append((run_id, owner))
+        return True
+
+    assert store.lock_tenant("acme", "run-new", "w2", T0, gone) is None
+    assert stale == [("run-old", "w1")]
+    store.unlock_tenants("run-old")  # the old run ends late: the lock is no longer its
+    assert store.lock_tenant("acme", "run-third", "w3", T0, _never_stale) == ("run-new", "w2", T0)
+    store.unlock_tenants("run-new")
+    assert store.lock_tenant("acme", "run-third", "w3", T0, _never_stale) is None
+
+
+def test_a_cancelled_run_keeps_no_delta_link_and_leaves_the_one_before(store: StateStore) -> None:
+    store.create_run("run-1", T0, {}, "w1")
+    store.set_sync_token("acme", "microsoft365", "users", "link-1", "run-1")
+    store.create_run("run-2", T0, {}, "w1")
+    assert store.cancel_run("run-2", T0)
+    store.set_sync_token("acme", "microsoft365", "users", "link-2", "run-2")
+    store.set_sync_token("acme", "microsoft365", "users", None, "run-2")
+    assert store.get_sync_token("acme", "microsoft365", "users") == "link-1"
+
+
+def test_forgetting_a_tenants_history_keeps_the_registry_and_other_tenants(store: StateStore) -> None:
+    store.put_tenant(Tenant(tenant_id="acme", company_name="Acme", created_at=T0))
+    store.put_service(_service("acme"))
+    store.create_run("run-1", T0, {}, "w1")
+    ref = _ref()
+    other = ref.model_copy(update={"tenant_id": "globex"})
+    store.start_table_runs([ref, other])
+    store.save_chunks([_chunk(ref), _chunk(other)])
+    for tenant_id in ("acme", "globex"):
+        store.set_watermark(tenant_id, "connectwise", "service_tickets", T0, "run-1")
+        store.set_sync_token(tenant_id, "microsoft365", "users", "link", "run-1")
+        store.set_last_reconciliation(tenant_id, "connectwise", "service_tickets", T0)
+        assert store.lock_tenant(tenant_id, "run-1", "w1", T0, _never_stale) is None
+    store.forget_tenant_history("acme")
+    assert store.list_chunks(ref) == [] and store.get_table_run(ref) is None
+    assert store.get_chunk(_chunk(ref).chunk_id) is None
+    assert store.get_watermark("acme", "connectwise", "service_tickets") is None
+    assert store.get_sync_token("acme", "microsoft365", "users") is None
+    assert store.get_last_reconciliation("acme", "connectwise", "service_tickets") is None
+    assert store.lock_tenant("acme", "run-2", "w2", T0, _never_stale) is None
+    assert store.get_service("acme", "connectwise") is not None and store.get_run("run-1") is not None
+    assert len(store.list_chunks(other)) == 1 and store.get_table_run(other) is not None
+    assert store.get_watermark("globex", "connectwise", "service_tickets") == T0
+    assert store.get_last_reconciliation("globex", "connectwise", "service_tickets") == T0
+    assert store.lock_tenant("globex", "run-2", "w2", T0, _never_stale)[0] == "run-1"
+    store.save_chunks([_chunk(ref)])  # the demo runs again after its reset
+    assert store.acquire_chunk(_chunk(ref).chunk_id, "w1", 60, T0)
+
+
+def test_a_claimed_run_frees_the_dead_owners_chunk_leases_at_once(store: StateStore) -> None:
+    ref = _ref()
+    chunk, mine = _chunk(ref, 0), _chunk(ref, 1)
+    store.create_run("run-1", T0, {}, "dead:1")
+    store.save_chunks([chunk, mine])
+    assert store.acquire_chunk(chunk.chunk_id, "dead:1", 900, T0)
+    assert not store.claim_run("run-1", "someone:2", "me:3")
+    assert store.claim_run("run-1", "dead:1", "me:3")
+    assert store.get_run("run-1").owner == "me:3"
+    assert store.acquire_chunk(chunk.chunk_id, "me:3", 60, T0 + timedelta(seconds=1))  # not after 900 s
+    assert store.get_chunk(chunk.chunk_id).attempts == 2
+
+
+def test_abandoning_frees_leases_and_locks_and_closes_unfinished_tables(store: StateStore) -> None:
+    ref = _ref()
+    done_ref = ref.model_copy(update={"table": "company_companies"})
+    chunk = _chunk(ref)
+    store.create_run("run-1", T0, {}, "far:1")
+    store.start_table_runs([ref, done_ref])
+    store.update_table_run(done_ref, status="complete")
+    store.save_chunks([chunk])
+    assert store.acquire_chunk(chunk.chunk_id, "far:1", 60, T0)
+    assert store.lock_tenant("acme", "run-1", "far:1", T0, _never_stale) is None
+    assert store.abandon_run("run-1", "far:1", T0 + timedelta(hours=1), lambda run, leases: True)
+    record = store.get_chunk(chunk.chunk_id)
+    assert (record.status, record.lease_owner) == ("incomplete", None)
+    assert store.get_table_run(ref).status == "abandoned" and store.get_table_run(done_ref).status == "complete"
+    assert store.lease_expiries("run-1") == []
+    assert store.lock_tenant("acme", "run-2", "w2", T0, _never_stale) is None
+    assert not store.abandon_run("run-1", "far:1", T0, lambda run, leases: True)  # only once
+
+
+def test_a_lease_that_ends_exactly_now_is_free(store: StateStore) -> None:
+    chunk = _chunk(_ref())
+    store.save_chunks([chunk])
+    assert store.acquire_chunk(chunk.chunk_id, "w1", 60, T0)
+    assert not store.acquire_chunk(chunk.chunk_id, "w2", 60, T0 + timedelta(seconds=59, microseconds=999999))
+    assert store.acquire_chunk(chunk.chunk_id, "w2", 60, T0 + timedelta(seconds=60))
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.tuples(st.datetimes(min_value=datetime(1971, 1, 1), max_value=datetime(2200, 1, 1),
+                                       timezones=st.just(UTC)), st.booleans()), min_size=1, max_size=6))
+def test_a_watermark_is_the_latest_value_a_run_that_was_not_cancelled_set(
+        store: StateStore, moves: list[tuple[datetime, bool]]) -> None:
+    table = f"t{next(_examples)}"  # one store for every example: each its own table
+    for i, (value, cancelled) in enumerate(moves):
+        run_id = f"{table}-run-{i}"
+        store.create_run(run_id, T0, {}, "w1")
+        if cancelled:
+            assert store.cancel_run(run_id, T0)
+        store.set_watermark("acme", "connectwise", table, value, run_id)
+    kept = [value for value, cancelled in moves if not cancelled]
+    assert store.get_watermark("acme", "connectwise", table) == (max(kept) if kept else None)
