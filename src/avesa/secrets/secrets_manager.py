@@ -3,6 +3,7 @@
 
 - `put` writes a new version of the secret, creating it the first time (and restoring one a
   console user scheduled for deletion, so re-adding a service never fails on a name in limbo).
+  Writes are rare (`avesa service add`), so it asks DescribeSecret first.
 - `delete` removes the secret at once (`ForceDeleteWithoutRecovery`): the store's contract is that
   a deleted reference is gone — `refs()` no longer lists it, `get` says it is unknown — and that
   the same reference can be written again right away (a service removed and added back). With a
@@ -30,8 +31,10 @@ def _code(exc: ClientError) -> str:
 
 
 def _marked_for_deletion(exc: ClientError) -> bool:
-    """Secrets Manager's answer about a secret scheduled for deletion (InvalidRequestException)."""
-    return _code(exc) == "InvalidRequestException" and "deletion" in str(exc).lower()
+    """Secrets Manager's answer about a secret scheduled for deletion: an InvalidRequestException
+    saying it is "marked for deletion" (moto: "marked deleted")."""
+    message = str(exc).lower()
+    return _code(exc) == "InvalidRequestException" and "marked" in message and "delet" in message
 
 
 class SecretsManagerSecretStore:
@@ -53,24 +56,25 @@ class SecretsManagerSecretStore:
                               "check AWS_ENDPOINT_URL / AWS_ENDPOINT_URL_SECRETS_MANAGER and the network") from None
 
     def put(self, ref: str, values: dict[str, str]) -> None:
+        """A new version of the secret, created the first time; one scheduled for deletion is
+        restored first (asked with DescribeSecret: AWS refuses to write one, moto writes it)."""
         name, value = self._name(ref), json.dumps(dict(values), sort_keys=True)
         try:
-            self._call("put_secret_value", SecretId=name, SecretString=value)
-            return
+            described = self._call("describe_secret", SecretId=name)
         except ClientError as exc:
-            if _marked_for_deletion(exc):
-                self._call("restore_secret", SecretId=name)
-                self._call("put_secret_value", SecretId=name, SecretString=value)
-                return
             if _code(exc) != "ResourceNotFoundException":
                 raise
-        try:
-            self._call("create_secret", Name=name, SecretString=value,
-                       Description="AVESA credentials of one tenant's service")
-        except ClientError as exc:
-            if _code(exc) != "ResourceExistsException":
-                raise
-            self._call("put_secret_value", SecretId=name, SecretString=value)  # another writer created it first
+            try:
+                self._call("create_secret", Name=name, SecretString=value,
+                           Description="AVESA credentials of one tenant's service")
+                return
+            except ClientError as exists:
+                if _code(exists) != "ResourceExistsException":
+                    raise  # else another writer created it first: write a new version over theirs
+        else:
+            if described.get("DeletedDate"):
+                self._call("restore_secret", SecretId=name)
+        self._call("put_secret_value", SecretId=name, SecretString=value)
 
     def get(self, ref: str) -> dict[str, str]:
         try:
