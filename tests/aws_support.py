@@ -25,3 +25,16 @@ def aws_environment(endpoint: str) -> dict[str, str]:
     """The standard AWS variables that point boto3 at moto's server (no real account reachable)."""
     return {"AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
             "AWS_DEFAULT_REGION": REGION, "AWS_REGION": REGION}
+
+
+def isolate_aws_environment(monkeypatch: Any, tmp_path: Any) -> None:
+    """No AWS setting of this machine reaches the test: no variables, no config or credentials
+    files, and never the instance metadata address."""
+    import os
+
+    for name in list(os.environ):
+        if name.startswith("AWS_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")

@@ -97,7 +97,7 @@ def parse_state_url(value: str | None, home: Path) -> SqliteState | DynamoDBStat
             raise _refuse(setting, value, STATE_FORMS, "sqlite:/// must be followed by a file path")
         return SqliteState(Path(path))
     if parts.scheme == "dynamodb":
-        if not _TABLE_PREFIX.match(parts.netloc) or parts.path not in ("", "/"):
+        if not _TABLE_PREFIX.match(parts.netloc) or parts.path not in ("", "/") or "#" in value:
             raise _refuse(setting, value, STATE_FORMS, "the table prefix may hold letters, digits, '_', '.', '-'")
         options = _options(setting, value, STATE_FORMS, parts.query, {"region", "create"})
         create = options.get("create", "false").lower()
@@ -117,7 +117,7 @@ def parse_secrets_url(value: str | None) -> EncryptedFileSecrets | SecretsManage
     if parts.scheme != "secretsmanager":
         raise _refuse(setting, value, SECRETS_FORMS)
     prefix = (parts.netloc + parts.path).strip("/")
-    if not _SECRET_PREFIX.match(prefix):
+    if not _SECRET_PREFIX.match(prefix) or "#" in value:
         raise _refuse(setting, value, SECRETS_FORMS, "the name prefix may hold letters, digits and /_+=.@-")
     options = _options(setting, value, SECRETS_FORMS, parts.query, {"region"})
     return SecretsManagerSecrets(prefix, options.get("region"))
