@@ -223,9 +223,9 @@ class Gateway:
             request["ConsistentRead"] = True
         else:
             request["IndexName"] = index
-        page = min(x for x in (limit, self._page_size, 10**9) if x is not None)
-        if page < 10**9:
-            request["Limit"] = page
+        sizes = [x for x in (limit, self._page_size) if x is not None]
+        if sizes:
+            request["Limit"] = min(sizes)
         _project(request, attributes)
         yield from self._pages("query", request, limit)
 

@@ -22,6 +22,11 @@ become DynamoDB writes:
   lease and the leases it saw on the run's chunks (up to 98) are still those it read: a lease
   renewed meanwhile leaves the run alone.
 
+botocore gives each TransactWriteItems a ClientRequestToken, so its retry of a transaction whose
+answer was lost is not applied twice. A plain conditional write whose answer was lost and that
+botocore retried may meet its own change and answer False (e.g. `finish_run`): the callers read
+the run again when refused, as they do after a cancel. An answer that says True always landed.
+
 Reads that decide something are consistent (GetItem / Query on the table); only `list_runs` (then
 read again consistently), a tenant's history (`avesa status`, the demo's reset) and the
 throughput of earlier chunks use an index. `recent_throughput` takes the table's chunks that
