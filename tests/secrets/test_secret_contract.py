@@ -94,3 +94,17 @@ def test_stores_of_different_deployments_do_not_see_each_others_credentials(make
         staging.get(secret_ref("acme", "connectwise"))
     staging.delete(secret_ref("acme", "connectwise"))
     assert prod.get(secret_ref("acme", "connectwise")) == {"private_key": "prod-key"}
+
+
+@pytest.mark.parametrize("backend", ["avesa.secrets.encrypted_file:EncryptedFileSecretStore",
+                                     "avesa.secrets.secrets_manager:SecretsManagerSecretStore"])
+def test_every_back_end_has_every_method_of_the_contract_with_its_signature(backend: str) -> None:
+    import importlib
+    import inspect
+
+    from avesa.secrets.base import SecretStore
+
+    module, _, name = backend.partition(":")
+    cls = getattr(importlib.import_module(module), name)
+    for member in ("put", "get", "delete", "refs"):
+        assert inspect.signature(getattr(cls, member)) == inspect.signature(getattr(SecretStore, member)), member

@@ -517,3 +517,17 @@ def test_a_watermark_is_the_latest_value_a_run_that_was_not_cancelled_set(
         store.set_watermark("acme", "connectwise", table, value, run_id)
     kept = [value for value, cancelled in moves if not cancelled]
     assert store.get_watermark("acme", "connectwise", table) == (max(kept) if kept else None)
+
+
+@pytest.mark.parametrize("backend", ["avesa.state.sqlite_store:SqliteStateStore",
+                                     "avesa.state.dynamodb_store:DynamoDBStateStore"])
+def test_every_back_end_has_every_method_of_the_contract_with_its_signature(backend: str) -> None:
+    import importlib
+    import inspect
+
+    module, _, name = backend.partition(":")
+    cls = getattr(importlib.import_module(module), name)
+    members = [m for m in vars(StateStore) if not m.startswith("_") and callable(getattr(StateStore, m))]
+    assert len(members) > 40
+    for member in members:
+        assert inspect.signature(getattr(cls, member)) == inspect.signature(getattr(StateStore, member)), member
