@@ -5,7 +5,7 @@ real HTTP), the credentials in Secrets Manager — and the canonical tables matc
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -34,10 +34,21 @@ def aws_ctx(make_ctx: Callable[..., PipelineContext], moto_endpoint: str, monkey
     return make
 
 
+@pytest.fixture
+def instance(sandbox_admin: SandboxAdmin) -> Iterator[str]:
+    """A small ConnectWise instance under a name of its own (not `new_instance`'s counter, on whose
+    names the data of later tests' instances depend)."""
+    name = unique_prefix("ddb")
+    sandbox_admin.create_instance(name, scale="small", seed=1, service="connectwise",
+                                  knobs={"rate_limit_per_minute": None})
+    yield name
+    sandbox_admin.delete_instance(name)
+
+
 @pytest.mark.slow
 def test_a_sync_whose_chunks_split_runs_on_dynamodb_and_matches_the_source(
-        sandbox_admin: SandboxAdmin, new_instance, register, aws_ctx, avesa_home: Path) -> None:
-    tenant = register(aws_ctx(), new_instance("ddb", scale="small"), tables=["time_entries", "service_tickets"])
+        sandbox_admin: SandboxAdmin, instance: str, register, aws_ctx, avesa_home: Path) -> None:
+    tenant = register(aws_ctx(), instance, tables=["time_entries", "service_tickets"])
     ctx = aws_ctx(target_chunk_records=300, page_size=100, records_per_file=200)
     summary = sync(ctx, full=True)
     assert not summary.failed
