@@ -12,7 +12,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from avesa.cli.common import console, friendly_errors, literal, literals, load_context, nulled_summary
+from avesa.cli.common import MAX_LISTED, console, friendly_errors, literal, literals, load_context, nulled_summary
 from avesa.cli.progress import RichRunObserver, summary_table
 from avesa.cli.run_status import interruptions, shown_status
 from avesa.domain.errors import NotFoundError, UsageError
@@ -105,7 +105,8 @@ def _resume_interrupted(ctx: PipelineContext, tenant: str | None = None) -> int:
 
 
 @friendly_errors
-def status(tenant: str = typer.Option(None, "--tenant"), limit: int = typer.Option(40, "--limit")) -> None:
+def status(tenant: str = typer.Option(None, "--tenant"),
+           limit: int = typer.Option(40, "--limit", min=1, max=MAX_LISTED, help="tables to show")) -> None:
     """The last runs per tenant and table, with watermarks."""
     ctx = load_context()
     latest: dict[tuple[str, str, str], object] = {}
