@@ -144,3 +144,14 @@ def test_a_rate_that_is_not_a_finite_positive_number_is_refused(
     line = _one_line_error(result.output)
     assert "--requests-per-minute must be a number above 0 and at most 1,000,000" in line
     assert "documented" in runner.invoke(app, ["service", "list"]).output, "nothing was stored"
+
+
+def test_a_catalog_file_that_is_not_utf8_stops_every_command_with_its_name(
+        tmp_path: Path, avesa_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "catalog" / "services").mkdir(parents=True)
+    spec = tmp_path / "catalog" / "services" / "desk.json"
+    spec.write_bytes(b'{"service": "desk", "display_name": "D\xe9sk"}')
+    monkeypatch.setenv("AVESA_CATALOG_PATH", str(tmp_path / "catalog"))
+    result = runner.invoke(app, ["tenant", "list"])
+    assert result.exit_code == 2, result.output
+    assert _one_line_error(result.output) == f"error: {spec}: not UTF-8 text (byte 38 is 0xe9); save it as UTF-8"
