@@ -62,7 +62,7 @@ class Settings(BaseSettings):
     lookback_seconds: int = Field(default=300, ge=0, le=_YEAR_SECONDS)
     # Incremental runs also look for deletes (an id listing) once a table's last look is this old.
     reconcile_interval_hours: float = Field(default=24.0, le=_YEAR_SECONDS / 3600, allow_inf_nan=False)
-    chunk_deadline_seconds: float = Field(default=600.0, gt=0, le=_YEAR_SECONDS, allow_inf_nan=False)
+    chunk_deadline_seconds: float = Field(default=600.0, ge=0, le=_YEAR_SECONDS, allow_inf_nan=False)
     lease_seconds: float = Field(default=900.0, gt=0, le=_YEAR_SECONDS, allow_inf_nan=False)
     http_timeout_seconds: float = Field(default=60.0, gt=0, le=_YEAR_SECONDS, allow_inf_nan=False)
     max_attempts: int = Field(default=6, ge=1, le=1000)
