@@ -53,6 +53,8 @@ class RunSummary:
     run_id: str
     results: list[TableResult] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
+    held_by: dict[str, str] = field(default_factory=dict)
+    """Tenants left out because another live run holds them: tenant -> that run's id."""
     seconds: float = 0.0
     status: str = "running"  # the run's status in the ledger once it ended: complete, failed, cancelled
 
@@ -84,7 +86,8 @@ class LocalExecutor:
         """Plan a new run for `request` and execute it."""
         self._open_loop_resources()
         plan = plan_run(self.ctx, request)
-        return await self._execute(plan.run_id, [(ref, None) for ref in plan.tables], plan.skipped)
+        return await self._execute(plan.run_id, [(ref, None) for ref in plan.tables], plan.skipped,
+                                   held_by=plan.held_by)
 
     async def backfill(self, request: BackfillRequest) -> RunSummary:
         """Plan a new backfill run for `request` and execute it (pipeline/backfill.py)."""
@@ -114,12 +117,13 @@ class LocalExecutor:
         self._open_loop_resources()
         work = remaining_work(self.ctx, run, tenant_id)
         events.emit("run_resumed", run_id=run.run_id, previous_owner=run.owner, tables=len(work), tenant_id=tenant_id)
-        refs, skipped = lock_tenants(self.ctx, run.run_id, [w.table for w in work], [], utc_now(),
-                                     scope="backfill" if run.kind == "backfill" else "sync")
-        kept = {ref.key for ref in refs}
+        locked = lock_tenants(self.ctx, run.run_id, [w.table for w in work], [], utc_now(),
+                              scope="backfill" if run.kind == "backfill" else "sync")
+        kept = {ref.key for ref in locked.kept}
         others_left = tenant_id is not None and any(t != tenant_id for t in unfinished_tenants(self.ctx, run))
-        return await self._execute(run.run_id, [(w.table, w.chunks) for w in work if w.table.key in kept], skipped,
-                                   hand_back_to=run.owner if others_left else None)
+        return await self._execute(run.run_id, [(w.table, w.chunks) for w in work if w.table.key in kept],
+                                   locked.skipped, hand_back_to=run.owner if others_left else None,
+                                   held_by=locked.held_by)
 
     def _open_loop_resources(self) -> None:
         # Loop-bound primitives are made inside the loop that uses them.
@@ -133,11 +137,12 @@ class LocalExecutor:
         self.ctx.budgets = RateBudgets()
 
     async def _execute(self, run_id: str, work: list[tuple[TableRef, list[ChunkTask] | None]],
-                       skipped: list[str], hand_back_to: str | None = None) -> RunSummary:
+                       skipped: list[str], hand_back_to: str | None = None,
+                       held_by: dict[str, str] | None = None) -> RunSummary:
         """Run `work` and close the run — or, with `hand_back_to`, leave it interrupted under that
         (dead) owner because tables of other tenants remain."""
         started = time.monotonic()
-        summary = RunSummary(run_id=run_id, skipped=skipped)
+        summary = RunSummary(run_id=run_id, skipped=skipped, held_by=dict(held_by or {}))
         by_tenant: dict[str, list[tuple[TableRef, list[ChunkTask] | None]]] = defaultdict(list)
         for ref, chunks in work:
             by_tenant[ref.tenant_id].append((ref, chunks))
