@@ -37,7 +37,7 @@ MAX_LISTED = 100_000
 
 def load_context(settings: Settings | None = None) -> PipelineContext:
     """The pipeline context of `settings` (default: the environment's), its home created first."""
-    settings = settings or load_settings()
+    settings = load_settings() if settings is None else settings
     ensure_home(settings)
     return PipelineContext.from_settings(settings)
 
