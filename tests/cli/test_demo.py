@@ -13,6 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from avesa.cli.app import app
+from avesa.cli.demo import demo_settings
 from avesa.lake.query import run_query
 from avesa.pipeline.context import PipelineContext
 from avesa.pipeline.registration import register_service
@@ -76,3 +77,13 @@ def test_the_demo_refuses_a_home_with_real_tenants_before_touching_anything(
     assert _files(real_home) == before, "nothing created there"
     real = PipelineContext.from_settings(Settings(home=real_home))
     assert [t.tenant_id for t in real.state.list_tenants()] == ["acme"] and not real.state.list_runs()
+
+
+def test_the_demo_never_uses_the_real_lake_state_or_secret_stores(monkeypatch: pytest.MonkeyPatch,
+                                                                    avesa_home: Path) -> None:
+    for name, value in {"AVESA_LAKE_URL": "s3://prod-lake/avesa", "AVESA_STATE_URL": "dynamodb://avesa",
+                        "AVESA_SECRETS_URL": "secretsmanager://avesa/prod", "AVESA_SECRET_KEY": "x" * 44}.items():
+        monkeypatch.setenv(name, value)
+    settings = demo_settings(None)
+    assert settings.home == avesa_home / "demo"
+    assert (settings.lake_url, settings.state_url, settings.secrets_url, settings.secret_key) == (None,) * 4

@@ -85,10 +85,11 @@ EXAMPLE_SQL = (
 
 def demo_settings(home: Path | None) -> Settings:
     """The environment's settings with the demo's own home (`home`, default `$AVESA_HOME/demo`), a
-    lake inside it and a key of its own: nothing of the user's real lake or secrets is used."""
+    lake, state and encrypted secrets inside it and a key of its own: nothing of the user's real lake,
+    state store (AVESA_STATE_URL) or secret store (AVESA_SECRETS_URL) is used."""
     settings = load_settings()
     return settings.model_copy(update={"home": home or settings.home / "demo", "lake_url": None,
-                                       "secret_key": None})
+                                       "secret_key": None, "state_url": None, "secrets_url": None})
 
 
 def _refuse_other_tenants(settings: Settings) -> None:

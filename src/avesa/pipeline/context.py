@@ -16,7 +16,7 @@ from avesa.domain.errors import NotFoundError
 from avesa.domain.url_credentials import restore_passwords
 from avesa.lake.paths import LakeLayout
 from avesa.observability import events
-from avesa.pipeline.wiring import build_secret_store, build_state_store
+from avesa.pipeline.wiring import SqliteState, build_secret_store, build_state_store, parse_state_url
 from avesa.secrets.base import SecretStore
 from avesa.settings import Settings
 from avesa.state.base import StateStore
@@ -25,9 +25,10 @@ from avesa.state.base import StateStore
 def registered_tenants(settings: Settings) -> list[str]:
     """The tenant ids in `settings`' state, creating nothing: none when it has no state yet (what a
     command checks before it makes a home its own, as `avesa demo` does)."""
-    if not settings.state_path.exists():
+    where = parse_state_url(settings.state_url, settings.home)
+    if isinstance(where, SqliteState) and not where.path.exists():
         return []
-    store = SqliteStateStore(settings.state_path)
+    store = build_state_store(settings)
     try:
         return [tenant.tenant_id for tenant in store.list_tenants()]
     finally:
