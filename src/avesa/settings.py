@@ -56,6 +56,9 @@ class Settings(BaseSettings):
     lease_seconds: float = 900.0
     http_timeout_seconds: float = 60.0
     max_attempts: int = 6
+    # A 429 is not a failed attempt: a request waits out rate limits for up to this long from its
+    # first 429 (the tenant's budget slows down meanwhile), then fails its table saying so.
+    rate_limit_max_wait_seconds: float = Field(default=600.0, gt=0)
 
     @property
     def state_path(self) -> Path:

@@ -55,6 +55,8 @@ class RunSummary:
     skipped: list[str] = field(default_factory=list)
     seconds: float = 0.0
     status: str = "running"  # the run's status in the ledger once it ended: complete, failed, cancelled
+    rate_limits: dict[str, dict[str, object]] = field(default_factory=dict)
+    """Per `tenant/service` that was rate limited: requests, 429s, time waited, rates (RateBudget.figures)."""
 
     @property
     def failed(self) -> list[TableResult]:
@@ -149,6 +151,7 @@ class LocalExecutor:
             self.ctx.state.unlock_tenants(run_id)
         summary.results = [r for results in per_tenant for r in results]
         summary.seconds = time.monotonic() - started
+        summary.rate_limits = self._report_budgets(run_id)
         status = "failed" if summary.failed else "complete"
         if hand_back_to is not None and self.ctx.state.claim_run(run_id, self.ctx.owner, hand_back_to):
             summary.status = "interrupted"
@@ -165,6 +168,16 @@ class LocalExecutor:
                     http_requests=stats.requests, http_retries=stats.retries, http_429=stats.rate_limited,
                     http_bytes=stats.bytes)
         return summary
+
+    def _report_budgets(self, run_id: str) -> dict[str, dict[str, object]]:
+        """Log every (tenant, service) budget's figures; return those of the ones that met rate limits."""
+        limited: dict[str, dict[str, object]] = {}
+        for (tenant_id, service), budget in self.ctx.budgets.items():
+            figures = budget.figures()
+            events.emit("rate_budget", run_id=run_id, tenant_id=tenant_id, service=service, **figures)
+            if figures["http_429"]:
+                limited[f"{tenant_id}/{service}"] = figures
+        return limited
 
     async def _tenant(self, items: list[tuple[TableRef, list[ChunkTask] | None]]) -> list[TableResult]:
         tables = asyncio.Semaphore(self.ctx.settings.max_tables_per_tenant)
