@@ -120,6 +120,7 @@ async def _read_concurrently(admin: SandboxAdmin, conn: SourceConnector, case: C
     return list(read_ids), settled[0] if settled else (0, 0)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", CASES, ids=[c.service for c in CASES])
 def test_a_source_ten_times_slower_than_believed_is_read_whole_with_few_429s_once_settled(
         case: Case, sandbox_admin: SandboxAdmin, limited: Callable[..., str], guide_catalog: Catalog) -> None:
