@@ -170,10 +170,11 @@ def test_a_source_that_always_answers_429_fails_after_the_bound_saying_how_long_
     message = str(failure.value)
     assert message.startswith(f"{instance}/{case.service}/{case.table}: GET "), message
     waited = re.search(r": rate limited \(HTTP 429\); gave up after (\d+\.\d)s of waiting over (\d+) attempts, as "
-                       r"waiting the 1s more it asked for would pass AVESA_RATE_LIMIT_MAX_WAIT_SECONDS \(3s\)\. ",
-                       message)
+                       r"(waiting the 1s more it asked for would pass|that is the most) "
+                       r"AVESA_RATE_LIMIT_MAX_WAIT_SECONDS \(3s\)( allows)?\. ", message)
     assert waited, message
-    assert 2.0 <= float(waited[1]) <= 3.0 and int(waited[2]) >= 3, message
+    # the bound, give or take one wait at the lowered pace; the 6 attempts of old gave up after 5 s
+    assert 2.0 <= float(waited[1]) <= 4.5 and int(waited[2]) >= 2, message
     assert re.search(r"In the last \d+s it answered all \d+ requests with a rate limit: it seems to allow none right "
                      r"now \(documented: 300/minute\)\. Raise AVESA_RATE_LIMIT_MAX_WAIT_SECONDS", message), message
     assert budget.decreases >= 2  # slowed down at each 429 of a request sent since the last decrease

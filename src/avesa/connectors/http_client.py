@@ -269,8 +269,9 @@ class SourceHttp:
 
 class _Patience:
     """How long one request may keep trying: rate limits for up to `max_wait` seconds in all from the
-    first (never a wait that would end past it), other retryable failures `max_attempts` times. A
-    tenacity stop condition."""
+    first (a Retry-After that would end past it is not waited out; the budget's pacing may carry a
+    request a little past it), other retryable failures `max_attempts` times. A tenacity stop
+    condition."""
 
     def __init__(self, max_attempts: int, max_wait: float) -> None:
         self.max_attempts = max_attempts
@@ -290,7 +291,7 @@ class _Patience:
         if self.first_limited is None:
             self.first_limited = now
         self.waited = now - self.first_limited
-        self.told_too_long = self.waited + (exc.retry_after or 0.0) > self.max_wait
+        self.told_too_long = self.waited < self.max_wait < self.waited + (exc.retry_after or 0.0)
         self.waited_out = self.waited >= self.max_wait or self.told_too_long
         return self.waited_out
 

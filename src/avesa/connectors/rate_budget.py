@@ -110,11 +110,13 @@ class RateBudget:
                 await asyncio.sleep(delay)
             self._refresh(time.monotonic())
             limiter = self._limiter
-            # A new bucket starts empty, which would allow a whole burst at once: its first request
-            # takes the whole capacity, so a burst is only ever earned by sending below the rate.
-            amount = limiter.max_rate if self._limiter_fresh else 1
-            self._limiter_fresh = False
-            await limiter.acquire(amount)
+            if self._limiter_fresh:
+                # A new bucket starts empty, which would let a whole burst out at once: fill it (this
+                # returns at once), so the next request goes one interval at the new pace after the
+                # last, and a burst is only ever earned by sending below the rate.
+                self._limiter_fresh = False
+                await limiter.acquire(limiter.max_rate)
+            await limiter.acquire()
             # A pause that began, or a slower bucket built, while this task queued for the old one
             # holds for it too: queue again rather than go out at the old pace.
             if limiter is self._limiter and self._resume_at <= time.monotonic():
