@@ -172,7 +172,8 @@ class RateBudget:
             "rate_lowered": self.decreases,
             "waited_seconds": round(self.waited_seconds, 3),
             "paused_seconds": round(self.paused_seconds, 3),
-            "achieved_per_minute": round(succeeded * 60.0 / span, 1) if span > 0 else None,
+            # over a second at least: a handful of requests in a few milliseconds is no rate
+            "achieved_per_minute": round(succeeded * 60.0 / max(span, 1.0), 1) if self.requests else None,
             "documented_per_minute": self.documented_per_minute,
             "lowest_per_minute": round(self.lowest_per_minute, 1),
             "final_per_minute": round(self.requests_per_minute, 1),
