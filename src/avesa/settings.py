@@ -66,6 +66,9 @@ class Settings(BaseSettings):
     lease_seconds: float = Field(default=900.0, gt=0, le=_YEAR_SECONDS, allow_inf_nan=False)
     http_timeout_seconds: float = Field(default=60.0, gt=0, le=_YEAR_SECONDS, allow_inf_nan=False)
     max_attempts: int = Field(default=6, ge=1, le=1000)
+    # A 429 is not a failed attempt: a request waits out rate limits for up to this long from its
+    # first 429 (the tenant's budget slows down meanwhile), then fails its table saying so.
+    rate_limit_max_wait_seconds: float = Field(default=600.0, gt=0, le=_YEAR_SECONDS, allow_inf_nan=False)
 
     # Where state and credentials live (pipeline/wiring.py reads these; docs/architecture.md).
     state_url: str | None = None

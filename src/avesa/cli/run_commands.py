@@ -13,7 +13,7 @@ from rich.table import Table
 from rich.text import Text
 
 from avesa.cli.common import MAX_LISTED, console, friendly_errors, literal, literals, load_context, nulled_summary
-from avesa.cli.progress import RichRunObserver, summary_table
+from avesa.cli.progress import RichRunObserver, rate_limit_notes, summary_table
 from avesa.cli.run_status import interruptions, shown_status
 from avesa.domain.errors import NotFoundError, UsageError
 from avesa.domain.timeutil import utc_now
@@ -42,6 +42,8 @@ def run(
         summary = run_sync(ctx, request, observer)
     console.print(summary_table(summary))
     _print_nulled(summary.results)
+    for note in rate_limit_notes(summary):
+        console.print(note)
     for reason in summary.skipped:
         console.print(Text.assemble(("skipped", "yellow"), " ", reason))
     if not summary.results and not summary.skipped:

@@ -61,6 +61,7 @@ class PipelineContext:
             http=HttpOptions(
                 timeout_seconds=settings.http_timeout_seconds,
                 max_attempts=settings.max_attempts,
+                rate_limit_max_wait_seconds=settings.rate_limit_max_wait_seconds,
                 in_flight=asyncio.Semaphore(settings.max_requests_in_flight),
             ),
         )

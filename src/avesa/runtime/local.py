@@ -43,7 +43,7 @@ from avesa.pipeline.context import PipelineContext
 from avesa.pipeline.extract import run_chunk
 from avesa.pipeline.failures import table_failed_by
 from avesa.pipeline.finalize import finalize_table, table_finished
-from avesa.pipeline.finish import finish_run
+from avesa.pipeline.finish import finish_run, report_rate_budgets
 from avesa.pipeline.heartbeat import keep_run_lease
 from avesa.pipeline.plan import plan_table
 from avesa.pipeline.units import plan_work
@@ -64,6 +64,8 @@ class RunSummary:
     """Tenants left out because another live run holds them: tenant -> that run's id."""
     seconds: float = 0.0
     status: str = "running"  # the run's status in the ledger once it ended: complete, failed, cancelled
+    rate_limits: dict[str, dict[str, object]] = field(default_factory=dict)
+    """Per `tenant/service` that was rate limited: requests, 429s, time waited, rates (RateBudget.figures)."""
 
     @property
     def failed(self) -> list[TableResult]:
@@ -144,6 +146,7 @@ class LocalExecutor:
             await self.ctx.aclose()
         summary.results = [r for results in per_tenant for r in results]
         summary.seconds = time.monotonic() - started
+        summary.rate_limits = report_rate_budgets(self.ctx, work.run_id)
         stats = self.ctx.http.stats
         end = finish_run(self.ctx, FinishRunRequest(
             run_id=work.run_id, hand_back_to=work.hand_back_to, seconds=summary.seconds,
