@@ -9,7 +9,7 @@ from __future__ import annotations
 from enum import StrEnum
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, PositiveFloat
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -56,6 +56,13 @@ class Settings(BaseSettings):
     lease_seconds: float = 900.0
     http_timeout_seconds: float = 60.0
     max_attempts: int = 6
+
+    # Freshness (the dashboard; alerts): how old a table's data may be before it counts as late —
+    # the time since the last completed run read the source up to. A default for every table, and
+    # overrides keyed "table", "service/table" or "tenant/service/table" (the most specific wins),
+    # e.g. AVESA_FRESHNESS_TARGETS='{"service_tickets": 2, "acme/connectwise/time_entries": 48}'.
+    freshness_target_hours: float = Field(default=24.0, gt=0)
+    freshness_targets: dict[str, PositiveFloat] = Field(default_factory=dict)
 
     @property
     def state_path(self) -> Path:
