@@ -41,9 +41,9 @@ def dashboard(
         raise UsageError(f"AVESA_HOME {settings.home} does not exist: point AVESA_HOME at the home the pipeline "
                          "uses, or register a tenant first (`avesa service add`)")
     shown = f"[{host}]" if ":" in host else host
-    console.print(Text(f"AVESA dashboard (read-only) for {settings.home.resolve()} on http://{shown}:{port}/ — "
-                       "Ctrl-C stops it"))
+    console.print(Text(f"AVESA dashboard (read-only) on http://{shown}:{port}/ — Ctrl-C stops it"), soft_wrap=True)
+    console.print(Text(f"home: {settings.home.resolve()}"), soft_wrap=True)
     if not _is_loopback(host):
         console.print(Text(f"listening on {host}: anyone who reaches this address sees every tenant's status "
-                           "(no login); put it behind your own authentication", style="yellow"))
+                           "(no login); put it behind your own authentication", style="yellow"), soft_wrap=True)
     uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
