@@ -86,10 +86,11 @@ def test_of_two_runs_started_in_one_second_the_later_finished_is_the_latest(
     ctx = make_ctx()
     tenant = _tenant(ctx)
     second = utc_now().replace(microsecond=0) - timedelta(minutes=1)
-    record_table_run(ctx, tenant, "service_tickets", started=second, finished=second + timedelta(seconds=2),
-                     status="complete", records=7)
+    # the first run fails at once; a second, started within the same second, runs on and completes
     record_table_run(ctx, tenant, "service_tickets", started=second, finished=second + timedelta(milliseconds=300),
                      status="failed", error="first run")
+    record_table_run(ctx, tenant, "service_tickets", started=second, finished=second + timedelta(seconds=2),
+                     status="complete", records=7)
     tickets = Dashboard(ctx, utc_now()).table(tenant, "connectwise", "service_tickets").state
     assert tickets.status == "complete"
     assert tickets.latest.records == 7
