@@ -5,20 +5,26 @@ ledger written through the StateStore interface, pages fetched over real HTTP.""
 from __future__ import annotations
 
 import sys
+import tempfile
 import types
 from collections.abc import Callable
 from datetime import timedelta
+from pathlib import Path
 
 import httpx
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+from avesa.dashboard import views
 from avesa.dashboard.app import create_app
 from avesa.dashboard.freshness import Bucket
 from avesa.dashboard.views import Dashboard, shown_settings
 from avesa.domain.timeutil import utc_now
-from avesa.domain.work import SyncMode
+from avesa.domain.work import SyncMode, TableRef
 from avesa.pipeline.context import PipelineContext
 from avesa.pipeline.registration import register_service
+from avesa.settings import Settings
 from tests.dashboard.browser import serve
 from tests.dashboard.ledger import record_table_run
 
@@ -138,3 +144,52 @@ def test_the_next_run_comes_from_a_scheduler_module_when_one_is_installed(
     with serve(create_app(ctx.settings)) as url:
         page = httpx.get(f"{url}/")
     assert page.status_code == 200 and '<td class="next-run">—</td>' in page.text
+
+
+STATUSES = ["complete", "failed", "cancelled", "extracting"]
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(runs=st.lists(st.tuples(st.sets(st.sampled_from([(t, tb) for t in ("t-a", "t-b", "t-c")
+                                                        for tb in ("service_tickets", "time_entries")]), min_size=1),
+                               st.sampled_from(STATUSES), st.booleans()), min_size=0, max_size=12),
+       rows_per_table=st.integers(1, 3))
+def test_the_overview_and_the_tenant_pages_agree_on_every_table(
+        runs: list[tuple[set[tuple[str, str]], str, bool]], rows_per_table: int,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The overview reads only the newest runs and falls back to a tenant's whole history for the
+    tables it could not settle; the tenant page reads the whole history. They must agree."""
+    monkeypatch.setattr(views, "ROWS_WALKED_PER_TABLE", rows_per_table)  # a walk this short stops early
+    monkeypatch.setattr(views, "ROWS_WALKED_AT_LEAST", 0)
+    with tempfile.TemporaryDirectory() as folder:
+        ctx = PipelineContext.from_settings(Settings(home=Path(folder)))
+        try:
+            for tenant in ("t-a", "t-b", "t-c"):
+                _tenant(ctx, tenant)
+                service = ctx.state.get_service(tenant, "connectwise")
+                ctx.state.put_service(service.model_copy(update={"tables": ["service_tickets", "time_entries"]}))
+            start = utc_now().replace(microsecond=0) - timedelta(days=1)
+            for i, (tables, status, backfill) in enumerate(runs):
+                at = start + timedelta(minutes=i)
+                run_id = f"run-{i:03d}"
+                ctx.state.create_run(run_id, at, {"kind": "sync"}, "test:1")
+                mode = SyncMode.BACKFILL if backfill else SyncMode.INCREMENTAL
+                refs = [TableRef(run_id=run_id, tenant_id=t, service="connectwise", table=tb, mode=mode,
+                                 run_started_at=at) for t, tb in sorted(tables)]
+                ctx.state.start_table_runs(refs)
+                for n, ref in enumerate(refs):  # the run's tables end differently: its status for the first
+                    ctx.state.update_table_run(ref, status=status if n == 0 else STATUSES[(i + n) % 3],
+                                               range_end=at, finished_at=at + timedelta(seconds=5))
+            now = utc_now()
+            overview = {t.label: t for s in Dashboard(ctx, now).overview().services for t in s.tables}
+            for tenant in ("t-a", "t-b", "t-c"):
+                for s in Dashboard(ctx, now).tenant(tenant).services:
+                    for t in s.tables:
+                        seen = overview[t.label]
+                        assert (seen.status, seen.failures_in_row, seen.freshness) == \
+                            (t.status, t.failures_in_row, t.freshness), t.label
+                        assert (seen.latest and seen.latest.run_id) == (t.latest and t.latest.run_id)
+                        assert (seen.last_success and seen.last_success.run_id) == \
+                            (t.last_success and t.last_success.run_id)
+        finally:
+            ctx.state.close()

@@ -29,6 +29,16 @@ RUNS_SHOWN = 40
 """Runs on the overview and in its charts; a tenant's page shows as many of its own."""
 TABLE_RUNS_SHOWN = 30
 """Runs in a table page's chart and history."""
+RUNS_WALKED = 2000
+ROWS_WALKED_PER_TABLE = 10
+ROWS_WALKED_AT_LEAST = 1000
+"""How far back the overview looks through runs, newest first, for each table's latest sync, last
+success and failure streak: at most RUNS_WALKED runs, and ROWS_WALKED_PER_TABLE table runs per
+registered table (ROWS_WALKED_AT_LEAST in all). Tables it cannot settle there (never succeeded, or
+failing for longer) are looked up in their tenant's whole history: exact either way, and the common
+case — every table's latest sync went well — reads the newest few runs only."""
+
+Key = tuple[str, str, str]
 
 AT_WORK = frozenset({"running", "extracting", "finalizing", "pending"})
 _SECRET_NAME = re.compile(r"(pass|secret|token|private|authorization|api_?key|#)", re.IGNORECASE)
@@ -273,55 +283,101 @@ class Dashboard:
         return TableState(tenant_id, service, table, history, latest, last_success, failures, watermark,
                           freshness(synced_to, target, self.now), status)
 
-    def _service_states(self, tenants: Iterable[Tenant], table_runs: list[TableRunRecord]) -> list[ServiceState]:
-        by_key: dict[tuple[str, str, str], list[TableRunRecord]] = defaultdict(list)
-        for tr in sorted(table_runs, key=newest_first, reverse=True):
-            by_key[(tr.tenant_id, tr.service, tr.table)].append(tr)
+    def _service_states(self, tenants: Iterable[Tenant], services: Iterable[TenantService],
+                        histories: Mapping[Key, list[TableRunRecord]]) -> list[ServiceState]:
+        by_tenant: dict[str, list[TenantService]] = defaultdict(list)
+        for service in services:
+            by_tenant[service.tenant_id].append(service)
         states = []
         for tenant in tenants:
-            for service in self.state.list_services(tenant.tenant_id):
+            for service in sorted(by_tenant.get(tenant.tenant_id, []), key=lambda s: s.service):
                 tables = [self._table_state(tenant.tenant_id, service.service, table,
-                                            by_key.get((tenant.tenant_id, service.service, table), []))
+                                            histories.get((tenant.tenant_id, service.service, table), []))
                           for table in service.tables]
                 states.append(ServiceState(tenant, service, tables,
                                            self.next_runs.get((tenant.tenant_id, service.service))))
         return states
 
-    def _run_rows(self, runs: list[RunRecord], table_runs: list[TableRunRecord]) -> list[RunRow]:
-        by_run: dict[str, list[TableRunRecord]] = defaultdict(list)
-        for tr in table_runs:
-            by_run[tr.run_id].append(tr)
+    def _recent_histories(self, keys: set[Key], runs: list[RunRecord]
+                          ) -> tuple[dict[Key, list[TableRunRecord]], dict[str, list[TableRunRecord]]]:
+        """Enough of each table's history (newest first) to know its latest sync, its last success and
+        its failure streak, and the table runs of the runs read on the way (by run id)."""
+        found: dict[Key, list[TableRunRecord]] = defaultdict(list)
+        by_run: dict[str, list[TableRunRecord]] = {}
+        pending = set(keys)
+        budget = max(ROWS_WALKED_PER_TABLE * len(keys), ROWS_WALKED_AT_LEAST)
+        for run in runs:
+            if not pending or budget <= 0:
+                break
+            by_run[run.run_id] = self.state.list_table_runs(run_id=run.run_id)
+            budget -= len(by_run[run.run_id])
+            for tr in by_run[run.run_id]:
+                key = (tr.tenant_id, tr.service, tr.table)
+                if key in keys:
+                    found[key].append(tr)
+                    if tr.status == "complete" and tr.mode != SyncMode.BACKFILL.value:
+                        pending.discard(key)
+        for tenant_id in sorted({key[0] for key in pending}):
+            for key in [k for k in keys if k[0] == tenant_id]:
+                found.pop(key, None)
+            for tr in self.state.list_table_runs(tenant_id=tenant_id):
+                key = (tr.tenant_id, tr.service, tr.table)
+                if key in keys:
+                    found[key].append(tr)
+        for history in found.values():
+            history.sort(key=newest_first, reverse=True)
+        return found, by_run
+
+    def _run_rows(self, runs: list[RunRecord], table_runs: list[TableRunRecord] | None = None,
+                  by_run: Mapping[str, list[TableRunRecord]] | None = None) -> list[RunRow]:
+        """Rows of `runs` with their table runs: those of `table_runs` (a tenant's, a table's part of
+        each run), else each run's own (from `by_run` when already read)."""
+        grouped: dict[str, list[TableRunRecord]] = defaultdict(list)
+        for tr in table_runs or []:
+            grouped[tr.run_id].append(tr)
+
+        def tables(run_id: str) -> list[TableRunRecord]:
+            if table_runs is not None:
+                return grouped.get(run_id, [])
+            if by_run is not None and run_id in by_run:
+                return by_run[run_id]
+            return self.state.list_table_runs(run_id=run_id)
+
         counters = run_counters(self.ctx.settings.home)
         interrupted = self.interrupted()
-        return [RunRow(run, self.shown_status(run.status, run.run_id), by_run.get(run.run_id, []),
+        return [RunRow(run, self.shown_status(run.status, run.run_id), tables(run.run_id),
                        counters.get(run.run_id), interrupted.get(run.run_id)) for run in runs]
 
     # -- pages ----------------------------------------------------------------------------------
 
     def overview(self) -> Overview:
         tenants = self.state.list_tenants()
-        table_runs = self.state.list_table_runs()
-        services = self._service_states(tenants, table_runs)
+        registered = self.state.list_services()
+        keys = {(s.tenant_id, s.service, table) for s in registered for table in s.tables}
+        runs = sorted(self.state.list_runs(limit=RUNS_WALKED), key=newest_first, reverse=True)
+        histories, by_run = self._recent_histories(keys, runs)
+        services = self._service_states(tenants, registered, histories)
         services.sort(key=lambda s: (STATUS_ORDER.get(s.status, 9), s.tenant.tenant_id, s.service.service))
-        runs = self._run_rows(sorted(self.state.list_runs(limit=RUNS_SHOWN), key=newest_first, reverse=True),
-                              table_runs)
+        run_rows = self._run_rows(runs[:RUNS_SHOWN], by_run=by_run)
         columns = sorted({(s.service.service, t.table) for s in services for t in s.tables})
         cells: dict[str, dict[tuple[str, str], TableState]] = defaultdict(dict)
         for s in services:
             for t in s.tables:
                 cells[s.tenant.tenant_id][(t.service, t.table)] = t
         heat_rows = [(tenant, cells.get(tenant.tenant_id, {})) for tenant in tenants]
-        return Overview(services, runs, columns, heat_rows, self.now)
+        return Overview(services, run_rows, columns, heat_rows, self.now)
 
     def tenant(self, tenant_id: str) -> TenantPage | None:
         tenant = self.state.get_tenant(tenant_id)
         if tenant is None:
             return None
-        table_runs = self.state.list_table_runs(tenant_id=tenant_id)
-        services = self._service_states([tenant], table_runs)
+        table_runs = sorted(self.state.list_table_runs(tenant_id=tenant_id), key=newest_first, reverse=True)
+        histories: dict[Key, list[TableRunRecord]] = defaultdict(list)
+        for tr in table_runs:
+            histories[(tr.tenant_id, tr.service, tr.table)].append(tr)
+        services = self._service_states([tenant], self.state.list_services(tenant_id), histories)
         settings = {s.service.service: shown_settings(s.service.settings) for s in services}
-        newest = sorted(table_runs, key=newest_first, reverse=True)
-        run_ids = list(dict.fromkeys(tr.run_id for tr in newest))[:RUNS_SHOWN]
+        run_ids = list(dict.fromkeys(tr.run_id for tr in table_runs))[:RUNS_SHOWN]
         runs = [run for run in (self._run(run_id) for run_id in run_ids) if run is not None]
         return TenantPage(tenant, services, settings, self._run_rows(runs, table_runs))
 
