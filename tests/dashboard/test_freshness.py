@@ -32,8 +32,13 @@ def test_targets_come_from_the_environment_and_must_be_positive(tmp_path, monkey
     settings = Settings(home=tmp_path)
     assert target_for(settings, "t", "connectwise", "service_tickets") == timedelta(minutes=30)
     assert target_for(settings, "t", "connectwise", "time_entries") == timedelta(hours=6)
-    monkeypatch.setenv("AVESA_FRESHNESS_TARGETS", '{"service_tickets": -1}')
-    with pytest.raises(ValidationError, match="freshness_targets"):
+    for refused in ('{"service_tickets": -1}', '{"service_tickets": 1e9}'):
+        monkeypatch.setenv("AVESA_FRESHNESS_TARGETS", refused)
+        with pytest.raises(ValidationError, match="freshness_targets"):
+            Settings(home=tmp_path)
+    monkeypatch.delenv("AVESA_FRESHNESS_TARGETS")
+    monkeypatch.setenv("AVESA_FRESHNESS_TARGET_HOURS", "inf")
+    with pytest.raises(ValidationError, match="freshness_target_hours"):
         Settings(home=tmp_path)
 
 

@@ -9,7 +9,7 @@ from rich.text import Text
 
 from avesa.cli.common import console, friendly_errors
 from avesa.domain.errors import UsageError
-from avesa.settings import Settings
+from avesa.settings import load_settings
 
 
 def _is_loopback(host: str) -> bool:
@@ -36,7 +36,7 @@ def dashboard(
 
     if not 0 < port < 65536:
         raise UsageError(f"--port {port} is not a TCP port: use 1-65535")
-    settings = Settings()
+    settings = load_settings()
     if not settings.home.exists():
         raise UsageError(f"AVESA_HOME {settings.home} does not exist: point AVESA_HOME at the home the pipeline "
                          "uses, or register a tenant first (`avesa service add`)")

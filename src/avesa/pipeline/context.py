@@ -22,6 +22,18 @@ from avesa.settings import Settings
 from avesa.state.sqlite_store import SqliteStateStore
 
 
+def registered_tenants(settings: Settings) -> list[str]:
+    """The tenant ids in `settings`' state, creating nothing: none when it has no state yet (what a
+    command checks before it makes a home its own, as `avesa demo` does)."""
+    if not settings.state_path.exists():
+        return []
+    store = SqliteStateStore(settings.state_path)
+    try:
+        return [tenant.tenant_id for tenant in store.list_tenants()]
+    finally:
+        store.close()
+
+
 @dataclass
 class PipelineContext:
     settings: Settings

@@ -49,7 +49,7 @@ from avesa.pipeline.resume import resume_work
 
 def _work(plan: RunPlan, kind: str) -> RunWork:
     return RunWork(run_id=plan.run_id, kind=kind, tables=[TableWork(table=ref) for ref in plan.tables],
-                   skipped=plan.skipped)
+                   skipped=plan.skipped, held_by=plan.held_by)
 
 
 def plan_work(ctx: PipelineContext, request: PlanRunRequest) -> RunWork | None:

@@ -60,6 +60,8 @@ class RunSummary:
     run_id: str
     results: list[TableResult] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
+    held_by: dict[str, str] = field(default_factory=dict)
+    """Tenants left out because another live run holds them: tenant -> that run's id."""
     seconds: float = 0.0
     status: str = "running"  # the run's status in the ledger once it ended: complete, failed, cancelled
 
@@ -128,7 +130,7 @@ class LocalExecutor:
         """Run every table of `work`, then the finish-run unit (which closes the run, or hands it
         back to its dead owner when tables of other tenants remain)."""
         started = time.monotonic()
-        summary = RunSummary(run_id=work.run_id, skipped=work.skipped)
+        summary = RunSummary(run_id=work.run_id, skipped=work.skipped, held_by=dict(work.held_by))
         by_tenant: dict[str, list[TableWork]] = defaultdict(list)
         for item in work.tables:
             by_tenant[item.table.tenant_id].append(item)
