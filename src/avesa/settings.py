@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
+from typing import Annotated
 
 from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -21,6 +22,7 @@ from avesa.domain.errors import ConfigError
 ENV_PREFIX = "AVESA_"
 _YEAR_SECONDS = 365 * 24 * 3600
 """Upper bound of the durations: beyond it a date computed from one overflows."""
+_Hours = Annotated[float, Field(gt=0, le=_YEAR_SECONDS / 3600, allow_inf_nan=False)]
 
 
 class Environment(StrEnum):
@@ -75,6 +77,13 @@ class Settings(BaseSettings):
     """Unset: SQLite in AVESA_HOME. `sqlite:///PATH`, a plain path, or `dynamodb://PREFIX[?region=R]`."""
     secrets_url: str | None = None
     """Unset: the encrypted file in AVESA_HOME. `secretsmanager://PREFIX[?region=R]`."""
+
+    # Freshness (the dashboard; alerts): how old a table's data may be before it counts as late —
+    # the time since the last completed run read the source up to. A default for every table, and
+    # overrides keyed "table", "service/table" or "tenant/service/table" (the most specific wins),
+    # e.g. AVESA_FRESHNESS_TARGETS='{"service_tickets": 2, "acme/connectwise/time_entries": 48}'.
+    freshness_target_hours: float = Field(default=24.0, gt=0, le=_YEAR_SECONDS / 3600, allow_inf_nan=False)
+    freshness_targets: dict[str, _Hours] = Field(default_factory=dict)
 
     @property
     def state_path(self) -> Path:
