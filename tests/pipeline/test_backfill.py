@@ -19,7 +19,7 @@ import pytest
 from typer.testing import CliRunner
 
 from avesa.cli.app import app
-from avesa.domain.work import BackfillRequest, ChunkTask, SyncMode, TableRef, TableStatus
+from avesa.domain.work import BackfillRequest, ChunkAttempt, SyncMode, TableRef, TableStatus
 from avesa.pipeline.backfill import resolve_backfill
 from avesa.pipeline.context import PipelineContext
 from avesa.pipeline.plan import backfill_windows
@@ -142,13 +142,13 @@ def test_at_most_max_backfill_windows_are_extracted_at_once(
     active, peak = 0, 0
     real = local.run_chunk
 
-    async def counting(ctx: PipelineContext, chunk: ChunkTask, **kwargs: object):
+    async def counting(ctx: PipelineContext, attempt: ChunkAttempt, **kwargs: object):
         nonlocal active, peak
         active += 1
         peak = max(peak, active)
         try:
             await asyncio.sleep(0.05)
-            return await real(ctx, chunk, **kwargs)
+            return await real(ctx, attempt, **kwargs)
         finally:
             active -= 1
 

@@ -6,6 +6,7 @@ import typer
 
 from avesa.cli import run_commands
 from avesa.cli.backfill_commands import backfill
+from avesa.cli.dashboard_command import dashboard
 from avesa.cli.demo import demo
 from avesa.cli.jobs_commands import jobs_app
 from avesa.cli.registry_commands import service_app, tenant_app
@@ -25,6 +26,7 @@ app.command("backfill")(backfill)
 app.command("status")(run_commands.status)
 app.command("query")(run_commands.query)
 app.command("demo")(demo)
+app.command("dashboard")(dashboard)
 
 
 def main() -> None:

@@ -94,6 +94,8 @@ class RunPlan(BaseModel):
     started_at: datetime
     tables: list[TableRef]
     skipped: list[str] = Field(default_factory=list)  # human-readable reasons (disabled tenant…)
+    held_by: dict[str, str] = Field(default_factory=dict)
+    """Tenants left out because another live run holds them: tenant -> that run's id."""
 
 
 class ChunkTask(BaseModel):
@@ -151,3 +153,113 @@ class TableResult(BaseModel):
     canonical_table: str | None = None
     nulled_values: dict[str, int] = Field(default_factory=dict)
     """Canonical column -> values nulled because they could not be converted (see the ledger's)."""
+
+
+class TableWork(BaseModel):
+    """One table an executor is to run: planned already (its chunks, from the ledger, when a run
+    resumes) or not yet (None: the plan-table unit plans it)."""
+
+    table: TableRef
+    chunks: list[ChunkTask] | None = None
+
+
+class RunWork(BaseModel):
+    """What the plan-run unit hands an executor: the run, its tables, what it left out and why.
+
+    `hand_back_to` is set when the run resumes only one tenant's part of an interrupted run whose
+    other tenants' tables remain: the finish-run unit then gives the run back to that (dead) owner,
+    still interrupted, instead of closing it."""
+
+    run_id: str
+    kind: str = "sync"  # "sync" or "backfill"
+    tables: list[TableWork] = Field(default_factory=list)
+    skipped: list[str] = Field(default_factory=list)
+    held_by: dict[str, str] = Field(default_factory=dict)
+    """Tenants left out because another live run holds them: tenant -> that run's id."""
+    hand_back_to: str | None = None
+
+
+class ResumeRequest(BaseModel):
+    """Continue a run from the ledger: an interrupted one, claimed from `expected_owner` (the dead
+    owner the caller found), or — without one — a failed one, reopened for retry. With
+    `tenant_id`, only that tenant's unfinished tables."""
+
+    run_id: str
+    expected_owner: str | None = None
+    tenant_id: str | None = None
+
+
+class PlanRunRequest(BaseModel):
+    """The plan-run unit's payload: exactly one of a sync, a backfill or a resume."""
+
+    sync: RunRequest | None = None
+    backfill: BackfillRequest | None = None
+    resume: ResumeRequest | None = None
+
+
+class ChunkAttempt(BaseModel):
+    """The run-chunk unit's payload: read `chunk` from its ledger cursor until `deadline`.
+
+    The deadline is wall-clock UTC, so it means the same in any process that runs the attempt (a
+    Lambda sets it from its remaining time). `may_split`: the chunk may hand the upper half of what
+    it has left to new chunks when its pages say it is dense; it then returns at once with them, and
+    the executor runs them beside it. `stalls` and `landed` carry the stall rule across attempts."""
+
+    chunk: ChunkTask
+    deadline: datetime
+    may_split: bool = True
+    stalls: int = 0
+    landed: int | None = None
+
+
+class ChunkAttemptResult(BaseModel):
+    """What one attempt of a chunk ended with. While `outcome.status` is INCOMPLETE the executor
+    runs `next_attempt` after `wait_seconds`; the chunks in `split_off` (already in the ledger)
+    are the executor's to run too."""
+
+    outcome: ChunkOutcome
+    split_off: list[ChunkTask] = Field(default_factory=list)
+    stalls: int = 0
+    wait_seconds: float = 0.0
+
+    @property
+    def finished(self) -> bool:
+        return self.outcome.status is not ChunkStatus.INCOMPLETE
+
+    def next_attempt(self, attempt: ChunkAttempt, deadline: datetime) -> ChunkAttempt:
+        return attempt.model_copy(update={"deadline": deadline, "stalls": self.stalls,
+                                          "landed": self.outcome.records})
+
+
+class FinalizeRequest(BaseModel):
+    """The finalize-table unit's payload, once every chunk of `table` has ended.
+
+    `failed_chunks` are the executor's outcomes of chunks that did not complete (the first few are
+    enough): they say which failure to report first. With `merge` false the table stops after its
+    raw files (what the extraction benchmark measures): no canonical table, no watermark."""
+
+    table: TableRef
+    failed_chunks: list[ChunkOutcome] = Field(default_factory=list)
+    merge: bool = True
+
+
+class FinishRunRequest(BaseModel):
+    """The finish-run unit's payload. The run's tables are read from the ledger, not passed: a run
+    of thousands of tables stays a small payload."""
+
+    run_id: str
+    hand_back_to: str | None = None
+    seconds: float | None = None
+    http: dict[str, int] = Field(default_factory=dict)
+    """The executor's request counters (requests, retries, 429s, bytes), for the run's log."""
+
+
+class RunEnd(BaseModel):
+    """How a run ended: its ledger status ("complete", "failed", "cancelled", or "interrupted" when
+    it was handed back), and its tables as the ledger counts them."""
+
+    run_id: str
+    status: str
+    tables: int = 0
+    failed_tables: int = 0
+    records: int = 0

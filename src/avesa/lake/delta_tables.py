@@ -89,6 +89,8 @@ from deltalake.schema import Field as DeltaField
 from deltalake.transaction import AddAction, CommitProperties, RemoveAction
 
 from avesa.domain.errors import TransientError
+from avesa.lake.object_store import s3_filesystem
+from avesa.lake.object_store import storage_options as lake_storage_options
 from avesa.transform.scd2 import (
     DEFAULT_LOAD_COLUMNS,
     EFFECTIVE_START,
@@ -160,14 +162,6 @@ class _Storage:
         return f"{self.root}/{relative}" if self.root else relative
 
 
-def _option(options: dict[str, str], *names: str) -> str | None:
-    lowered = {k.lower(): v for k, v in options.items()}
-    for name in names:
-        if name in lowered and lowered[name] not in (None, ""):
-            return lowered[name]
-    return None
-
-
 def _storage_for(uri: str, storage_options: dict[str, str] | None) -> _Storage:
     options = storage_options or {}
     parsed = urlparse(uri)
@@ -175,22 +169,8 @@ def _storage_for(uri: str, storage_options: dict[str, str] | None) -> _Storage:
         root = parsed.path if parsed.scheme == "file" else uri
         return _Storage(pafs.LocalFileSystem(), str(Path(root).absolute()).rstrip("/"), True)
     if parsed.scheme in ("s3", "s3a"):
-        endpoint = _option(options, "aws_endpoint_url", "aws_endpoint", "endpoint_url", "endpoint")
-        kwargs: dict[str, Any] = {
-            "access_key": _option(options, "aws_access_key_id", "access_key_id"),
-            "secret_key": _option(options, "aws_secret_access_key", "secret_access_key"),
-            "session_token": _option(options, "aws_session_token", "session_token"),
-            "region": _option(options, "aws_region", "region", "aws_default_region"),
-        }
-        if endpoint:
-            ep = urlparse(endpoint if "://" in endpoint else f"https://{endpoint}")
-            kwargs["endpoint_override"] = ep.netloc
-            kwargs["scheme"] = ep.scheme
-        if _option(options, "aws_allow_http", "allow_http") in ("true", "1") and "scheme" not in kwargs:
-            kwargs["scheme"] = "http"
-        kwargs = {k: v for k, v in kwargs.items() if v is not None}
         root = f"{parsed.netloc}/{parsed.path.strip('/')}".rstrip("/")
-        return _Storage(pafs.S3FileSystem(**kwargs), root, False)
+        return _Storage(s3_filesystem(options), root, False)
     from deltalake.fs import DeltaStorageHandler  # any other object store deltalake can reach
 
     return _Storage(pafs.PyFileSystem(DeltaStorageHandler(uri, options)), "", False)
@@ -862,6 +842,7 @@ def merge_scd2(
     normalized = normalize_versions(versions, business_columns)
     workers = max_workers or min(4, os.cpu_count() or 1)
     uri = str(uri)
+    storage_options = lake_storage_options(uri, storage_options)
     for attempt in range(1, max_attempts + 1):
         merge = _Merge(uri, storage_options, normalized, business_columns, load_columns, target_file_rows, workers)
         try:
@@ -897,6 +878,7 @@ def canonical_dataset(uri: str | Path, *, storage_options: dict[str, str] | None
     column: a filter on a business column (which carries no file statistics), or on one whose
     bound a file lacks, silently returned no rows.
     """
+    storage_options = lake_storage_options(str(uri), storage_options)
     try:
         dt = DeltaTable(str(uri), storage_options=storage_options)
     except TableNotFoundError:
@@ -991,5 +973,5 @@ def optimize_history(uri: str | Path, *, storage_options: dict[str, str] | None 
 
     Maintenance, not part of a merge; a merge running at the same time simply retries.
     """
-    dt = DeltaTable(str(uri), storage_options=storage_options)
+    dt = DeltaTable(str(uri), storage_options=lake_storage_options(str(uri), storage_options))
     return dt.optimize.z_order([SOURCE_SERVICE, SOURCE_ID], partition_filters=[(PARTITION_COLUMN, "=", "false")])

@@ -4,7 +4,6 @@ never changed (DESIGN.md "Lake layout"). Works on a local root or any pyarrow fi
 from __future__ import annotations
 
 import contextlib
-import os
 import time
 import uuid
 from collections.abc import Iterable, Iterator
@@ -17,6 +16,7 @@ import pyarrow.parquet as pq
 
 from avesa.domain.errors import BadDataError
 from avesa.domain.pages import Page
+from avesa.lake import object_store
 
 RAW_SCHEMA = pa.schema(
     [
@@ -121,9 +121,7 @@ def _not_text(pages: Iterable[Page], **where: str) -> BadDataError:
 
 
 def _filesystem(directory: str) -> tuple[pafs.FileSystem, str]:
-    if "://" not in directory:
-        return pafs.LocalFileSystem(), os.path.abspath(directory)
-    return pafs.FileSystem.from_uri(directory)
+    return object_store.filesystem(directory)
 
 
 TEMPORARY_SUFFIX = ".tmp"

@@ -24,9 +24,11 @@ from datetime import datetime, timedelta
 
 from avesa.connectors.paginators import END
 from avesa.domain.pages import Page
+from avesa.domain.storage_errors import storage_problem
 from avesa.domain.timeutil import compact_stamp, utc_now
-from avesa.domain.work import ChunkOutcome, ChunkStatus, ChunkTask
+from avesa.domain.work import ChunkAttempt, ChunkAttemptResult, ChunkOutcome, ChunkStatus, ChunkTask
 from avesa.lake.raw_files import build_raw_table, write_raw_file
+from avesa.observability import events
 from avesa.pipeline.cancel import run_cancelled
 from avesa.pipeline.chunking import chunk_target, should_halve, split_points
 from avesa.pipeline.context import PipelineContext
@@ -34,8 +36,13 @@ from avesa.pipeline.failures import failure_message, log_unexpected
 from avesa.pipeline.heartbeat import keep_chunk_lease
 
 ProgressCallback = Callable[[int], None]
-SpawnCallback = Callable[[list[ChunkTask]], None]
 SpareCallback = Callable[[], int]
+
+MAX_STALLS = 3
+"""Attempts in a row that stopped at their deadline having landed nothing new, before a chunk is
+reported stuck instead of being run again."""
+MAX_STALL_WAIT_SECONDS = 5.0
+"""The longest pause between two attempts of a stalling chunk (0.5 s more per stall)."""
 
 
 def raw_file_prefix(chunk: ChunkTask) -> str:
@@ -93,24 +100,51 @@ def _release(ctx: PipelineContext, chunk: ChunkTask, exc: BaseException) -> None
     ctx.state.release_chunk(chunk.chunk_id, ctx.owner, status, error)
 
 
-async def run_chunk(
-    ctx: PipelineContext,
-    chunk: ChunkTask,
-    *,
-    deadline: float | None = None,
-    on_records: ProgressCallback | None = None,
-    spawn: SpawnCallback | None = None,
-    spare: SpareCallback | None = None,
-) -> ChunkOutcome:
-    """Extract `chunk` from its cursor until done, failed, or `deadline` (a time.monotonic() value).
+async def run_chunk(ctx: PipelineContext, attempt: ChunkAttempt, *, on_records: ProgressCallback | None = None,
+                    spare: SpareCallback | None = None) -> ChunkAttemptResult:
+    """The run-chunk unit: one attempt of `attempt.chunk`, from its ledger cursor until it is done,
+    fails, splits or reaches `attempt.deadline` (wall clock).
 
-    With `spawn`, a chunk whose page says far more is left than one chunk's worth splits itself:
-    it lands what it has read, keeps the lower half of the rest of its range, and hands the upper
-    half to a new chunk that starts after its cursor (see `_halve`); it halves again while its pages
-    say it is still dense. A table therefore needs no counting before it starts, and a dense window
-    is cut wherever it turns out to be. With `spare` too (how many more chunks could read right now
-    without anyone waiting), a chunk with more than a page left also halves when slots would
-    otherwise idle, so a run's last chunks do not read alone."""
+    With `may_split`, a chunk whose page says far more is left than one chunk's worth splits itself:
+    it lands what it has read, keeps the lower half of the rest of its range, hands the upper half to
+    a new chunk that starts after its cursor (see `_halve`), and returns at once, incomplete, with the
+    new chunk in `split_off` for the executor to run beside it; its next attempt pages on inside the
+    narrower range and halves again while its pages say it is still dense. A table therefore needs no
+    counting before it starts, and a dense window is cut wherever it turns out to be — whichever
+    executor runs it. `spare` is an executor's hint (how many more chunks could read right now
+    without anyone waiting): with it a chunk with more than a page left also halves when slots would
+    otherwise idle, so a run's last chunks do not read alone. `on_records` reports progress.
+
+    An attempt that stopped at its deadline having landed nothing new since the previous one counts
+    as a stall (its lease is held by a live worker elsewhere, or the source returns nothing); after
+    MAX_STALLS in a row the chunk is reported failed rather than spun on (`stall_verdict`)."""
+    outcome, split_off = await _attempt(ctx, attempt.chunk, attempt.deadline, attempt.may_split, on_records, spare)
+    return stall_verdict(attempt, outcome, split_off)
+
+
+def stall_verdict(attempt: ChunkAttempt, outcome: ChunkOutcome, split_off: list[ChunkTask]) -> ChunkAttemptResult:
+    """Apply the stall rule to an attempt's outcome (see `run_chunk`); a failed chunk is logged."""
+    chunk = attempt.chunk
+    stalls = 0
+    if outcome.status is ChunkStatus.INCOMPLETE and not split_off:
+        stalls = attempt.stalls + 1 if outcome.records == attempt.landed else 0
+        if stalls >= MAX_STALLS:
+            outcome = outcome.model_copy(update={
+                "status": ChunkStatus.FAILED,
+                "error": f"{chunk.table.label}: chunk {chunk.chunk_id} made no progress "
+                         f"({outcome.error or 'stopped at its deadline'}); `avesa jobs show "
+                         f"{chunk.table.run_id}` shows its lease"})
+    if outcome.status is ChunkStatus.FAILED:
+        events.emit("chunk_failed", run_id=chunk.table.run_id, tenant_id=chunk.table.tenant_id,
+                    service=chunk.table.service, table=chunk.table.table, chunk_id=chunk.chunk_id,
+                    cursor=outcome.cursor, error=outcome.error, error_kind=outcome.error_kind)
+    wait = min(MAX_STALL_WAIT_SECONDS, 0.5 * stalls) if outcome.status is ChunkStatus.INCOMPLETE else 0.0
+    return ChunkAttemptResult(outcome=outcome, split_off=split_off, stalls=stalls, wait_seconds=wait)
+
+
+async def _attempt(ctx: PipelineContext, chunk: ChunkTask, deadline: datetime, may_split: bool,
+                   on_records: ProgressCallback | None,
+                   spare: SpareCallback | None) -> tuple[ChunkOutcome, list[ChunkTask]]:
     ref = chunk.table
     record = ctx.state.get_chunk(chunk.chunk_id)
     if record is None:
@@ -119,11 +153,11 @@ async def run_chunk(
     if record.status in (ChunkStatus.COMPLETE.value, ChunkStatus.CANCELLED.value):
         return ChunkOutcome(chunk_id=chunk.chunk_id, status=ChunkStatus(record.status), cursor=record.cursor,
                             seq=record.seq, records=record.records, pages=record.pages, files=record.files,
-                            max_updated_at=record.max_updated_at)
+                            max_updated_at=record.max_updated_at), []
     if not ctx.state.acquire_chunk(chunk.chunk_id, ctx.owner, ctx.settings.lease_seconds, utc_now()):
         held = ChunkOutcome(chunk_id=chunk.chunk_id, status=ChunkStatus.INCOMPLETE, cursor=record.cursor,
                             seq=record.seq, error="held by another worker's lease")
-        return _stopped(ctx, chunk, held) if run_cancelled(ctx, ref.run_id) else held
+        return (_stopped(ctx, chunk, held) if run_cancelled(ctx, ref.run_id) else held), []
 
     # Resume from the ledger's checkpoint, not from the caller's copy: it is the durable truth.
     outcome = ChunkOutcome(chunk_id=chunk.chunk_id, status=ChunkStatus.RUNNING, cursor=record.cursor,
@@ -171,62 +205,57 @@ async def run_chunk(
 
     connector = ctx.connector(ref.tenant_id, ref.service)
     start, end = record.range_start, record.range_end  # the ledger's: an earlier split may have narrowed it
-    target = chunk_target(ctx, ref) if spawn is not None else 0
+    target = chunk_target(ctx, ref) if may_split else 0
     page_size = min(ctx.settings.page_size, spec.page_size_max)
     estimate = record.estimate
+    split_off: list[ChunkTask] = []
     try:
         async with keep_chunk_lease(ctx, chunk.chunk_id) as lease:
-            while True:
-                narrowed = False
-                async for page in connector.pages(ref.table, start, end, outcome.cursor):
-                    if lease.lost:  # the ledger refused a renewal: cancelled, or another worker's now
-                        raise _LeaseLost(chunk.chunk_id)
-                    buffer.append(page)
-                    buffered += len(page)
-                    if on_records is not None:
-                        on_records(len(page))
-                    seen = outcome.records + buffered  # this page included
-                    if page.remaining is not None and estimate is None:
-                        # the first page says how big the chunk is: the estimate `avesa jobs show` compares
-                        estimate = seen - len(page) + page.remaining
+            async for page in connector.pages(ref.table, start, end, outcome.cursor):
+                if lease.lost:  # the ledger refused a renewal: cancelled, or another worker's now
+                    raise _LeaseLost(chunk.chunk_id)
+                buffer.append(page)
+                buffered += len(page)
+                if on_records is not None:
+                    on_records(len(page))
+                seen = outcome.records + buffered  # this page included
+                if page.remaining is not None and estimate is None:
+                    # the first page says how big the chunk is: the estimate `avesa jobs show` compares
+                    estimate = seen - len(page) + page.remaining
+                    ctx.state.set_chunk_estimate(chunk.chunk_id, estimate)
+                if (may_split and page.remaining is not None and page.last_id not in (None, END)
+                        and should_halve(page.remaining - len(page), target, page_size, spare)):
+                    await asyncio.to_thread(flush)  # the new chunk starts after this cursor: land it first
+                    split = await asyncio.to_thread(_halve, ctx, chunk, start, end, page)
+                    if split is not None:
+                        end, half = split
+                        estimate = seen + max(0, page.remaining - len(page)) - (half.estimate or 0)
                         ctx.state.set_chunk_estimate(chunk.chunk_id, estimate)
-                    if (spawn is not None and page.remaining is not None and page.last_id not in (None, END)
-                            and should_halve(page.remaining - len(page), target, page_size, spare)):
-                        await asyncio.to_thread(flush)  # the new chunk starts after this cursor: land it first
-                        split = await asyncio.to_thread(_halve, ctx, chunk, start, end, page)
-                        if split is not None:
-                            end, half = split
-                            estimate = seen + max(0, page.remaining - len(page)) - (half.estimate or 0)
-                            ctx.state.set_chunk_estimate(chunk.chunk_id, estimate)
-                            spawn([half])
-                            narrowed = True
-                            break  # page on inside the narrower range
-                    if buffered >= ctx.settings.records_per_file:
-                        await asyncio.to_thread(flush)
-                    if deadline is not None and time.monotonic() >= deadline:
-                        await asyncio.to_thread(flush)
-                        outcome.status = ChunkStatus.INCOMPLETE
+                        split_off.append(half)
+                        outcome.status = ChunkStatus.INCOMPLETE  # the next attempt pages on inside [start, cut)
                         break
-                else:
+                if buffered >= ctx.settings.records_per_file:
                     await asyncio.to_thread(flush)
-                    outcome.status = ChunkStatus.COMPLETE
-                if not narrowed:
+                if utc_now() >= deadline:
+                    await asyncio.to_thread(flush)
+                    outcome.status = ChunkStatus.INCOMPLETE
                     break
-                if deadline is not None and time.monotonic() >= deadline:
-                    outcome.status = ChunkStatus.INCOMPLETE  # the split landed the page; the rest is the next attempt's
-                    break
+            else:
+                await asyncio.to_thread(flush)
+                outcome.status = ChunkStatus.COMPLETE
     except _LeaseLost:
-        return _stopped(ctx, chunk, outcome)
+        return _stopped(ctx, chunk, outcome), split_off
     except Exception as exc:  # a source error, a full disk, bad data no check foresaw: this chunk's failure
         # Pages in the buffer were never written and the cursor still points before them.
         log_unexpected(ref, exc, "extract")
         outcome.status = ChunkStatus.FAILED
-        outcome.error = failure_message(ref, exc) if not isinstance(exc, OSError) else f"{ref.label}: {exc}"
+        plain = isinstance(exc, OSError) and storage_problem(exc) is None  # a dropped connection says enough
+        outcome.error = f"{ref.label}: {exc}" if plain else failure_message(ref, exc)
         outcome.error_kind = _error_kind(exc)
     except BaseException as exc:
         _release(ctx, chunk, exc)
         raise
     clock()
     if not ctx.state.finish_chunk(chunk.chunk_id, outcome, utc_now(), owner=ctx.owner):
-        return _stopped(ctx, chunk, outcome)
-    return outcome
+        return _stopped(ctx, chunk, outcome), split_off
+    return outcome, split_off

@@ -18,13 +18,23 @@ import pyarrow.compute as pc
 
 from avesa.connectors.paginators import END
 from avesa.domain.timeutil import utc_now
-from avesa.domain.work import ChunkStatus, ChunkTask, SyncMode, TableRef, TableResult, TableStatus
+from avesa.domain.work import (
+    ChunkOutcome,
+    ChunkStatus,
+    ChunkTask,
+    FinalizeRequest,
+    SyncMode,
+    TableRef,
+    TableResult,
+    TableStatus,
+)
 from avesa.lake.delta_tables import merge_scd2
 from avesa.lake.raw_files import iter_raw_batches, list_raw_files, remove_temporary_files
+from avesa.observability import events
 from avesa.pipeline.cancel import cancelled_result, run_cancelled
 from avesa.pipeline.context import PipelineContext
 from avesa.pipeline.extract import raw_file_prefix
-from avesa.pipeline.failures import fail_table, table_failed_by
+from avesa.pipeline.failures import chunks_failed_message, fail_table, table_failed_by
 from avesa.pipeline.reconcile import announced_deletions, reconcile
 from avesa.state.ledger_records import ChunkRecord
 from avesa.transform.mapping import CompiledMapping, NulledValues
@@ -176,22 +186,50 @@ async def reconcile_deletes(ctx: PipelineContext, ref: TableRef, mapping: Compil
     return (found.deletes.num_rows if found.deletes is not None else 0), result.stats.new_versions
 
 
-async def finalize_table(ctx: PipelineContext, ref: TableRef) -> TableResult:
-    """Merge the run's raw files into the canonical table, look for deletes when due, then move the
-    watermark. Whatever goes wrong on the way — a record that cannot be read, a value pyarrow or
-    Delta refuses — fails this table only, with the reason; the watermark stays where it was."""
+async def finalize_table(ctx: PipelineContext, request: FinalizeRequest) -> TableResult:
+    """The finalize-table unit, run once every chunk of the table has ended: a table whose chunks
+    did not all complete is reported failed (or cancelled) here; otherwise this run's raw files are
+    merged into the canonical table, deletes looked for when due, and the watermark moved.
+    Whatever goes wrong on the way — a record that cannot be read, a value pyarrow or Delta refuses
+    — fails this table only, with the reason; the watermark stays where it was.
+
+    Two source tables that feed one canonical table (ConnectWise and ServiceNow tickets of one
+    tenant) may be finalized at the same time, by any workers: the merge's commit protocol
+    serialises them (a commit that lost the race merges again on the new snapshot;
+    lake/delta_tables.py)."""
     started = time.monotonic()
+    try:
+        result = await _finalize(ctx, request)
+    except Exception as exc:  # nothing about one table may stop the others
+        result = table_failed_by(ctx, request.table, exc, "finalize")
+    result.seconds = time.monotonic() - started
+    return result
+
+
+def _unfinished_message(ref: TableRef, chunks: list[ChunkRecord], unfinished: list[ChunkRecord],
+                        failed: list[ChunkOutcome]) -> str:
+    """The executor's failed outcomes say which failure matters most (chunks_failed_message); a
+    finalize that has only the ledger names the first few unfinished chunks."""
+    if failed:
+        return chunks_failed_message(failed)
+    errors = "; ".join(f"{c.chunk_id}: {c.last_error or c.status}" for c in unfinished[:3])
+    return f"{ref.label}: {len(unfinished)} of {len(chunks)} chunks did not complete ({errors})"
+
+
+async def _finalize(ctx: PipelineContext, request: FinalizeRequest) -> TableResult:
+    ref = request.table
+    record_table_estimate(ctx, ref)
     chunks = ctx.state.list_chunks(ref)
     unfinished = [c for c in chunks if c.status != ChunkStatus.COMPLETE.value]
     records = sum(c.records for c in chunks)
-    if run_cancelled(ctx, ref.run_id):
+    if run_cancelled(ctx, ref.run_id) or any(o.status is ChunkStatus.CANCELLED for o in request.failed_chunks):
         return cancelled_result(ctx, ref, records)
-    if unfinished:
-        errors = "; ".join(f"{c.chunk_id}: {c.last_error or c.status}" for c in unfinished[:3])
-        message = f"{ref.label}: {len(unfinished)} of {len(chunks)} chunks did not complete ({errors})"
-        result = fail_table(ctx, ref, message, records=records)
-        result.seconds = time.monotonic() - started
-        return result
+    if unfinished or request.failed_chunks:
+        return fail_table(ctx, ref, _unfinished_message(ref, chunks, unfinished, request.failed_chunks),
+                          records=records)
+    if not request.merge:
+        ctx.state.update_table_run(ref, status=TableStatus.COMPLETE.value, records=records, finished_at=utc_now())
+        return TableResult(table=ref, status=TableStatus.COMPLETE, records=records)
     ctx.state.update_table_run(ref, status=TableStatus.FINALIZING.value, records=records)
     # Every chunk is complete: a temporary raw file of one is a leftover of a killed write (so is
     # any other run's an hour old — an abandoned or cancelled run's). They never reach a reader.
@@ -213,9 +251,7 @@ async def finalize_table(ctx: PipelineContext, ref: TableRef) -> TableResult:
                 created += versions
                 ctx.state.set_last_reconciliation(ref.tenant_id, ref.service, ref.table, started_listing)
     except Exception as exc:  # bad data no earlier check caught is this table's failure, never the run's
-        result = table_failed_by(ctx, ref, exc, "finalize", records=records, canonical_table=canonical)
-        result.seconds = time.monotonic() - started
-        return result
+        return table_failed_by(ctx, ref, exc, "finalize", records=records, canonical_table=canonical)
     newest = [c.max_updated_at for c in chunks if c.max_updated_at is not None]
     watermark = max(newest) if newest and ref.mode is not SyncMode.BACKFILL else None
     if watermark is not None:
@@ -224,5 +260,14 @@ async def finalize_table(ctx: PipelineContext, ref: TableRef) -> TableResult:
     ctx.state.update_table_run(ref, status=TableStatus.COMPLETE.value, versions_created=created, deletes=deletes,
                                finished_at=utc_now(), error=None, nulled_values=dict(nulled))
     return TableResult(table=ref, status=TableStatus.COMPLETE, records=records, versions_created=created,
-                       deletes=deletes, watermark=watermark, seconds=time.monotonic() - started,
-                       canonical_table=canonical, nulled_values=dict(nulled))
+                       deletes=deletes, watermark=watermark, canonical_table=canonical,
+                       nulled_values=dict(nulled))
+
+
+def table_finished(result: TableResult) -> None:
+    """Log how a table of a run ended (every executor, once per table)."""
+    ref = result.table
+    events.emit("table_finished", run_id=ref.run_id, tenant_id=ref.tenant_id, service=ref.service,
+                table=ref.table, mode=ref.mode.value, status=result.status.value, records=result.records,
+                versions_created=result.versions_created, deletes=result.deletes,
+                seconds=round(result.seconds, 3), error=result.error, nulled_values=result.nulled_values)

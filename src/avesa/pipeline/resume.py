@@ -16,16 +16,22 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from avesa.domain.work import BackfillRange, ChunkTask, SyncMode, TableRef, TableStatus
+from avesa.domain.timeutil import utc_now
+from avesa.domain.work import (
+    BackfillRange,
+    ChunkTask,
+    ResumeRequest,
+    RunWork,
+    SyncMode,
+    TableRef,
+    TableStatus,
+    TableWork,
+)
+from avesa.observability import events
 from avesa.pipeline.context import PipelineContext
 from avesa.pipeline.owners import owner_gone
+from avesa.pipeline.plan import lock_tenants
 from avesa.state.ledger_records import RunRecord
-
-
-@dataclass
-class ResumableTable:
-    table: TableRef
-    chunks: list[ChunkTask] | None  # None: the table was never planned
 
 
 @dataclass(frozen=True)
@@ -80,7 +86,7 @@ def _table_ref(run: RunRecord, tenant_id: str, service: str, table: str, mode: s
                     run_started_at=run.started_at, backfill=backfill)
 
 
-def remaining_work(ctx: PipelineContext, run: RunRecord, tenant_id: str | None = None) -> list[ResumableTable]:
+def remaining_work(ctx: PipelineContext, run: RunRecord, tenant_id: str | None = None) -> list[TableWork]:
     """Every table of `run` that did not complete (only `tenant_id`'s, when given), with its planned
     chunks (if it was planned)."""
     work = []
@@ -90,12 +96,40 @@ def remaining_work(ctx: PipelineContext, run: RunRecord, tenant_id: str | None =
         ref = _table_ref(run, tr.tenant_id, tr.service, tr.table, tr.mode)
         records = ctx.state.list_chunks(ref)
         if tr.range_end is None and not records:
-            work.append(ResumableTable(ref, None))
+            work.append(TableWork(table=ref))
             continue
         chunks = [
             ChunkTask(table=ref, chunk_id=c.chunk_id, index=c.idx, start=c.range_start, end=c.range_end,
                       estimate=c.estimate, cursor=c.cursor, seq=c.seq)
             for c in records
         ]
-        work.append(ResumableTable(ref, chunks))
+        work.append(TableWork(table=ref, chunks=chunks))
     return work
+
+
+def resume_work(ctx: PipelineContext, request: ResumeRequest) -> RunWork | None:
+    """Take `request.run_id` over and say what is left of it — None if it is not ours to take.
+
+    An interrupted run is claimed from the owner the caller found dead (`expected_owner`; a
+    compare-and-set, so of two processes resuming it one wins); without one, a failed run is
+    reopened for retry. Its unfinished tables (only `tenant_id`'s, when given) come back with the
+    chunks the ledger holds, for tenants no other live run holds now. When other tenants' tables
+    remain, `hand_back_to` says whom the finish-run unit gives the run back to."""
+    if request.expected_owner is not None:
+        taken = ctx.state.claim_run(request.run_id, request.expected_owner, ctx.owner)
+    else:
+        taken = ctx.state.reopen_run(request.run_id, ctx.owner)
+    run = ctx.state.get_run(request.run_id) if taken else None
+    if run is None:
+        return None
+    tenant_id = request.tenant_id
+    work = remaining_work(ctx, run, tenant_id)
+    events.emit("run_resumed", run_id=run.run_id, previous_owner=request.expected_owner or run.owner,
+                tables=len(work), tenant_id=tenant_id)
+    locked = lock_tenants(ctx, run.run_id, [w.table for w in work], [], utc_now(),
+                          scope="backfill" if run.kind == "backfill" else "sync")
+    kept = {ref.key for ref in locked.kept}
+    others_left = tenant_id is not None and any(t != tenant_id for t in unfinished_tenants(ctx, run))
+    hand_back_to = request.expected_owner if others_left else None
+    return RunWork(run_id=run.run_id, kind=run.kind, tables=[w for w in work if w.table.key in kept],
+                   skipped=locked.skipped, held_by=locked.held_by, hand_back_to=hand_back_to)
