@@ -25,7 +25,7 @@ from tests.runtime.json_unit_executor import JsonUnitExecutor
 
 TUNING = {"page_size": 20, "records_per_file": 40, "target_chunk_records": 40}
 """Small pages and chunks, so tables split into several chunks while they run."""
-LOAD_COLUMNS = ("loaded_at", "run_id")
+LOAD_COLUMNS = ("loaded_at", "run_id", "extracted_at")
 
 
 @dataclass
