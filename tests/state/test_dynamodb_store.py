@@ -104,7 +104,7 @@ def test_a_missing_table_is_a_config_error_naming_it_and_the_fix(client) -> None
     with pytest.raises(ConfigError) as refused:
         store.list_tenants()
     message = str(refused.value)
-    assert "never-created-state" in message and "AVESA_STATE_URL" in message and "create=true" in message
+    assert "never-created-state" in message and "AVESA_STATE_URL" in message and "avesa state init" in message
 
 
 def test_no_aws_credentials_is_a_config_error(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch,

@@ -134,6 +134,11 @@ class TransactionRefused(Exception):
         self.reasons = reasons
 
 
+def _action(operation: str) -> str:
+    """The IAM action of a boto3 operation: `transact_write_items` -> `TransactWriteItems`."""
+    return "".join(part.capitalize() for part in operation.split("_"))
+
+
 class Gateway:
     """One table's calls. `put`, `update`, `delete` and `transact` return False when a condition
     failed; other errors raise (a missing table or no credentials as a ConfigError saying so)."""
@@ -155,7 +160,13 @@ class Gateway:
                 if code == "ResourceNotFoundException":
                     raise ConfigError(
                         f"the DynamoDB table {self.table} does not exist ({self._setting}): deploy the stack "
-                        f"that creates it, or add ?create=true to {self._setting} to create it (development)"
+                        f"that creates it, or create it with `avesa state init`"
+                    ) from None
+                if code in ("AccessDeniedException", "UnrecognizedClientException"):
+                    raise ConfigError(
+                        f"DynamoDB refused {operation} on the table {self.table} ({self._setting}): "
+                        f"{exc.response['Error'].get('Message') or code}; give this identity "
+                        f"dynamodb:{_action(operation)} on that table (the deployment's role has it)"
                     ) from None
                 conflict = code == "TransactionConflictException" or (
                     code == "TransactionCanceledException"
