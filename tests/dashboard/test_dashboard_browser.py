@@ -74,8 +74,11 @@ def pipeline(sandbox_admin: SandboxAdmin, tmp_path_factory: pytest.TempPathFacto
                 credentials["private_key"] = WRONG_KEY
             register_service(ctx, tenant_id=names[role], service="connectwise", credentials=credentials,
                              company_name=COMPANY if role == "hostile" else f"{role.title()} Ltd")
-        ticket = min(sandbox_admin.record_ids(p.hostile, "service/tickets"))
-        _after_change(sandbox_admin.update_record(p.hostile, "service/tickets", ticket, {"summary": SCRIPT}))
+        # every ticket carries the script: the record a failed page quotes is the first of whichever
+        # chunk asks first, which depends on timing
+        changed = [sandbox_admin.update_record(p.hostile, "service/tickets", ticket, {"summary": SCRIPT})
+                   for ticket in sandbox_admin.record_ids(p.hostile, "service/tickets")]
+        _after_change(changed[-1])
         sandbox_admin.add_fault(p.hostile, "record-without-id", table="tickets")
         p.first_run = run_sync(ctx, RunRequest()).run_id
 

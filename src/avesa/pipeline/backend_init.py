@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import TypeVar
 from urllib.parse import urlparse
 
+from avesa.domain.aws_errors import aws_access
 from avesa.domain.errors import ConfigError
 from avesa.pipeline.wiring import DynamoDBState, aws_client, build_state_store, parse_state_url
 from avesa.settings import Settings
@@ -58,16 +59,11 @@ def init_lake_bucket(settings: Settings) -> str:
 
 def _aws_call(setting: str, service: str, call):
     """`call()`, with AWS's refusals as one-line configuration errors naming the setting."""
-    from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError
+    from botocore.exceptions import ClientError
 
     try:
-        return call()
-    except NoCredentialsError:
-        raise ConfigError(f"no AWS credentials for {setting}: set AWS_PROFILE, or AWS_ACCESS_KEY_ID and "
-                          "AWS_SECRET_ACCESS_KEY, or run where a role provides them") from None
-    except EndpointConnectionError as exc:
-        raise ConfigError(f"cannot reach {service} for {setting} at {exc.kwargs.get('endpoint_url')}: check "
-                          "AWS_ENDPOINT_URL and the network") from None
+        with aws_access(service, setting, f"AWS_ENDPOINT_URL_{service.upper().replace(' ', '_')}"):
+            return call()
     except ClientError as exc:
         error = exc.response["Error"]
         reason = error.get("Message") or error["Code"]

@@ -19,9 +19,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError
+from botocore.exceptions import ClientError
 
-from avesa.domain.errors import ConfigError, NotFoundError
+from avesa.domain.aws_errors import aws_access
+from avesa.domain.errors import NotFoundError
 
 _SETTING = "AVESA_SECRETS_URL"
 
@@ -46,14 +47,8 @@ class SecretsManagerSecretStore:
         return f"{self.prefix}/{ref}"
 
     def _call(self, operation: str, **kwargs: Any) -> Any:
-        try:
+        with aws_access("Secrets Manager", _SETTING, "AWS_ENDPOINT_URL_SECRETS_MANAGER"):
             return getattr(self._client, operation)(**kwargs)
-        except NoCredentialsError:
-            raise ConfigError(f"no AWS credentials for {_SETTING}: set AWS_PROFILE, or AWS_ACCESS_KEY_ID and "
-                              "AWS_SECRET_ACCESS_KEY, or run where a role provides them") from None
-        except EndpointConnectionError as exc:
-            raise ConfigError(f"cannot reach Secrets Manager for {_SETTING} at {exc.kwargs.get('endpoint_url')}: "
-                              "check AWS_ENDPOINT_URL / AWS_ENDPOINT_URL_SECRETS_MANAGER and the network") from None
 
     def put(self, ref: str, values: dict[str, str]) -> None:
         """A new version of the secret, created the first time; one scheduled for deletion is
@@ -98,9 +93,6 @@ class SecretsManagerSecretStore:
         regard to case, so each name is checked again exactly."""
         start = f"{self.prefix}/"
         pages = self._client.get_paginator("list_secrets").paginate(Filters=[{"Key": "name", "Values": [start]}])
-        try:
+        with aws_access("Secrets Manager", _SETTING, "AWS_ENDPOINT_URL_SECRETS_MANAGER"):
             names = [s["Name"] for page in pages for s in page.get("SecretList", [])]
-        except NoCredentialsError:
-            raise ConfigError(f"no AWS credentials for {_SETTING}: set AWS_PROFILE, or AWS_ACCESS_KEY_ID and "
-                              "AWS_SECRET_ACCESS_KEY, or run where a role provides them") from None
         return sorted(name[len(start):] for name in names if name.startswith(start))

@@ -19,8 +19,9 @@ from typing import Any
 
 from boto3.dynamodb.conditions import ConditionBase, ConditionExpressionBuilder
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
-from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError
+from botocore.exceptions import ClientError
 
+from avesa.domain.aws_errors import aws_access
 from avesa.domain.errors import ConfigError
 
 Item = dict[str, Any]
@@ -154,7 +155,8 @@ class Gateway:
         """`client.<operation>(**kwargs)`, tried again while another transaction holds the item."""
         for attempt in range(CONFLICT_ATTEMPTS):
             try:
-                return getattr(self.client, operation)(**kwargs)
+                with aws_access("DynamoDB", self._setting, "AWS_ENDPOINT_URL_DYNAMODB"):
+                    return getattr(self.client, operation)(**kwargs)
             except ClientError as exc:
                 code = _code(exc)
                 if code == "ResourceNotFoundException":
@@ -173,12 +175,6 @@ class Gateway:
                     and "TransactionConflict" in _reasons(exc))
                 if not conflict or attempt == CONFLICT_ATTEMPTS - 1:
                     raise
-            except NoCredentialsError:
-                raise ConfigError(f"no AWS credentials for {self._setting}: set AWS_PROFILE, or AWS_ACCESS_KEY_ID "
-                                  "and AWS_SECRET_ACCESS_KEY, or run where a role provides them") from None
-            except EndpointConnectionError as exc:
-                raise ConfigError(f"cannot reach DynamoDB for {self._setting} at {exc.kwargs.get('endpoint_url')}: "
-                                  "check AWS_ENDPOINT_URL / AWS_ENDPOINT_URL_DYNAMODB and the network") from None
             time.sleep(random.uniform(0, 0.02 * 2**attempt))  # full jitter
         raise AssertionError("unreachable")
 
