@@ -65,7 +65,7 @@ def test_service_add_and_run_keep_the_ledger_in_dynamodb_and_the_credentials_in_
 
     # the credentials are in Secrets Manager, and nowhere else
     secrets = aws_client("secretsmanager", moto_endpoint)
-    stored = json.loads(secrets.get_secret_value(SecretId=f"{prefix}/avesa/{tenant}/connectwise")["SecretString"])
+    stored = json.loads(secrets.get_secret_value(SecretId=f"{prefix}/{tenant}/connectwise")["SecretString"])
     assert stored["private_key"] == credentials["private_key"]
     items = aws_client("dynamodb", moto_endpoint).scan(TableName=f"{prefix}-state")["Items"]
     assert items and credentials["private_key"] not in json.dumps(items)

@@ -107,7 +107,7 @@ def test_per_service_endpoints_and_aws_region_come_from_the_standard_environment
     # what landed is in moto, read with clients that name the endpoint themselves
     items = aws_client("dynamodb", moto_endpoint).scan(TableName=f"{prefix}-state")["Items"]
     assert [i["tenant_id"]["S"] for i in items] == ["acme"]
-    secret = aws_client("secretsmanager", moto_endpoint).get_secret_value(SecretId=f"{prefix}/avesa/acme/connectwise")
+    secret = aws_client("secretsmanager", moto_endpoint).get_secret_value(SecretId=f"{prefix}/acme/connectwise")
     assert "s3cr3t" in secret["SecretString"]
     assert not (tmp_path / "home").exists()  # nothing local: no state file, no key, no secrets file
 

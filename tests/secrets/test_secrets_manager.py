@@ -20,7 +20,7 @@ def client(moto_endpoint: str):
 def test_each_reference_is_one_secret_under_the_prefix_holding_the_fields_as_json(client) -> None:
     prefix = unique_prefix("sm")
     SecretsManagerSecretStore(client, prefix).put("avesa/acme/connectwise", {"private_key": "s3cr3t"})
-    value = client.get_secret_value(SecretId=f"{prefix}/avesa/acme/connectwise")["SecretString"]
+    value = client.get_secret_value(SecretId=f"{prefix}/acme/connectwise")["SecretString"]
     assert json.loads(value) == {"private_key": "s3cr3t"}
 
 
@@ -46,7 +46,7 @@ def test_a_secret_scheduled_for_deletion_is_unknown_and_writing_it_again_brings_
 
     store = SecretsManagerSecretStore(client, unique_prefix("limbo"))
     store.put("avesa/acme/connectwise", {"private_key": "old"})
-    client.delete_secret(SecretId=f"{store.prefix}/avesa/acme/connectwise", RecoveryWindowInDays=7)  # the console
+    client.delete_secret(SecretId=f"{store.prefix}/acme/connectwise", RecoveryWindowInDays=7)  # the console
     with pytest.raises(NotFoundError):
         store.get("avesa/acme/connectwise")
     store.put("avesa/acme/connectwise", {"private_key": "new"})

@@ -1,5 +1,8 @@
-"""Credentials in AWS Secrets Manager (the AWS deployment): one secret per reference, named
-`{prefix}/{ref}` (e.g. `avesa-prod/avesa/acme/connectwise`), its value the JSON of the fields.
+"""Credentials in AWS Secrets Manager (the AWS deployment): one secret per (tenant, service), named
+`{prefix}/{tenant}/{service}` — the reference (`avesa/{tenant}/{service}`) without its own
+`avesa/`, under the URL's prefix, so a deployment's `secretsmanager://avesa/prod` gives
+`avesa/prod/acme/connectwise` and one environment's functions can be allowed `avesa/{env}/*`
+and nothing of another's. Its value is the JSON of the fields.
 
 - `put` writes a new version of the secret, creating it the first time (and restoring one a
   console user scheduled for deletion, so re-adding a service never fails on a name in limbo).
@@ -25,6 +28,8 @@ from avesa.domain.aws_errors import aws_access
 from avesa.domain.errors import NotFoundError
 
 _SETTING = "AVESA_SECRETS_URL"
+REF_START = "avesa/"
+"""How every reference starts (secrets.base.secret_ref); not repeated in the secret's name."""
 
 
 def _code(exc: ClientError) -> str:
@@ -44,7 +49,10 @@ class SecretsManagerSecretStore:
         self.prefix = prefix.strip("/")
 
     def _name(self, ref: str) -> str:
-        return f"{self.prefix}/{ref}"
+        tail = ref.removeprefix(REF_START)
+        if tail == ref or not tail:
+            raise ValueError(f"secret reference {ref!r} does not start with {REF_START!r} (secrets.base.secret_ref)")
+        return f"{self.prefix}/{tail}"
 
     def _call(self, operation: str, **kwargs: Any) -> Any:
         with aws_access("Secrets Manager", _SETTING, "AWS_ENDPOINT_URL_SECRETS_MANAGER"):
@@ -95,4 +103,4 @@ class SecretsManagerSecretStore:
         pages = self._client.get_paginator("list_secrets").paginate(Filters=[{"Key": "name", "Values": [start]}])
         with aws_access("Secrets Manager", _SETTING, "AWS_ENDPOINT_URL_SECRETS_MANAGER"):
             names = [s["Name"] for page in pages for s in page.get("SecretList", [])]
-        return sorted(name[len(start):] for name in names if name.startswith(start))
+        return sorted(REF_START + name[len(start):] for name in names if name.startswith(start))
