@@ -41,7 +41,7 @@ class Settings(BaseSettings):
     catalog_path: Path | None = None
     """A folder of the user's own service specs and mappings (docs/adding-a-service.md)."""
 
-    # Concurrency caps (DESIGN.md "Concurrency and limits").
+    # Concurrency caps (docs/architecture.md, "Concurrency and limits").
     max_requests_in_flight: int = Field(default=16, ge=1)
     max_tables_per_tenant: int = Field(default=4, ge=1)
     # Requests one tenant may have in flight: below the global cap, so small tenants always get

@@ -1,5 +1,5 @@
 """Window queries: how ``change >= start and change < end and id > cursor, ordered by id`` is said
-in each API's query language. The pipeline's chunk contract (DESIGN.md) is the same everywhere;
+in each API's query language. The pipeline's chunk contract (docs/architecture.md) is the same everywhere;
 only the words differ.
 """
 

@@ -1,4 +1,4 @@
-"""Typed errors. The type decides what the engine does (see DESIGN.md "Errors"):
+"""Typed errors. The type decides what the engine does:
 
 - AuthenticationError: fail the tenant's service at once, never retry.
 - RateLimitedError: wait as the service told, then retry.
@@ -13,7 +13,20 @@ from __future__ import annotations
 
 
 class AvesaError(Exception):
-    """Base of every error AVESA raises on purpose; `str()` is what a user reads."""
+    """Base of every error AVESA raises on purpose; `str()` is what a user reads.
+
+    Every one survives pickling whatever its constructor takes, so a unit run in another process
+    (a worker pool, a test executor) hands its caller the same error, not a broken pool."""
+
+    def __reduce__(self) -> tuple:
+        return (_rebuilt, (type(self), self.args, dict(self.__dict__)))
+
+
+def _rebuilt(cls: type[AvesaError], args: tuple, state: dict) -> AvesaError:
+    error = cls.__new__(cls)
+    Exception.__init__(error, *args)
+    error.__dict__.update(state)
+    return error
 
 
 class UsageError(AvesaError):

@@ -1,4 +1,4 @@
-"""Tenant ids become part of storage paths, so only slugs are accepted (DESIGN.md, registry)."""
+"""Tenant ids become part of storage paths, so only slugs are accepted (docs/architecture.md)."""
 
 from __future__ import annotations
 

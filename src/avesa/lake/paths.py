@@ -1,4 +1,4 @@
-"""Where things live in the lake (DESIGN.md "Lake layout").
+"""Where things live in the lake (docs/architecture.md, "Data").
 
 Every path is built here from a validated tenant id and catalog names, so one tenant's data can
 only ever land under `{root}/{tenant}/`.

@@ -1,5 +1,5 @@
 """Raw Parquet files: envelope columns + the source record as JSON text, written atomically and
-never changed (DESIGN.md "Lake layout"). Works on a local root or any pyarrow filesystem URL."""
+never changed (docs/architecture.md, "Data"). Works on a local root or any pyarrow filesystem URL."""
 
 from __future__ import annotations
 

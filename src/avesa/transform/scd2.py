@@ -6,7 +6,7 @@ Vocabulary
 ``last_updated``. *key*: ``(source_service, source_id)`` within one tenant's canonical table.
 *row*: one stored row of the canonical table, i.e. one validity interval of one key.
 
-Semantics (DESIGN.md "SCD2 semantics")
+Semantics (docs/architecture.md, "SCD2 rules")
 --------------------------------------
 1. Validity comes from the source: ``effective_start_date = last_updated``; ``effective_end_date``
    is the next row's start (null for the current row); load time is never used.
