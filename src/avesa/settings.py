@@ -57,6 +57,24 @@ class Settings(BaseSettings):
     http_timeout_seconds: float = 60.0
     max_attempts: int = 6
 
+    # ---- operating: `avesa serve`, logs, metrics, data-quality counts (docs/operating.md) ----
+    # Schedules: "every 30m" / "every 2h" (intervals), a five-field cron expression ("*/15 * * * *"),
+    # or "off"; optionally per service: "every 1h; servicenow=every 30m; salesforce=0 */2 * * *".
+    # A tenant's own schedule (`avesa schedule set`) overrides these.
+    schedule: str = "every 1h"
+    full_schedule: str = "0 3 * * *"  # the daily full reconciliation (a --full run), same syntax
+    schedule_timezone: str = "UTC"  # what cron expressions' hours mean
+    serve_max_runs: int = Field(default=4, ge=1)  # runs `avesa serve` executes at once (all share the caps)
+    serve_poll_seconds: float = Field(default=30.0, gt=0)  # how often serve looks at the registry and queue
+    stop_timeout_seconds: float = Field(default=60.0, ge=0)  # SIGTERM: how long chunks may take to land files
+    log_level: str = "INFO"  # DEBUG adds one line per chunk attempt; WARNING keeps only trouble
+    log_max_bytes: int = Field(default=50_000_000, ge=0)  # $AVESA_HOME/logs/avesa.jsonl rotates past this
+    log_backups: int = Field(default=5, ge=0)  # rotated logs kept (avesa.jsonl.1 … .N)
+    progress_interval_seconds: float = Field(default=30.0, gt=0)  # plain progress lines when not on a terminal
+    # After a full sync: |source count - live canonical rows| above this fraction of the source count is
+    # reported (metric, event, `avesa status`); 0 reports any difference.
+    count_tolerance: float = Field(default=0.01, ge=0)
+
     @property
     def state_path(self) -> Path:
         return self.home / "state.sqlite3"

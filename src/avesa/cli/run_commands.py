@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -13,6 +14,9 @@ from rich.table import Table
 from rich.text import Text
 
 from avesa.cli.common import console, friendly_errors, literal, literals, load_context, nulled_summary
+from avesa.cli.metrics_output import FILE_HELP as METRICS_FILE_HELP
+from avesa.cli.metrics_output import PUSH_HELP as METRICS_PUSH_HELP
+from avesa.cli.metrics_output import writes_metrics
 from avesa.cli.progress import RichRunObserver, summary_table
 from avesa.cli.run_status import interruptions, shown_status
 from avesa.domain.errors import NotFoundError, UsageError
@@ -25,11 +29,14 @@ from avesa.runtime.local import resume_sync, run_sync
 
 
 @friendly_errors
+@writes_metrics
 def run(
     tenant: str = typer.Option(None, "--tenant", help="only this tenant"),
     service: str = typer.Option(None, "--service", help="only this service"),
     table: str = typer.Option(None, "--table", help="only this table"),
     full: bool = typer.Option(False, "--full", help="re-read everything and reconcile deletes"),
+    metrics_file: Path = typer.Option(None, "--metrics-file", help=METRICS_FILE_HELP),
+    metrics_push: str = typer.Option(None, "--metrics-push", help=METRICS_PUSH_HELP),
 ) -> None:
     """Sync tenants' data: extract to raw Parquet, then build canonical SCD2 tables.
 
