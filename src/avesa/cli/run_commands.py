@@ -17,6 +17,7 @@ from avesa.cli.common import console, friendly_errors, literal, literals, load_c
 from avesa.cli.metrics_output import FILE_HELP as METRICS_FILE_HELP
 from avesa.cli.metrics_output import PUSH_HELP as METRICS_PUSH_HELP
 from avesa.cli.metrics_output import writes_metrics
+from avesa.cli.operating_view import print_operating
 from avesa.cli.progress import RichRunObserver, summary_table
 from avesa.cli.run_status import interruptions, shown_status
 from avesa.domain.errors import NotFoundError, UsageError
@@ -116,7 +117,8 @@ def status(tenant: str = typer.Option(None, "--tenant"), limit: int = typer.Opti
     """The last runs per tenant and table, with watermarks."""
     ctx = load_context()
     latest: dict[tuple[str, str, str], object] = {}
-    for tr in ctx.state.list_table_runs(tenant_id=tenant):
+    history = ctx.state.list_table_runs(tenant_id=tenant)
+    for tr in history:
         latest.setdefault((tr.tenant_id, tr.service, tr.table), tr)
     interrupted = interruptions(ctx, ctx.state.list_runs(limit=100, status="running"), utc_now())
     table = Table("tenant / service / table", "last run (UTC)", "mode", "status", "records", "versions",
@@ -129,6 +131,7 @@ def status(tenant: str = typer.Option(None, "--tenant"), limit: int = typer.Opti
                                 f"{tr.versions_created:,}", nulled_summary(tr.nulled_values, short=True) or "-",
                                 wm.strftime("%Y-%m-%d %H:%M:%S") if wm else "-", _short_error(tr.error, key)))
     console.print(table)
+    print_operating(ctx, tenant, history, utc_now())
     runs = Table("run", "started", "status", title="recent runs", title_justify="left")
     for r in ctx.state.list_runs(limit=10):
         runs.add_row(*literals(r.run_id, r.started_at.strftime("%Y-%m-%d %H:%M:%S"),
