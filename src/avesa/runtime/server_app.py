@@ -8,6 +8,7 @@ mounts it. Without it, `/` answers with where the metrics are.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import socket
 from collections.abc import Callable
@@ -81,11 +82,11 @@ class QuietServer(uvicorn.Server):
     their files (uvicorn's would re-raise SIGTERM at exit and kill the process mid-drain)."""
 
     def capture_signals(self) -> Any:  # type: ignore[override]
-        import contextlib
-
         return contextlib.nullcontext()
 
 
 def http_server(app: ASGIApp, log_level: str) -> QuietServer:
-    config = uvicorn.Config(app, log_level=log_level.lower(), access_log=False, lifespan="off")
+    """uvicorn for `app`; its own lines (start, stop) only at debug: avesa's events say as much."""
+    quiet = "debug" if log_level.lower() == "debug" else "warning"
+    config = uvicorn.Config(app, log_level=quiet, access_log=False, lifespan="off")
     return QuietServer(config)
