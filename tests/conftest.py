@@ -80,3 +80,15 @@ def register(sandbox_admin: SandboxAdmin) -> Callable[..., str]:
         return instance
 
     return add
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[str]:
+    """moto's server over real HTTP on loopback, for the whole session (S3, DynamoDB, Secrets
+    Manager…); tests keep apart by naming their resources uniquely (`tests.aws_support`)."""
+    moto_server = pytest.importorskip("moto.server", reason="moto[server] is not installed")
+    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()

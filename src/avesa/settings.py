@@ -2,15 +2,27 @@
 
 `AVESA_HOME` (default `./avesa-data`) holds the lake (`$AVESA_HOME/lake`, unless `AVESA_LAKE_URL`
 names another root such as `s3://bucket/prefix`), the SQLite state and the encrypted secrets.
+
+Every value is checked when the settings are read: a cap of 0 would hang a run forever waiting for
+a slot, a `nan` deadline would never pass. `load_settings` turns what pydantic refuses into one
+ConfigError naming the variable, the value and what it accepts.
 """
 
 from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import Field
+from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from avesa.domain.errors import ConfigError
+
+ENV_PREFIX = "AVESA_"
+_YEAR_SECONDS = 365 * 24 * 3600
+"""Upper bound of the durations: beyond it a date computed from one overflows."""
+_Hours = Annotated[float, Field(gt=0, le=_YEAR_SECONDS / 3600, allow_inf_nan=False)]
 
 
 class Environment(StrEnum):
@@ -20,7 +32,7 @@ class Environment(StrEnum):
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="AVESA_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
 
     home: Path = Path("./avesa-data")
     lake_url: str | None = None
@@ -30,32 +42,48 @@ class Settings(BaseSettings):
     """A folder of the user's own service specs and mappings (docs/adding-a-service.md)."""
 
     # Concurrency caps (DESIGN.md "Concurrency and limits").
-    max_requests_in_flight: int = 16
-    max_tables_per_tenant: int = 4
+    max_requests_in_flight: int = Field(default=16, ge=1)
+    max_tables_per_tenant: int = Field(default=4, ge=1)
     # Requests one tenant may have in flight: below the global cap, so small tenants always get
     # slots while a large one syncs (fair scheduling).
-    max_requests_per_tenant: int = 8
-    max_chunks_per_table: int = 4
+    max_requests_per_tenant: int = Field(default=8, ge=1)
+    max_chunks_per_table: int = Field(default=4, ge=1)
     # Chunks hold up to records_per_file records in memory: this cap bounds the process's memory
     # whatever the number of tenants (2x the request cap keeps every request slot fed).
-    max_chunks_in_flight: int = 32
+    max_chunks_in_flight: int = Field(default=32, ge=1)
     # Backfill windows (chunks of a backfill run; a large window's pieces count one each) extracted
     # at once in a process: a backfill re-reads years of data and must leave the tenant's rate
     # budget to the scheduled runs (canonical-model.md: at most 5 backfill jobs at once).
     max_backfill_windows: int = Field(default=5, ge=1)
     # Chunking: records one chunk should hold; a chunk is never smaller than one page.
     # 4,000 measured best for `make bench` (chunks split themselves past 2x this; docs/benchmarks.md).
-    target_chunk_records: int = 4000
-    page_size: int = 1000
-    records_per_file: int = 5000
+    target_chunk_records: int = Field(default=4000, ge=1)
+    page_size: int = Field(default=1000, ge=1)
+    records_per_file: int = Field(default=5000, ge=1)
     # Incremental runs start this many seconds before the watermark; SCD2 makes overlap harmless.
-    lookback_seconds: int = 300
+    lookback_seconds: int = Field(default=300, ge=0, le=_YEAR_SECONDS)
     # Incremental runs also look for deletes (an id listing) once a table's last look is this old.
-    reconcile_interval_hours: float = 24.0
-    chunk_deadline_seconds: float = 600.0
-    lease_seconds: float = 900.0
-    http_timeout_seconds: float = 60.0
-    max_attempts: int = 6
+    reconcile_interval_hours: float = Field(default=24.0, le=_YEAR_SECONDS / 3600, allow_inf_nan=False)
+    chunk_deadline_seconds: float = Field(default=600.0, ge=0, le=_YEAR_SECONDS, allow_inf_nan=False)
+    lease_seconds: float = Field(default=900.0, gt=0, le=_YEAR_SECONDS, allow_inf_nan=False)
+    http_timeout_seconds: float = Field(default=60.0, gt=0, le=_YEAR_SECONDS, allow_inf_nan=False)
+    max_attempts: int = Field(default=6, ge=1, le=1000)
+    # A 429 is not a failed attempt: a request waits out rate limits for up to this long from its
+    # first 429 (the tenant's budget slows down meanwhile), then fails its table saying so.
+    rate_limit_max_wait_seconds: float = Field(default=600.0, gt=0, le=_YEAR_SECONDS, allow_inf_nan=False)
+
+    # Where state and credentials live (pipeline/wiring.py reads these; docs/architecture.md).
+    state_url: str | None = None
+    """Unset: SQLite in AVESA_HOME. `sqlite:///PATH`, a plain path, or `dynamodb://PREFIX[?region=R]`."""
+    secrets_url: str | None = None
+    """Unset: the encrypted file in AVESA_HOME. `secretsmanager://PREFIX[?region=R]`."""
+
+    # Freshness (the dashboard; alerts): how old a table's data may be before it counts as late —
+    # the time since the last completed run read the source up to. A default for every table, and
+    # overrides keyed "table", "service/table" or "tenant/service/table" (the most specific wins),
+    # e.g. AVESA_FRESHNESS_TARGETS='{"service_tickets": 2, "acme/connectwise/time_entries": 48}'.
+    freshness_target_hours: float = Field(default=24.0, gt=0, le=_YEAR_SECONDS / 3600, allow_inf_nan=False)
+    freshness_targets: dict[str, _Hours] = Field(default_factory=dict)
 
     # ---- operating: `avesa serve`, logs, metrics, data-quality counts (docs/operating.md) ----
     # Schedules: "every 30m" / "every 2h" (intervals), a five-field cron expression ("*/15 * * * *"),
@@ -64,16 +92,19 @@ class Settings(BaseSettings):
     schedule: str = "every 1h"
     full_schedule: str = "0 3 * * *"  # the daily full reconciliation (a --full run), same syntax
     schedule_timezone: str = "UTC"  # what cron expressions' hours mean
-    serve_max_runs: int = Field(default=4, ge=1)  # runs `avesa serve` executes at once (all share the caps)
-    serve_poll_seconds: float = Field(default=30.0, gt=0)  # how often serve looks at the registry and queue
-    stop_timeout_seconds: float = Field(default=60.0, ge=0)  # SIGTERM: how long chunks may take to land files
+    serve_max_runs: int = Field(default=4, ge=1, le=1000)  # runs `avesa serve` executes at once (one set of caps)
+    # how often serve looks at the registry and the backfill queue
+    serve_poll_seconds: float = Field(default=30.0, gt=0, le=_YEAR_SECONDS, allow_inf_nan=False)
+    # SIGTERM: how long running chunks may take to land their files before they are cancelled
+    stop_timeout_seconds: float = Field(default=60.0, ge=0, le=_YEAR_SECONDS, allow_inf_nan=False)
     log_level: str = "INFO"  # DEBUG adds one line per chunk attempt; WARNING keeps only trouble
-    log_max_bytes: int = Field(default=50_000_000, ge=0)  # $AVESA_HOME/logs/avesa.jsonl rotates past this
-    log_backups: int = Field(default=5, ge=0)  # rotated logs kept (avesa.jsonl.1 … .N)
-    progress_interval_seconds: float = Field(default=30.0, gt=0)  # plain progress lines when not on a terminal
+    log_max_bytes: int = Field(default=50_000_000, ge=0)  # $AVESA_HOME/logs/avesa.jsonl rotates past this (0: never)
+    log_backups: int = Field(default=5, ge=0, le=1000)  # rotated logs kept (avesa.jsonl.1 … .N)
+    # plain progress lines when the output is not a terminal
+    progress_interval_seconds: float = Field(default=30.0, gt=0, le=_YEAR_SECONDS, allow_inf_nan=False)
     # After a full sync: |source count - live canonical rows| above this fraction of the source count is
     # reported (metric, event, `avesa status`); 0 reports any difference.
-    count_tolerance: float = Field(default=0.01, ge=0)
+    count_tolerance: float = Field(default=0.01, ge=0, le=1, allow_inf_nan=False)
 
     @property
     def state_path(self) -> Path:
@@ -92,3 +123,23 @@ class Settings(BaseSettings):
         if self.lake_url:
             return self.lake_url.rstrip("/")
         return str((self.home / "lake").resolve())
+
+
+def load_settings() -> Settings:
+    """The settings from the environment, or a ConfigError naming each refused variable."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        raise ConfigError(settings_problem(exc)) from None
+
+
+def settings_problem(exc: ValidationError) -> str:
+    """`AVESA_ENV='production': input should be 'dev', 'staging' or 'prod'; …` — one line for a user,
+    each variable with its value (never the secret key's) and what it accepts."""
+    problems = []
+    for error in exc.errors():
+        field = str(error["loc"][0]) if error["loc"] else ""
+        name = f"{ENV_PREFIX}{field.upper()}"
+        shown = "" if field == "secret_key" else f"={error.get('input')!r}"
+        problems.append(f"{name}{shown}: {error['msg'][:1].lower()}{error['msg'][1:]}")
+    return "; ".join(problems) + " — set a valid value or unset it for the default (see README, Settings)"

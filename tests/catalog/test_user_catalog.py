@@ -91,3 +91,64 @@ def test_a_spec_that_is_not_json_names_the_file(tmp_path: Path) -> None:
     (tmp_path / "services" / "broken.json").write_text("{not json")
     with pytest.raises(ConfigError, match=r"broken\.json: not valid JSON"):
         load_catalog(tmp_path)
+
+
+def test_a_spec_that_is_not_utf8_names_the_file_and_the_byte(tmp_path: Path) -> None:
+    spec = _write(tmp_path, _spec()) / "services" / "acme_desk.json"
+    spec.write_bytes(spec.read_bytes().replace(b"Acme Desk", b"Acme D\xe9sk"))  # Latin-1, not UTF-8
+    with pytest.raises(ConfigError, match=r"acme_desk\.json: not UTF-8 text \(byte \d+ is 0xe9\); save it as UTF-8"):
+        load_catalog(tmp_path)
+
+
+def test_a_mapping_nested_beyond_what_the_parser_goes_names_the_file(tmp_path: Path) -> None:
+    _write(tmp_path, _spec(), _mapping())
+    deep = tmp_path / "mappings" / "acme_desk" / "companies.json"
+    deep.write_text("[" * 200_000 + "]" * 200_000)
+    with pytest.raises(ConfigError, match=r"companies\.json: nested too deeply"):
+        load_catalog(tmp_path)
+
+
+@pytest.mark.parametrize("name", ["../evil", "a/b", "..", "with space", ".hidden", "back\\slash", ""])
+def test_a_table_name_that_is_not_a_safe_folder_name_is_refused(name: str, tmp_path: Path) -> None:
+    spec = _spec()
+    spec["tables"] = {name: spec["tables"]["companies"]}
+    with pytest.raises(ConfigError, match=r"acme_desk\.json: tables: .*table name\(s\) .* not allowed.*\(no '/'"):
+        load_catalog(_write(tmp_path, spec))
+
+
+def test_a_canonical_table_name_that_is_not_a_slug_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "canonical").mkdir()
+    (tmp_path / "canonical" / "evil.json").write_text(json.dumps(
+        {"canonical_table": "../tickets", "columns": [{"name": "id", "type": "string"}]}))
+    with pytest.raises(ConfigError, match=r"evil\.json: canonical_table: String should match pattern"):
+        load_catalog(tmp_path)
+
+
+def test_a_mapping_naming_a_missing_field_or_table_names_its_file(tmp_path: Path) -> None:
+    mapping_file = tmp_path / "mappings" / "acme_desk" / "companies.json"
+    _write(tmp_path, _spec(), _mapping(phone_number="phone"))
+    with pytest.raises(ConfigError, match=rf"^{mapping_file}: mapping acme_desk/companies: reads field\(s\) "
+                                          r"\['phone'\]"):
+        load_catalog(tmp_path)
+    _write(tmp_path, _spec(), {**_mapping(), "source_table": "customers"})
+    with pytest.raises(ConfigError, match=rf"^{mapping_file}: .*service acme_desk has no table 'customers'"):
+        load_catalog(tmp_path)
+    _write(tmp_path, _spec(), _mapping(favourite_colour="name"))
+    with pytest.raises(ConfigError, match=rf"^{mapping_file}: .*columns not in canonical companies"):
+        load_catalog(tmp_path)
+
+
+def test_a_spec_whose_id_field_is_not_among_its_fields_names_its_file(tmp_path: Path) -> None:
+    spec = _spec()
+    spec["tables"]["companies"]["id_field"] = "uuid"
+    with pytest.raises(ConfigError, match=rf"^{tmp_path / 'services' / 'acme_desk.json'}: service acme_desk table "
+                                          r"companies: id/change/deleted field\(s\) \['uuid'\]"):
+        load_catalog(_write(tmp_path, spec))
+
+
+def test_a_source_table_mapped_twice_names_both_files(tmp_path: Path) -> None:
+    _write(tmp_path, _spec(), _mapping())
+    (tmp_path / "mappings" / "acme_desk" / "companies_again.json").write_text(json.dumps(_mapping()))
+    with pytest.raises(ConfigError, match=r"companies_again\.json: acme_desk/companies is mapped twice \(also in "
+                                          r".*companies\.json\)"):
+        load_catalog(tmp_path)

@@ -162,3 +162,30 @@ def test_a_tenants_request_budget_can_be_overridden_and_cleared(sandbox_admin: S
         assert refused.exit_code == 2
     unknown = runner.invoke(app, ["service", "limit", "--tenant-id", name, "--service", "salesforce", "--burst", "3"])
     assert unknown.exit_code == 2 and "known services: connectwise" in unknown.output
+
+
+def test_a_run_that_skipped_every_tenant_for_another_run_says_so_and_exits_3(
+        sandbox_admin: SandboxAdmin, new_instance, avesa_home: Path) -> None:
+    from avesa.domain.timeutil import utc_now
+    from avesa.pipeline.context import PipelineContext
+    from avesa.settings import Settings
+
+    busy, free = new_instance("busy"), new_instance("free")
+    for name in (busy, free):
+        added = runner.invoke(app, ["service", "add", "--tenant-id", name, "--company-name", name.title(), "--service",
+                                    "connectwise", "--tables", "company_companies"], env=_env_for(sandbox_admin, name))
+        assert added.exit_code == 0, added.output
+    ctx = PipelineContext.from_settings(Settings(home=avesa_home))
+    ctx.state.create_run("run-holder", utc_now(), {}, ctx.owner)  # a live run (this very process) holds `busy`
+    assert ctx.state.lock_tenant(busy, "run-holder", ctx.owner, utc_now(), lambda run, owner: False) is None
+
+    held = runner.invoke(app, ["run", "--tenant", busy])
+    assert held.exit_code == 3, held.output
+    assert f"nothing synced: other runs hold every tenant this run would sync — {busy} (run run-holder)" in held.output
+    assert "avesa jobs cancel run-holder" in held.output and "nothing to run" not in held.output
+    assert not ctx.state.list_table_runs(tenant_id=busy)
+
+    partly = runner.invoke(app, ["run"])  # the free tenant syncs; the held one is reported, not an error
+    assert partly.exit_code == 0, partly.output
+    assert f"skipped {busy}: being synced by run run-holder" in partly.output
+    assert {tr.tenant_id for tr in ctx.state.list_table_runs()} == {free}

@@ -128,6 +128,9 @@ def test_serve_runs_on_schedule_exposes_the_ledgers_numbers_and_stops_cleanly(
             assert abs(lag - (now - watermark).total_seconds()) < 5
         assert metrics[("avesa_tenant_tables_total", (("tenant", tenant),))] == len(history)
         assert metrics[("avesa_tenant_failures_total", (("tenant", tenant),))] == 0
+        # the dashboard on the same port, at /
+        page = httpx.get(f"{served.url}/", timeout=10)
+        assert page.status_code == 200 and "text/html" in page.headers["content-type"] and tenant in page.text
         # OpenMetrics when the scraper asks for it
         open_metrics = httpx.get(f"{served.url}/metrics", headers={"Accept": "application/openmetrics-text"})
         assert open_metrics.headers["content-type"].startswith("application/openmetrics-text")
@@ -138,6 +141,7 @@ def test_serve_runs_on_schedule_exposes_the_ledgers_numbers_and_stops_cleanly(
     assert code == 0, "\n".join(served.lines)
     output = "\n".join(served.lines)
     assert "serve_stopped" in output and "stopped; interrupted runs resume at the next start" in output
+    assert "dashboard at /" in output and "no dashboard" not in output
     assert "run_started" in output and "table_finished" in output  # the console log of a process off a terminal
 
 

@@ -132,3 +132,23 @@ def test_a_malformed_page_is_bad_data_naming_the_page(sandbox_admin: SandboxAdmi
     with pytest.raises(BadDataError, match="page 1: response is not valid JSON") as info:
         asyncio.run(_collect(_connector(sandbox_admin, name), "service_tickets", EPOCH, FAR))
     assert info.value.table == "service_tickets" and info.value.tenant_id == name
+
+
+def test_an_id_listing_out_of_order_fails_instead_of_skipping_ids(sandbox_admin: SandboxAdmin,
+                                                                   new_instance: Callable[..., str]) -> None:
+    """A listing that skipped ids would have a reconciliation close their records as deleted."""
+    name = new_instance()
+
+    async def listed() -> list[str]:
+        connector = _connector(sandbox_admin, name)
+        try:
+            return [rid async for page in connector.list_ids("company_companies") for rid in page]
+        finally:
+            await connector.aclose()
+
+    everything = asyncio.run(listed())
+    sandbox_admin.add_fault(name, "ids-descending", table="company/companies", count=100)
+    with pytest.raises(BadDataError, match=r"listing ids: ids not ascending past the cursor"):
+        asyncio.run(listed())
+    sandbox_admin.clear_faults(name)
+    assert asyncio.run(listed()) == everything

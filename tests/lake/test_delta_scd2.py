@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pyarrow as pa
@@ -139,6 +140,32 @@ def test_any_batch_order_gives_the_same_table(uri, tmp_path):
     assert stored(uri) == stored(other)
     reference, _ = merge_versions(None, table([r for b in batches for r in b]), BUSINESS)
     assert stored(uri) == canonical(reference)
+
+
+def test_the_later_extraction_wins_an_instant_whatever_the_batch_order(uri, tmp_path):
+    # two edits in one second of the source's clock, read by two runs; a third run re-reads the second
+    batches = [[v("1", 0, "a", extracted=0), v("2", 1, "p", extracted=0)],
+               [v("1", 1, "x", run=1, extracted=1)],
+               [v("1", 1, "y", run=2, extracted=2), v("2", 1, "p", deleted=True, extracted=2)],
+               [v("1", 1, "y", run=3, extracted=3)]]
+    for b in batches:
+        apply(uri, b, target_file_rows=1)
+    other = str(tmp_path / "reversed")
+    for b in reversed(batches):
+        apply(other, b, target_file_rows=1)
+    assert stored(uri) == stored(other)
+    rows = stored(uri)
+    assert [(r["source_id"], r["name"], r["is_deleted"], r["run_id"], r["is_current"]) for r in rows] == [
+        ("1", "a", False, "run-001", False), ("1", "y", False, "run-003", True), ("2", "p", True, "run-001", True)]
+    assert_invariants(DeltaTable(uri).to_pyarrow_table())
+
+
+def test_consecutive_deletes_are_one_deleted_row(uri):
+    apply(uri, [v("1", 1, "a")])
+    apply(uri, [v("1", 2, "a", deleted=True, extracted=2)])
+    result = apply(uri, [v("1", 3, "b", deleted=True, extracted=3)])  # a delete repeating other values
+    assert result.stats.unchanged_skipped == 1
+    assert [(r["is_deleted"], r["is_current"]) for r in stored(uri)] == [(False, False), (True, True)]
 
 
 # -------------------------------------------------------------------------------- the stats
@@ -344,3 +371,88 @@ def test_memory_is_bounded_by_a_file_and_the_affected_keys(uri, monkeypatch):
     assert result.stats.rows_closed == 10
     assert max(reads) <= 50
     assert sum(computed) == 10  # only the changed keys' current rows reached the timeline logic
+
+
+# ------------------------------------------------------------------ statistics at the edges
+
+ASTRAL_IDS = ["\U0001F600", "id-\U00020000", "\U0001F468\u200d\U0001F4BB", "\U00010000x", "z\U0010FFFD", "plain"]
+
+
+def delta_reader(uri: str) -> ds.Dataset:
+    """deltalake's own dataset: it prunes files with the add actions' statistics, as written."""
+    return DeltaTable(uri).to_pyarrow_dataset()
+
+
+def test_keys_outside_the_basic_multilingual_plane_keep_one_current_row(uri):
+    apply(uri, [v(k, 1, "a") for k in ASTRAL_IDS], target_file_rows=1)  # a file per key
+    apply(uri, [v(k, 2, "b") for k in ASTRAL_IDS], target_file_rows=1)
+    rows = stored(uri)
+    assert_invariants(DeltaTable(uri).to_pyarrow_table())
+    assert sorted(r["source_id"] for r in rows if r["is_current"]) == sorted(ASTRAL_IDS)
+    assert all(r["name"] == "b" for r in rows if r["is_current"])
+    for key in ASTRAL_IDS:  # the statistics round-trip: a filtered read finds every key's rows
+        got = delta_reader(uri).to_table(filter=ds.field("source_id") == key)
+        assert sorted(got.column("name").to_pylist()) == ["a", "b"], key
+
+
+def test_files_written_with_escaped_statistics_are_still_merged_right(uri, monkeypatch):
+    """Tables written before statistics went out as UTF-8 hold surrogate escapes deltalake decodes
+    wrongly (U+20000 as U+10000): their bounds are not trusted, so the merge still finds the row."""
+    real = delta_tables._stats
+
+    def escaped(table: pa.Table) -> str:
+        return json.dumps(json.loads(real(table)))  # what the old writer wrote: ASCII escapes
+
+    monkeypatch.setattr(delta_tables, "_stats", escaped)
+    apply(uri, [v(k, 1, "a") for k in ASTRAL_IDS], target_file_rows=1)
+    monkeypatch.undo()
+    apply(uri, [v(k, 2, "b") for k in ASTRAL_IDS], target_file_rows=1)
+    assert_invariants(DeltaTable(uri).to_pyarrow_table())
+    for key in ASTRAL_IDS:  # AVESA's own reads do not trust those bounds either
+        got = canonical_dataset(uri).to_table(filter=ds.field("source_id") == key)
+        assert sorted(got.column("name").to_pylist()) == ["a", "b"], key
+
+
+def test_long_and_astral_string_bounds_still_bound_their_values(uri):
+    long_ids = ["k" * 63 + "\U00020000" + "tail", "k" * 70, "\U0010FFFF" * 80 + "x", "k" * 64]
+    apply(uri, [v(k, 1, "a") for k in long_ids], target_file_rows=2)
+    for key in long_ids:
+        got = delta_reader(uri).to_table(filter=ds.field("source_id") == key)
+        assert got.column("source_id").to_pylist() == [key]
+
+
+EDGE_TIMES = [datetime(1, 1, 1, tzinfo=UTC), datetime(999, 12, 31, 23, 59, 59, 999_999, tzinfo=UTC),
+              datetime(1000, 1, 1, tzinfo=UTC), datetime(9999, 1, 1, tzinfo=UTC),
+              datetime(9999, 12, 31, 23, 59, 59, 999_000, tzinfo=UTC),
+              datetime(9999, 12, 31, 23, 59, 59, 999_999, tzinfo=UTC)]
+
+
+@pytest.mark.parametrize("files", [1, 100])
+def test_timestamps_at_the_calendar_edges_survive_filtered_reads(uri, files):
+    rows = [{**v(str(i), 0, "a"), "last_updated": t} for i, t in enumerate(EDGE_TIMES)]
+    apply(uri, rows, target_file_rows=files)
+    ts = pa.timestamp("us", "UTC")
+    for i, t in enumerate(EDGE_TIMES):
+        for expr in (ds.field("last_updated") == pa.scalar(t, ts), ds.field("effective_start_date") >= pa.scalar(t, ts),
+                     ds.field("effective_start_date") <= pa.scalar(t, ts)):
+            got = set(delta_reader(uri).to_table(filter=expr).column("source_id").to_pylist())
+            assert str(i) in got, (t, str(expr))
+    # a later version of the year-1 key closes its row: the merge found it through the same statistics
+    apply(uri, [{**v("0", 0, "b"), "last_updated": datetime(1, 1, 2, tzinfo=UTC)}], target_file_rows=files)
+    assert [(r["name"], r["is_current"]) for r in stored(uri) if r["source_id"] == "0"] == [("a", False), ("b", True)]
+
+
+def test_filters_on_columns_without_file_statistics_find_their_rows(uri):
+    """Business columns carry no file statistics; a filtered read (pyarrow or DuckDB over the
+    dataset) must read the files rather than skip them."""
+    import duckdb
+
+    apply(uri, [v("1", 1, "a", amount=7), v("1", 2, "b", amount=7), v("2", 1, "c", amount=8)])
+    dataset = canonical_dataset(uri)
+    assert dataset.to_table(filter=ds.field("name") == "b").column("source_id").to_pylist() == ["1"]
+    assert dataset.to_table(filter=ds.field("amount") == 7).num_rows == 2
+    con = duckdb.connect()
+    con.register("companies", dataset)
+    current = con.sql("SELECT count(*) FROM companies WHERE amount = 7 AND effective_end_date IS NULL")
+    assert current.fetchall() == [(1,)]
+    assert con.sql("SELECT source_id FROM companies WHERE name = 'c'").fetchall() == [("2",)]

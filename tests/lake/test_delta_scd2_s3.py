@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import pyarrow as pa
+import pyarrow.dataset as ds
 import pytest
 
-from avesa.lake.delta_tables import merge_scd2, read_canonical
+from avesa.lake.delta_tables import canonical_dataset, merge_scd2, read_canonical
 from avesa.transform.scd2 import merge_versions
-from tests.transform.scd2_support import BUSINESS, canonical, table, v
+from tests.transform.scd2_support import ASTRAL_KEYS, BUSINESS, EDGE_INSTANTS, TS, canonical, table, v
 
 moto_server = pytest.importorskip("moto.server", reason="moto[server] is not installed")
 boto3 = pytest.importorskip("boto3")
@@ -42,3 +44,17 @@ def test_merge_into_s3(s3_options):
     assert canonical(read_canonical(uri, storage_options=s3_options)) == canonical(reference)
     again = merge_scd2(uri, table(first + late), BUSINESS, storage_options=s3_options)
     assert again.table_version is None and again.stats.duplicates == 4
+
+
+def test_edge_keys_and_stamps_on_s3_survive_filtered_reads(s3_options):
+    uri = "s3://lake/acme/canonical/edges"
+    rows = [{**v(f"{ASTRAL_KEYS[i % len(ASTRAL_KEYS)]}-{i}", 0, "a"), "last_updated": stamp}
+            for i, stamp in enumerate(EDGE_INSTANTS)]
+    merge_scd2(uri, table(rows), BUSINESS, storage_options=s3_options, target_file_rows=1)
+    dataset = canonical_dataset(uri, storage_options=s3_options)
+    for row in rows:
+        by_key = dataset.to_table(filter=ds.field("source_id") == row["source_id"])
+        by_stamp = dataset.to_table(filter=ds.field("last_updated") == pa.scalar(row["last_updated"], TS))
+        assert by_key.column("source_id").to_pylist() == [row["source_id"]]
+        assert row["source_id"] in by_stamp.column("source_id").to_pylist()
+    assert dataset.to_table(filter=ds.field("name") == "a").num_rows == len(rows)  # no file statistics on name

@@ -4,6 +4,7 @@ beside the scheduled sync, continuing an interrupted backfill, and the cap on wi
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import subprocess
@@ -32,14 +33,23 @@ SINCE = datetime(2023, 12, 1, tzinfo=UTC)  # before the sandbox's data window (2
 TABLES = {"service_tickets": "service/tickets", "time_entries": "time/entries",
           "company_companies": "company/companies", "company_contacts": "company/contacts"}
 CANONICAL = ("tickets", "time_entries", "companies", "contacts")
-LOAD_COLUMNS = {"run_id", "loaded_at"}  # say when a row was loaded, not what the source said
+# say when a version was read and loaded, not what the source said: a re-read refreshes them
+LOAD_COLUMNS = {"run_id", "loaded_at", "extracted_at"}
+
+
+def _without_load(row: dict) -> dict:
+    out = {k: v for k, v in row.items() if k not in LOAD_COLUMNS}
+    if out.get("absorbed_versions"):
+        entries = json.loads(out["absorbed_versions"])
+        out["absorbed_versions"] = [{k: v for k, v in e.items() if k not in LOAD_COLUMNS} for e in entries]
+    return out
 
 
 def _history(ctx: PipelineContext, tenant: str) -> dict[str, list[dict]]:
     """Every canonical row of the tenant but its load metadata, in a stable order."""
     tables = {}
     for name in CANONICAL:
-        rows = [{k: v for k, v in r.items() if k not in LOAD_COLUMNS} for r in canonical(ctx, tenant, name).to_pylist()]
+        rows = [_without_load(r) for r in canonical(ctx, tenant, name).to_pylist()]
         tables[name] = sorted(rows, key=lambda r: (r["source_table"], r["source_id"], r["effective_start_date"]))
     return tables
 

@@ -45,9 +45,15 @@ from avesa.settings import Settings
 
 
 def run_unit(env: dict[str, str], name: str, payload: str) -> str:
-    """One unit in a fresh context, JSON in and JSON out (what a Lambda handler does)."""
+    """One unit in a fresh context built from `env` (over this process's environment), JSON in and
+    JSON out (what a Lambda handler does). The process's environment is left as it was."""
+    before = dict(os.environ)
     os.environ.update(env)
-    ctx = PipelineContext.from_settings(Settings())
+    try:
+        ctx = PipelineContext.from_settings(Settings())
+    finally:
+        os.environ.clear()
+        os.environ.update(before)
 
     async def call() -> dict[str, Any] | None:
         try:

@@ -116,3 +116,19 @@ def test_a_slot_missed_while_nothing_ran_is_seen_once_by_the_next_start() -> Non
     assert schedules.slot_passed_since(hourly, *args, slot, slot + timedelta(hours=1))
     assert schedules.slot_passed_since(hourly, *args, slot, slot + timedelta(hours=9))  # nine missed: still once
     assert not schedules.slot_passed_since(schedules.Schedule("off", "tenant"), *args, None, NOW)
+
+
+def test_the_dashboard_alone_reads_the_next_runs_from_the_registry(tmp_path) -> None:
+    from avesa.domain.registry import Tenant
+    from avesa.state.sqlite_store import SqliteStateStore
+
+    settings = Settings(home=tmp_path, schedule="every 1h", full_schedule="off")
+    store = SqliteStateStore(settings.state_path)
+    store.put_tenant(Tenant(tenant_id="acme", company_name="Acme", created_at=NOW))
+    store.put_tenant(Tenant(tenant_id="gone", company_name="Gone", enabled=False, created_at=NOW))
+    store.put_service(_config())
+    store.put_service(_config().model_copy(update={"tenant_id": "gone"}))
+    store.close()
+    found = schedules.next_run_times(settings, NOW)
+    assert found == {("acme", "connectwise"): schedules.next_run(schedules.Schedule("every 1h", "AVESA_SCHEDULE"),
+                                                                 "acme", "connectwise", "incremental", UTC, NOW)}

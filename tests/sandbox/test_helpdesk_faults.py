@@ -158,3 +158,14 @@ def test_record_without_id_drops_only_the_first_records_id(hd_fresh: HdClient, a
     broken = hd_fresh.ok("contacts", limit=3)
     assert broken["data"][0] == {k: v for k, v in whole["data"][0].items() if k != "id"}
     assert broken["data"][1:] == whole["data"][1:] and broken["total"] == whole["total"]
+
+
+def test_ids_descending_ignores_the_sort_but_keeps_the_keyset_condition(hd_fresh: HdClient,
+                                                                        admin: SandboxAdmin) -> None:
+    ids = [r["id"] for r in hd_fresh.ok("contacts", limit=500)["data"]]
+    admin.add_fault(hd_fresh.name, "ids-descending", table="contacts", count=2)
+    top = hd_fresh.ok("contacts", limit=3, sort="id")
+    assert [r["id"] for r in top["data"]] == sorted(ids, reverse=True)[:3] and top["has_more"] is True
+    after = hd_fresh.ok("contacts", limit=3, sort="id", after_id=ids[-3])
+    assert [r["id"] for r in after["data"]] == [ids[-1], ids[-2]]
+    assert [r["id"] for r in hd_fresh.ok("contacts", limit=3)["data"]] == ids[:3], "two requests, then as asked"

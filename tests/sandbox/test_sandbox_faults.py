@@ -152,3 +152,15 @@ def test_record_without_id_drops_only_the_first_records_id(admin: SandboxAdmin, 
     assert "id" not in first and first == {k: v for k, v in whole[0].items() if k != "id"}
     assert rest == whole[1:]
     assert cw.get(TICKETS, pageSize=3, orderBy="id asc").json() == whole
+
+
+def test_ids_descending_ignores_order_by_but_keeps_the_conditions(admin: SandboxAdmin,
+                                                                  fresh: tuple[str, CwClient]) -> None:
+    name, cw = fresh
+    ids = [r["id"] for r in cw.get(TICKETS, pageSize=1000, orderBy="id asc").json()]
+    admin.add_fault(name, "ids-descending", table="tickets", count=2)
+    top = cw.get(TICKETS, pageSize=3, orderBy="id asc").json()
+    assert [r["id"] for r in top] == sorted(ids, reverse=True)[:3]
+    after = cw.get(TICKETS, pageSize=3, orderBy="id asc", conditions=f"id>{ids[-3]}").json()
+    assert [r["id"] for r in after] == [ids[-1], ids[-2]]
+    assert [r["id"] for r in cw.get(TICKETS, pageSize=3, orderBy="id asc").json()] == ids[:3]

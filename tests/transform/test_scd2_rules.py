@@ -4,8 +4,10 @@ tests/lake/test_delta_scd2.py)."""
 from __future__ import annotations
 
 import json
+import struct
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 
 from avesa.domain.errors import AvesaError
@@ -229,3 +231,87 @@ def test_check_timeline_reports_broken_tables():
     assert check_timeline(t) == []
     broken = t.set_column(t.schema.get_field_index("is_current"), "is_current", pa.array([True, True]))
     assert any("is_current" in p for p in check_timeline(broken))
+
+
+# ------------------------------------------------------------------------ edges of the rules
+
+
+def test_at_one_instant_the_later_extraction_wins_in_any_batch_order():
+    # two edits in one whole second of the source's clock: run 1 read the first, run 2 the second
+    first = v("1", 1, "x", run=1, extracted=1)
+    second = v("1", 1, "y", run=2, extracted=2)
+    for batches in ([[first], [second]], [[second], [first]], [[first, second]], [[second, first], [first]]):
+        t = None
+        for b in batches:
+            t, _ = merge(t, b)
+        rows = canonical(t)
+        assert [(r["name"], r["run_id"], r["is_current"]) for r in rows] == [("y", "run-002", True)], batches
+    # a full sync re-reads the second edit: it stays; a re-read of the first cannot bring it back
+    t, stats = merge(t, [v("1", 1, "y", run=3, extracted=3)])
+    assert [(r["name"], r["run_id"]) for r in canonical(t)] == [("y", "run-003")]
+    assert stats.duplicates == 1 and stats.new_versions == 0
+
+
+def test_the_later_extraction_beats_a_delete_at_the_same_instant():
+    deleted = v("1", 1, "x", deleted=True, extracted=1)
+    recreated = v("1", 1, "x", extracted=2)
+    for rows in ([deleted, recreated], [recreated, deleted]):
+        t, _ = merge(merge(None, rows[:1])[0], rows[1:])
+        assert [(r["is_deleted"], r["is_current"]) for r in canonical(t)] == [(False, True)]
+
+
+def test_a_reextracted_version_refreshes_its_row_and_counts_as_a_duplicate():
+    t, _ = merge(None, [v("1", 1, "a", run=1, extracted=1), v("1", 5, "b", run=1, extracted=1)])
+    t, stats = merge(t, [v("1", 5, "b", run=2, extracted=2)])
+    assert stats.duplicates == 1 and stats.new_versions == stats.unchanged_skipped == 0
+    assert stats.rows_updated == 1 and stats.rows_inserted == 0
+    assert [(r["name"], r["run_id"]) for r in canonical(t)] == [("a", "run-001"), ("b", "run-002")]
+    again, stats = merge(t, [v("1", 5, "b", run=2, extracted=2)])  # the same extraction again
+    assert canonical(again) == canonical(t) and stats.rows_updated == 0
+
+
+def test_consecutive_deletes_with_different_values_are_one_deleted_row():
+    live = v("1", 1, "a")
+    deletes = [v("1", 3, "a", deleted=True), v("1", 5, "z", amount=9, deleted=True)]
+    t, stats = merge(None, [live, *deletes])
+    rows = canonical(t)
+    assert [(r["name"], r["is_deleted"], r["is_current"]) for r in rows] == [("a", False, False), ("a", True, True)]
+    assert absorbed_times(rows[1]) == [at(5)] and stats.unchanged_skipped == 1
+    assert check_timeline(t) == []
+    # a late live version between them splits them again: the second delete comes back as it was
+    late = v("1", 4, "b")
+    split, _ = merge(t, [late])
+    assert [(r["name"], r["amount"], r["is_deleted"]) for r in canonical(split)] == [
+        ("a", 1, False), ("a", 1, True), ("b", 1, False), ("z", 9, True)]
+    assert canonical(split) == canonical(merge(None, [late, *deletes[::-1], live])[0])
+
+
+def _bits(x: float) -> bytes:
+    return struct.pack("<d", x)
+
+
+OTHER_NAN = struct.unpack("<d", bytes.fromhex("0100f8ffffffffff"))[0]  # a NaN with another payload
+
+
+@pytest.mark.parametrize("values", [(0.0, -0.0), (float("nan"), OTHER_NAN)])
+def test_one_float_value_is_stored_alike_whichever_representation_came_first(values):
+    a, b = (v("1", 1, "a", score=x) for x in values)
+    one, _ = merge(merge(None, [a])[0], [b])
+    other, _ = merge(merge(None, [b])[0], [a])
+    assert one.num_rows == other.num_rows == 1
+    assert _bits(one.column("score")[0].as_py()) == _bits(other.column("score")[0].as_py())
+    assert canonical(one) == canonical(other)
+
+
+def test_nanoseconds_that_would_make_two_versions_one_are_refused():
+    t = table([v("1", 1, "a"), v("1", 1, "b"), v("2", 1, "c")])
+    ns = pc.add(pc.cast(t.column("last_updated"), pa.timestamp("ns", tz="UTC")).cast(pa.int64()),
+                pa.array([100, 900, 5], pa.int64())).cast(pa.timestamp("ns", tz="UTC"))
+    with pytest.raises(InvalidVersionsError, match="nanoseconds"):
+        merge_versions(None, t.set_column(t.schema.get_field_index("last_updated"), "last_updated", ns), BUSINESS)
+    fine = pa.array([0, 1_000, 5], pa.int64())  # a microsecond apart: both kept, truncation is harmless
+    ns = pc.add(pc.cast(t.column("last_updated"), pa.timestamp("ns", tz="UTC")).cast(pa.int64()),
+                fine).cast(pa.timestamp("ns", tz="UTC"))
+    kept, _ = merge_versions(None, t.set_column(t.schema.get_field_index("last_updated"), "last_updated", ns),
+                             BUSINESS)
+    assert [r["name"] for r in canonical(kept)] == ["a", "b", "c"]

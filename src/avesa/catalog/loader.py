@@ -33,10 +33,21 @@ def _label(path: Traversable) -> str:
 
 
 def _load_model(path: Traversable, model: type[M]) -> M:
+    """The file as `model`, or a ConfigError naming the file and what is wrong with it: not UTF-8,
+    not JSON, nested deeper than the parser goes, or not what `model` describes."""
+    raw = path.read_bytes()
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{_label(path)}: not UTF-8 text (byte {exc.start} is {raw[exc.start]:#04x}); save it as "
+                          "UTF-8") from None
+    try:
+        data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ConfigError(f"{_label(path)}: not valid JSON ({exc})") from exc
+    except RecursionError:
+        raise ConfigError(f"{_label(path)}: nested too deeply to be a catalog file (a spec or mapping needs a few "
+                          "levels); check what wrote it") from None
     try:
         return model.model_validate(data)
     except ValidationError as exc:
@@ -58,15 +69,23 @@ class Catalog:
         services: dict[str, ServiceSpec],
         canonical: dict[str, CanonicalTable],
         mappings: list[Mapping],
+        files: dict[object, str] | None = None,
     ) -> None:
+        """`files` names the file each spec (by service name) and mapping (by (service, table)) came
+        from, so that a cross-check error says which file to fix."""
         self.services = services
         self.canonical = canonical
         self._mappings = {(m.source_service, m.source_table): m for m in mappings}
+        self._files = files or {}
         self._check()
+
+    def _in_file(self, key: object, what: str) -> str:
+        label = self._files.get(key)
+        return f"{label}: {what}" if label else what
 
     def _check(self) -> None:
         for (service, table), mapping in self._mappings.items():
-            where = f"mapping {service}/{mapping.canonical_table}"
+            where = self._in_file((service, table), f"mapping {service}/{mapping.canonical_table}")
             if service not in self.services:
                 raise ConfigError(f"{where}: unknown service {service!r}")
             if table not in self.services[service].tables:
@@ -84,8 +103,9 @@ class Catalog:
                 named = [table_spec.id_field, table_spec.change_field, table_spec.deleted_field]
                 missing = sorted({f for p in named if p and (f := source_fields(p)) and f not in declared})
                 if declared and missing:
-                    raise ConfigError(f"service {spec.service} table {name}: id/change/deleted field(s) {missing} "
-                                      "are not in the table's `fields`; add them or fix the names")
+                    where = self._in_file(spec.service, f"service {spec.service} table {name}")
+                    raise ConfigError(f"{where}: id/change/deleted field(s) {missing} are not in the table's "
+                                      "`fields`; add them or fix the names")
 
     @staticmethod
     def _check_source_fields(where: str, spec: ServiceSpec, table: str, mapping: Mapping) -> None:
@@ -148,6 +168,7 @@ def _load_catalog(extra_path: str | None) -> Catalog:
     services: dict[str, ServiceSpec] = {}
     canonical: dict[str, CanonicalTable] = {}
     mappings: list[Mapping] = []
+    files: dict[object, str] = {}
     for index, root in enumerate(roots):
         for path in _json_files(root / "services"):
             spec = _load_model(path, ServiceSpec)
@@ -155,16 +176,18 @@ def _load_catalog(extra_path: str | None) -> Catalog:
                 origin = "built in" if index else "defined twice"
                 raise ConfigError(f"{_label(path)}: service {spec.service!r} is {origin}; give it another name")
             services[spec.service] = spec
+            files[spec.service] = _label(path)
         for path in _json_files(root / "canonical"):
             table = _load_model(path, CanonicalTable)
             if table.canonical_table in canonical:
                 raise ConfigError(f"{_label(path)}: canonical table {table.canonical_table!r} already exists")
             canonical[table.canonical_table] = table
-        mappings.extend(_load_model(p, Mapping) for p in _mapping_files(root))
-    seen: set[tuple[str, str]] = set()
-    for mapping in mappings:
-        key = (mapping.source_service, mapping.source_table)
-        if key in seen:
-            raise ConfigError(f"{'/'.join(key)} is mapped twice; one source table feeds one canonical table")
-        seen.add(key)
-    return Catalog(services, canonical, mappings)
+        for path in _mapping_files(root):
+            mapping = _load_model(path, Mapping)
+            key = (mapping.source_service, mapping.source_table)
+            if key in files:
+                raise ConfigError(f"{_label(path)}: {'/'.join(key)} is mapped twice (also in {files[key]}); one "
+                                  "source table feeds one canonical table")
+            mappings.append(mapping)
+            files[key] = _label(path)
+    return Catalog(services, canonical, mappings, files)

@@ -5,9 +5,14 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 _TEMPLATE_FIELD = re.compile(r"\{([a-zA-Z_][a-zA-Z0-9_]*)\}")
+TABLE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,79}$")
+"""A source table's name is a folder of the lake (`{tenant}/raw/{service}/{table}/`): like a tenant id,
+nothing that could leave it or name another (`/`, `..`, spaces). Salesforce's `Account` is one."""
+CANONICAL_TABLE_NAME = r"^[a-z][a-z0-9_]{0,62}$"
+"""A canonical table is a lake folder and a view name in `avesa query`."""
 
 ColumnType = Literal["string", "int64", "float64", "bool", "timestamp"]
 
@@ -219,6 +224,16 @@ class ServiceSpec(_Strict):
     backfill: BackfillDefaults = Field(default_factory=BackfillDefaults)
     tables: dict[str, TableSpec]
 
+    @field_validator("tables")
+    @classmethod
+    def _table_names_are_path_safe(cls, tables: dict[str, TableSpec]) -> dict[str, TableSpec]:
+        bad = [name for name in tables if not TABLE_NAME.match(name)]
+        if bad:
+            raise ValueError(f"table name(s) {', '.join(map(repr, bad))} not allowed: a table name becomes a lake "
+                             "folder, so it is 1-80 letters, digits, '_' or '-' starting with a letter or digit "
+                             "(no '/', '.', spaces)")
+        return tables
+
     @model_validator(mode="after")
     def _templates_name_credentials(self) -> ServiceSpec:
         """Every ``{field}`` in the base URL and auth must be a declared credential field."""
@@ -250,7 +265,7 @@ class CanonicalColumn(_Strict):
 
 
 class CanonicalTable(_Strict):
-    canonical_table: str
+    canonical_table: str = Field(pattern=CANONICAL_TABLE_NAME)
     scd_type: Literal[1, 2] = 2
     columns: list[CanonicalColumn]
 

@@ -8,7 +8,7 @@ import typer
 from rich.text import Text
 
 from avesa.cli.common import console, friendly_errors, load_context
-from avesa.cli.progress import RichRunObserver, summary_table
+from avesa.cli.progress import RichRunObserver, rate_limit_notes, summary_table
 from avesa.domain.errors import UsageError
 from avesa.domain.timeutil import utc_now
 from avesa.domain.work import BackfillRange, BackfillRequest
@@ -84,6 +84,8 @@ def backfill(
     if run is not None and "range" in run.request:
         window = BackfillRange.model_validate(run.request["range"])
     console.print(summary_table(summary, title=f"backfill run {summary.run_id}"))
+    for note in rate_limit_notes(summary):
+        console.print(note)
     for reason in summary.skipped:
         console.print(Text.assemble(("skipped", "yellow"), " ", reason))
     console.print(f"{summary.records:,} records from {window.start:%Y-%m-%d %H:%M:%S} to {window.end:%Y-%m-%d %H:%M:%S}"

@@ -5,11 +5,17 @@ Salesforce and Microsoft 365 beside it for some); a full sync; changes at the so
 inserts, deletes); an incremental sync while more changes land during extraction; a full sync that
 reconciles deletes; then a check of every canonical table against the sandbox's ground truth, and
 a summary with canonical rows from every source.
+
+The demo lives in a home of its own — `$AVESA_HOME/demo` unless `--home` names another — with its
+own state, lake and secret key (AVESA_LAKE_URL and AVESA_SECRET_KEY are not used): its full syncs
+read every tenant of that home, so it never shares one with real tenants. A `--home` holding any
+tenant that is not one of the demo's is refused before anything is written.
 """
 
 from __future__ import annotations
 
 import random
+import shlex
 import shutil
 import threading
 import time
@@ -20,17 +26,19 @@ import typer
 from rich.panel import Panel
 from rich.table import Table
 
-from avesa.cli.common import console, friendly_errors, load_context
+from avesa.cli.common import console, friendly_errors, literal, load_context
 from avesa.cli.ground_truth import TableCheck, check_tenant
 from avesa.cli.progress import RichRunObserver, summary_table
+from avesa.domain.errors import UsageError
 from avesa.domain.timeutil import iso_z, parse_utc, utc_now
 from avesa.domain.work import RunRequest
 from avesa.lake.query import run_query
-from avesa.pipeline.context import PipelineContext
+from avesa.pipeline.context import PipelineContext, registered_tenants
 from avesa.pipeline.registration import register_service
 from avesa.runtime.local import RunSummary, run_sync
 from avesa.sandbox.client import SandboxAdmin
 from avesa.sandbox.process import SandboxProcess
+from avesa.settings import Settings, load_settings
 
 
 @dataclass(frozen=True)
@@ -75,6 +83,25 @@ EXAMPLE_SQL = (
 )
 
 
+def demo_settings(home: Path | None) -> Settings:
+    """The environment's settings with the demo's own home (`home`, default `$AVESA_HOME/demo`), a
+    lake, state and encrypted secrets inside it and a key of its own: nothing of the user's real lake,
+    state store (AVESA_STATE_URL) or secret store (AVESA_SECRETS_URL) is used."""
+    settings = load_settings()
+    return settings.model_copy(update={"home": home or settings.home / "demo", "lake_url": None,
+                                       "secret_key": None, "state_url": None, "secrets_url": None})
+
+
+def _refuse_other_tenants(settings: Settings) -> None:
+    """The demo's syncs read every enabled tenant of its home: a home with real tenants is not its.
+    Checked before anything is created there (no key, no log, no lake)."""
+    ours = {tenant.tenant_id for tenant in DEMO_TENANTS}
+    others = sorted(t for t in registered_tenants(settings) if t not in ours)
+    if others:
+        raise UsageError(f"{settings.home} holds tenants that are not the demo's ({', '.join(others)}): the demo "
+                         "would sync them too; give `avesa demo` a --home of its own (default: $AVESA_HOME/demo)")
+
+
 def _reset_demo_tenants(ctx: PipelineContext) -> None:
     """Start from nothing for the demo's own tenants only; nobody else's data is touched."""
     for tenant in DEMO_TENANTS:
@@ -98,9 +125,9 @@ def _register(ctx: PipelineContext, admin: SandboxAdmin) -> None:
         ctx.state.put_tenant(ctx.state.get_tenant(tenant.tenant_id).model_copy(update={"enabled": True}))
 
 
-def _sync(title: str, request: RunRequest) -> RunSummary:
+def _sync(settings: Settings, title: str, request: RunRequest) -> RunSummary:
     console.rule(f"[bold]{title}")
-    ctx = load_context()
+    ctx = load_context(settings)
     with RichRunObserver(console) as observer:
         summary = run_sync(ctx, request, observer)
     console.print(summary_table(summary, title=f"{title}: {summary.records:,} records in {summary.seconds:.1f}s"))
@@ -159,15 +186,22 @@ def _checks_table(checks: list[TableCheck]) -> Table:
 
 
 @friendly_errors
-def demo() -> None:
-    """Run the whole pipeline for three tenants and four services against the built-in sandbox."""
+def demo(
+    home: Path = typer.Option(None, "--home", help="the demo's own home (default: $AVESA_HOME/demo); never one "
+                              "with real tenants"),
+) -> None:
+    """Run the whole pipeline for three tenants and four services against the built-in sandbox, in a
+    home of its own: real tenants' data and credentials are never touched."""
     started = time.monotonic()
-    ctx = load_context()
+    settings = demo_settings(home)
+    _refuse_other_tenants(settings)
+    ctx = load_context(settings)
     sources = _sources(ctx)
     services = sorted({s.service for s in sources})
     console.print(Panel.fit(
         f"AVESA demo: {len(DEMO_TENANTS)} tenants on simulated {', '.join(services)} APIs\n"
-        f"state and lake under [bold]{ctx.settings.home.resolve()}[/] (only the demo-* tenants are reset)",
+        f"state and lake under [bold]{ctx.settings.home.resolve()}[/], the demo's own home "
+        "(your AVESA_HOME's tenants are not touched)",
         title="avesa demo"))
     _reset_demo_tenants(ctx)
     instances = [arg for s in sources for arg in ("--instance", f"{s.service}/{s.instance}:{s.scale}:{s.seed}")]
@@ -177,7 +211,7 @@ def demo() -> None:
             console.print(f"  {line.strip()}", highlight=False)
         _register(ctx, admin)
 
-        runs = [_sync("1. full sync", RunRequest(full=True))]
+        runs = [_sync(settings, "1. full sync", RunRequest(full=True))]
 
         console.rule("[bold]2. changes at the source")
         changes_from = iso_z(utc_now())
@@ -190,12 +224,12 @@ def demo() -> None:
         _let_source_clock_pass(admin, sources, changes_from)
 
         with _ChangesDuringExtraction(admin, sources) as changes:
-            runs.append(_sync("3. incremental sync (the source keeps changing meanwhile)", RunRequest()))
+            runs.append(_sync(settings, "3. incremental sync (the source keeps changing meanwhile)", RunRequest()))
         console.print(f"changed while extracting: {changes.made['updated']} updates, {changes.made['inserted']} "
                       f"inserts, {changes.made['deleted']} deletes — picked up by the next sync")
         _let_source_clock_pass(admin, sources, changes_from)
 
-        runs.append(_sync("4. full sync (reconciles deletes)", RunRequest(full=True)))
+        runs.append(_sync(settings, "4. full sync (reconciles deletes)", RunRequest(full=True)))
 
         console.rule("[bold]5. check against the source")
         checks = [c for s in sources for c in check_tenant(ctx, admin, s.tenant_id, s.instance, s.service)]
@@ -222,13 +256,14 @@ def demo() -> None:
         example.add_row(*(str(v) for v in row.values()))
     console.print(example)
     lake = ctx.lake.root
-    console.print(
+    at_home = f"AVESA_HOME={shlex.quote(str(ctx.settings.home))}"
+    console.print(literal(
         f"raw Parquet:      {lake}/<tenant>/raw/<service>/<table>/\n"
         f"canonical Delta:  {lake}/<tenant>/canonical/{{companies,contacts,tickets,time_entries}}/\n"
         f"state:            {ctx.settings.state_path.resolve()}\n"
-        f'try:              .venv/bin/avesa query "{EXAMPLE_SQL}"\n'
-        "                  .venv/bin/avesa status\n"
-        "the demo tenants are now disabled (their sandbox has stopped); their data stays queryable.",
+        f'try:              {at_home} .venv/bin/avesa query "{EXAMPLE_SQL}"\n'
+        f"                  {at_home} .venv/bin/avesa status\n"
+        "the demo tenants are now disabled (their sandbox has stopped); their data stays queryable."),
         highlight=False,
     )
     failed = sum(len(s.failed) for s in runs)

@@ -7,7 +7,16 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from avesa.cli.common import console, friendly_errors, literal, literals, load_context, nulled_summary, table_title
+from avesa.cli.common import (
+    MAX_LISTED,
+    console,
+    friendly_errors,
+    literal,
+    literals,
+    load_context,
+    nulled_summary,
+    table_title,
+)
 from avesa.cli.progress import RichRunObserver, summary_table
 from avesa.cli.run_status import interruptions, shown_status
 from avesa.domain.errors import NotFoundError, UsageError
@@ -27,7 +36,7 @@ def _ts(value: object) -> str:
 
 @jobs_app.command("list")
 @friendly_errors
-def jobs_list(limit: int = typer.Option(20, "--limit")) -> None:
+def jobs_list(limit: int = typer.Option(20, "--limit", min=1, max=MAX_LISTED, help="runs to show")) -> None:
     """Recent runs with their tables' outcome."""
     ctx = load_context()
     runs = ctx.state.list_runs(limit=limit)

@@ -18,23 +18,18 @@ from avesa.state.ledger_records import TableRunRecord
 
 
 def next_syncs(ctx: PipelineContext, now: datetime) -> dict[tuple[str, str], str]:
-    """(tenant, service) → when `avesa serve` runs it next ("2025-01-01 12:00 full", "off", "disabled")."""
-    tz = schedules.timezone_of(ctx.settings)
-    enabled = {t.tenant_id for t in ctx.state.list_tenants() if t.enabled}
+    """(tenant, service) → when `avesa serve` runs it next ("2025-01-01 12:00:00 full", "off", "disabled")."""
+    found = schedules.upcoming(ctx.settings, ctx.state, now)
     shown: dict[tuple[str, str], str] = {}
     for config in ctx.state.list_services():
         key = (config.tenant_id, config.service)
-        if not config.enabled or config.tenant_id not in enabled:
+        if key not in found:
             shown[key] = "disabled"
-            continue
-        upcoming = [(when, mode) for mode in schedules.MODES
-                    if (when := schedules.next_run(schedules.effective(ctx.settings, config, mode),
-                                                   config.tenant_id, config.service, mode, tz, now)) is not None]
-        if not upcoming:
+        elif found[key] is None:
             shown[key] = "off"
-            continue
-        when, mode = min(upcoming)
-        shown[key] = f"{when:%Y-%m-%d %H:%M:%S}" + (" full" if mode == "full" else "")
+        else:
+            when, mode = found[key]  # type: ignore[misc]
+            shown[key] = f"{when:%Y-%m-%d %H:%M:%S}" + (" full" if mode == "full" else "")
     return shown
 
 

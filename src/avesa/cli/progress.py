@@ -185,3 +185,17 @@ def _status(result: TableResult) -> Text:
         return Text("cancelled", "yellow")
     # folded, not cut with an ellipsis: a quoted body has long unbreakable stretches
     return Text.assemble(("failed", "red"), " ", result.error or "", overflow="fold")
+
+
+def rate_limit_notes(summary: RunSummary) -> list[Text]:
+    """One line per tenant's service that answered with rate limits: how often, how much the run
+    slowed down for it, and the rate the source let through — the figures of the run's log."""
+    notes = []
+    for where, f in sorted(summary.rate_limits.items()):
+        share = f"{f['http_429']} of {f['requests']} requests"
+        achieved = f", {f['achieved_per_minute']:g}/min achieved" if f["achieved_per_minute"] is not None else ""
+        notes.append(Text.assemble(
+            (f"{where} rate limited", "yellow"),
+            f": {share} answered 429; the budget went down to {f['lowest_per_minute']:g}/min (documented "
+            f"{f['documented_per_minute']:g}/min){achieved}, paused {f['paused_seconds']:.1f}s by Retry-After"))
+    return notes

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 
@@ -11,7 +12,7 @@ from rich.text import Text
 
 from avesa.cli.common import console, friendly_errors, literal, literals, load_context, table_title, user_catalog
 from avesa.domain.errors import NotFoundError, UsageError
-from avesa.domain.registry import RateLimitOverride, Tenant
+from avesa.domain.registry import MAX_BURST, MAX_REQUESTS_PER_MINUTE, RateLimitOverride, Tenant
 from avesa.domain.tenant import validate_tenant_id
 from avesa.domain.timeutil import utc_now
 from avesa.domain.url_credentials import DOTS, masked, password_key
@@ -162,8 +163,11 @@ def service_limit(
     or its admin may have set a lower limit than the service documents)."""
     if not clear and per_minute is None and burst is None:
         raise UsageError("give --requests-per-minute and/or --burst, or --clear")
-    if (per_minute is not None and per_minute <= 0) or (burst is not None and burst < 1):
-        raise UsageError("--requests-per-minute must be > 0 and --burst >= 1")
+    if per_minute is not None and not (math.isfinite(per_minute) and 0 < per_minute <= MAX_REQUESTS_PER_MINUTE):
+        raise UsageError(f"--requests-per-minute must be a number above 0 and at most {MAX_REQUESTS_PER_MINUTE:,} "
+                         f"(e.g. 120), got {per_minute:g}")
+    if burst is not None and not 1 <= burst <= MAX_BURST:
+        raise UsageError(f"--burst must be a whole number from 1 to {MAX_BURST:,} (e.g. 20), got {burst}")
     ctx = load_context()
     configured = ctx.state.get_service(tenant_id, service)
     if configured is None:

@@ -13,12 +13,12 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from avesa.cli.common import console, friendly_errors, literal, literals, load_context, nulled_summary
+from avesa.cli.common import MAX_LISTED, console, friendly_errors, literal, literals, load_context, nulled_summary
 from avesa.cli.metrics_output import FILE_HELP as METRICS_FILE_HELP
 from avesa.cli.metrics_output import PUSH_HELP as METRICS_PUSH_HELP
 from avesa.cli.metrics_output import writes_metrics
 from avesa.cli.operating_view import print_operating
-from avesa.cli.progress import RichRunObserver, summary_table
+from avesa.cli.progress import RichRunObserver, rate_limit_notes, summary_table
 from avesa.cli.run_status import interruptions, shown_status
 from avesa.domain.errors import NotFoundError, UsageError
 from avesa.domain.timeutil import utc_now
@@ -41,7 +41,8 @@ def run(
 ) -> None:
     """Sync tenants' data: extract to raw Parquet, then build canonical SCD2 tables.
 
-    A run a crash interrupted is finished first, from where it stopped."""
+    A run a crash interrupted is finished first, from where it stopped. Exit 0: done; 1: a table
+    failed or the run was cancelled; 2: bad input; 3: other runs hold every tenant, nothing synced."""
     ctx = load_context()
     resumed_failures = _resume_interrupted(ctx, tenant)
     request = RunRequest(tenant_id=tenant, service=service, table=table, full=full)
@@ -49,9 +50,11 @@ def run(
         summary = run_sync(ctx, request, observer)
     console.print(summary_table(summary))
     _print_nulled(summary.results)
+    for note in rate_limit_notes(summary):
+        console.print(note)
     for reason in summary.skipped:
         console.print(Text.assemble(("skipped", "yellow"), " ", reason))
-    if not summary.results:
+    if not summary.results and not summary.skipped:
         console.print("nothing to run: register tenants with `avesa service add`")
     console.print(literal(f"{summary.records:,} records in {summary.seconds:.1f}s; lake: {ctx.lake.root}"))
     if summary.cancelled:
@@ -61,6 +64,24 @@ def run(
     if summary.failed or resumed_failures:
         console.print(f"[red]{len(summary.failed) + resumed_failures} table(s) failed[/]")
         raise typer.Exit(1)
+    if not summary.results and summary.held_by:
+        _all_held(summary.held_by)
+
+
+EXIT_ALL_HELD = 3
+"""`avesa run` synced nothing because other live runs hold every tenant it would have synced."""
+
+
+def _all_held(held_by: dict[str, str]) -> None:
+    """Nothing was synced because other runs hold every tenant this one would have synced: not
+    "nothing to run", and not a success a scheduler should take as one."""
+    holders = sorted(set(held_by.values()))
+    tenants = ", ".join(f"{tenant} (run {run})" for tenant, run in sorted(held_by.items()))
+    console.print(Text.assemble(
+        ("nothing synced", "red"), f": other runs hold every tenant this run would sync — {tenants}. They sync "
+        "them now (see `avesa jobs list`); run again when they finish, or stop one with "
+        f"`avesa jobs cancel {holders[0]}`"), soft_wrap=True)
+    raise typer.Exit(EXIT_ALL_HELD)
 
 
 def _print_nulled(results: list[TableResult]) -> None:
@@ -113,7 +134,8 @@ def _resume_interrupted(ctx: PipelineContext, tenant: str | None = None) -> int:
 
 
 @friendly_errors
-def status(tenant: str = typer.Option(None, "--tenant"), limit: int = typer.Option(40, "--limit")) -> None:
+def status(tenant: str = typer.Option(None, "--tenant"),
+           limit: int = typer.Option(40, "--limit", min=1, max=MAX_LISTED, help="tables to show")) -> None:
     """The last runs per tenant and table, with watermarks."""
     ctx = load_context()
     latest: dict[tuple[str, str, str], object] = {}

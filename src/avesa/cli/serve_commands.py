@@ -24,7 +24,7 @@ from avesa.runtime import schedules
 from avesa.runtime.ledger_metrics import LedgerCollector
 from avesa.runtime.serve import Serve
 from avesa.runtime.server_app import bind, build_server_app, http_server, load_dashboard
-from avesa.settings import Settings
+from avesa.settings import Settings, load_settings
 
 schedule_app = typer.Typer(help="See and change when `avesa serve` syncs each tenant's services.",
                            no_args_is_help=True)
@@ -50,7 +50,7 @@ def serve(
     next start resumes them.
 
     Example: AVESA_SCHEDULE="every 30m; servicenow=every 15m" avesa serve --port 8080"""
-    settings = Settings()
+    settings = load_settings()
     level = log_level or settings.log_level
     try:
         events.set_level(level, max_bytes=settings.log_max_bytes, backups=settings.log_backups)
@@ -79,7 +79,7 @@ async def _serve(settings: Settings, sock: object, host: str, level: str) -> Non
         await service.start()
         metrics.registry.register(LedgerCollector(service.ctx.state, service.next_runs))
         try:
-            dashboard = load_dashboard(settings)
+            dashboard = load_dashboard(settings, service.next_run_by_service)
         except Exception as exc:  # the metrics and the schedule matter more than the pictures
             _say(f"dashboard not mounted: {type(exc).__name__}: {exc}")
             dashboard = None

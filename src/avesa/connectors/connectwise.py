@@ -9,6 +9,7 @@ neither lost nor read twice (its new version lands outside the range and is read
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import operator
 import re
 from collections.abc import AsyncIterator
@@ -236,6 +237,11 @@ class ConnectWiseConnector:
                 params["conditions"] = f"id>{cursor}"
             body, _ = await self.http.get_json(path, params, table=table)
             ids = [int(item["id"]) for item in body]
+            # out of order, the listing would skip ids and a reconciliation close their records as deleted
+            if any(b <= a for a, b in itertools.pairwise(ids if cursor is None else [cursor, *ids])):
+                raise BadDataError(f"listing ids: ids not ascending past the cursor ({ids[:5]}… after {cursor}); "
+                                   "the API ignored orderBy=id asc or the id condition",
+                                   tenant_id=self.tenant_id, service=self.spec.service, table=table)
             if ids:
                 cursor = ids[-1]
                 yield [str(i) for i in ids]

@@ -1,6 +1,12 @@
 """HTTP for connectors: one httpx client per (tenant, service), a shared rate budget, a global cap
 on requests in flight, and tenacity retries that honour Retry-After.
 
+A rate limit (429, or Graph's 503 with ``Retry-After``) is not a failed attempt: the request waits
+as told, the tenant's budget lowers its rate (rate_budget.py), and the request is sent again —
+for as long as it takes, up to ``rate_limit_max_wait_seconds`` from its first 429. Only past that
+does it fail, saying how long it waited and what rate the source seemed to allow. Other retryable
+failures (5xx, timeouts, dropped connections) are retried ``max_attempts`` times in all.
+
 Errors leave here typed (avesa.domain.errors) and tagged with tenant/service/table; they never
 carry request headers, and whatever they quote of a response (a 4xx body, which some APIs fill with
 the request they refused, Authorization header and all) passes the connector's redactor first, so
@@ -17,7 +23,7 @@ from typing import Any
 
 import httpx
 import orjson
-from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, wait_exponential_jitter
 
 from avesa.connectors.rate_budget import RateBudget
 from avesa.connectors.rate_headers import allowance_from
@@ -30,6 +36,7 @@ from avesa.domain.errors import (
     TransientError,
 )
 from avesa.domain.redaction import Redactor
+from avesa.observability import events
 
 
 @dataclass
@@ -62,6 +69,9 @@ def parse_retry_after(value: str | None) -> float | None:
 class HttpOptions:
     timeout_seconds: float = 60.0
     max_attempts: int = 6
+    """Attempts at a request that fails in a retryable way other than a rate limit."""
+    rate_limit_max_wait_seconds: float = 600.0
+    """How long one request may be kept waiting by rate limits (from its first 429) before it fails."""
     backoff_initial: float = 0.5
     backoff_max: float = 30.0
     in_flight: asyncio.Semaphore | None = None  # the global cap, shared across tenants
@@ -135,18 +145,50 @@ class SourceHttp:
 
         Pages are parsed by the caller: decoding 1,000 records into Python objects only to write
         them out again costs more CPU than everything else extraction does."""
+        patience = _Patience(self.options.max_attempts, self.options.rate_limit_max_wait_seconds)
         retrying = AsyncRetrying(
             retry=retry_if_exception(lambda e: isinstance(e, SourceError) and e.retryable),
-            stop=stop_after_attempt(self.options.max_attempts),
+            stop=patience.stop,
             wait=self._wait,
             reraise=True,
         )
-        async for attempt in retrying:
-            with attempt:
-                if attempt.retry_state.attempt_number > 1:
-                    self.options.stats.retries += 1
-                return await self._get_once(path, params, table=table, page=page)
+        try:
+            async for attempt in retrying:
+                with attempt:
+                    if attempt.retry_state.attempt_number > 1:
+                        self.options.stats.retries += 1
+                    return await self._get_once(path, params, table=table, page=page)
+        except RateLimitedError as exc:
+            if patience.waited_out:
+                raise self._waited_too_long(exc, patience) from None
+            raise
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _waited_too_long(self, exc: RateLimitedError, patience: _Patience) -> RateLimitedError:
+        """The error of a request that rate limits kept waiting up to the bound: how long, and what
+        the source seems to allow, measured over the budget's last minute of answers."""
+        answered, refused, span = self.budget.recently_allowed()
+        allowed = (answered - refused) * 60.0 / span
+        bound = f"AVESA_RATE_LIMIT_MAX_WAIT_SECONDS ({self.options.rate_limit_max_wait_seconds:g}s)"
+        if patience.told_too_long and exc.retry_after is not None:
+            why = f"waiting the {exc.retry_after:g}s more it asked for would pass {bound}"
+        else:
+            why = f"that is the most {bound} allows"
+        if answered == refused:
+            seems = f"In the last {span:.0f}s it answered all {answered} requests with a rate limit: it seems to " \
+                    "allow none right now"
+            fix = "Raise AVESA_RATE_LIMIT_MAX_WAIT_SECONDS to wait longer"
+        else:
+            seems = f"In the last {span:.0f}s it answered {answered - refused} of {answered} requests: it seems to " \
+                    f"allow about {allowed:.3g} requests/minute"
+            fix = f"Lower this tenant's budget with `avesa service limit --tenant-id {self.tenant_id} --service " \
+                  f"{self.service} --requests-per-minute {max(1, int(allowed))}`, or raise " \
+                  "AVESA_RATE_LIMIT_MAX_WAIT_SECONDS"
+        return RateLimitedError(
+            f"{exc.args[0]}; gave up after {patience.waited:.1f}s of waiting over {patience.rate_limited} attempts, "
+            f"as {why}. {seems} (documented: {self.budget.documented_per_minute:g}/minute). {fix}; the next run "
+            "continues from this run's checkpoints",
+            retry_after=exc.retry_after, tenant_id=exc.tenant_id, service=exc.service, table=exc.table)
 
     def _wait(self, retry_state: Any) -> float:
         exc = retry_state.outcome.exception()
@@ -161,6 +203,7 @@ class SourceHttp:
         if "://" in path:  # a next link is the API's own text
             what = self.redactor.text(what)
         await self.budget.acquire()
+        paced_at = time.monotonic()  # the rate this request went out at was the one in force now
         tenant_cap = self._tenant_cap()
         if tenant_cap is not None:
             await tenant_cap.acquire()
@@ -188,6 +231,11 @@ class SourceHttp:
         self.options.stats.bytes += len(body)
         status = response.status_code
         self.budget.observe(allowance_from(response.headers))
+        retry_after = parse_retry_after(response.headers.get("Retry-After"))
+        if status == 429 or (status >= 500 and retry_after is not None):
+            self._refused(paced_at, retry_after, table)
+        else:
+            self.budget.answered()
         if status == 403 and b"REQUEST_LIMIT_EXCEEDED" in body:
             raise SourceError(f"{what}: the instance's API request allowance is used up (HTTP 403 "
                               "REQUEST_LIMIT_EXCEEDED); the run resumes once it renews", **where)
@@ -198,16 +246,9 @@ class SourceHttp:
                 **where,
             )
         if status == 429:
-            self.options.stats.rate_limited += 1
-            retry_after = parse_retry_after(response.headers.get("Retry-After"))
-            if retry_after is not None:
-                self.budget.pause_for(retry_after)
             raise RateLimitedError(f"{what}: rate limited (HTTP 429)", retry_after=retry_after, **where)
         if status >= 500:
-            retry_after = parse_retry_after(response.headers.get("Retry-After"))
             if retry_after is not None:  # Graph's 503 carries one: it is a throttle, not a failure
-                self.options.stats.rate_limited += 1
-                self.budget.pause_for(retry_after)
                 raise RateLimitedError(f"{what}: service unavailable (HTTP {status}), retry after {retry_after:g}s",
                                        retry_after=retry_after, **where)
             raise TransientError(f"{what}: server error HTTP {status}", **where)
@@ -215,6 +256,44 @@ class SourceHttp:
             raise HttpStatusError(f"{what}: HTTP {status}: {self.redactor.quote(body)}", status=status, body=body,
                                   **where)
         return body, response.headers
+
+    def _refused(self, sent_at: float, retry_after: float | None, table: str) -> None:
+        """Count a rate limit and let the budget slow down; say so in the run's log when it does."""
+        self.options.stats.rate_limited += 1
+        before = self.budget.requests_per_minute
+        if self.budget.refused(sent_at, retry_after):
+            events.emit("rate_lowered", tenant_id=self.tenant_id, service=self.service, table=table,
+                        from_per_minute=round(before, 1), to_per_minute=round(self.budget.requests_per_minute, 1),
+                        retry_after=retry_after, http_429=self.budget.rate_limited)
+
+
+class _Patience:
+    """How long one request may keep trying: rate limits for up to `max_wait` seconds in all from the
+    first (a Retry-After that would end past it is not waited out; the budget's pacing may carry a
+    request a little past it), other retryable failures `max_attempts` times. A tenacity stop
+    condition."""
+
+    def __init__(self, max_attempts: int, max_wait: float) -> None:
+        self.max_attempts = max_attempts
+        self.max_wait = max_wait
+        self.rate_limited = 0
+        self.first_limited: float | None = None
+        self.waited = 0.0
+        self.waited_out = False
+        self.told_too_long = False
+
+    def stop(self, retry_state: RetryCallState) -> bool:
+        exc = retry_state.outcome.exception() if retry_state.outcome else None
+        if not isinstance(exc, RateLimitedError):
+            return retry_state.attempt_number - self.rate_limited >= self.max_attempts
+        self.rate_limited += 1
+        now = time.monotonic()
+        if self.first_limited is None:
+            self.first_limited = now
+        self.waited = now - self.first_limited
+        self.told_too_long = self.waited < self.max_wait < self.waited + (exc.retry_after or 0.0)
+        self.waited_out = self.waited >= self.max_wait or self.told_too_long
+        return self.waited_out
 
 
 class HttpStatusError(SourceError):

@@ -4,8 +4,10 @@ the built-in services subclass it for the few quirks their APIs have.
 
 Inside a chunk ``[start, end)`` the pages are read with the spec's window query; with a ``keyset``
 paginator the cursor is the last id (``id > cursor``), otherwise whatever the API hands back (a page
-number, an offset, a next link). Snapshot tables (no change field) are read whole and stamped with
-the chunk's end, the time they were observed; SCD2 then keeps only real changes.
+number, an offset, a next link). Keyset paging is only correct when each page's ids ascend past the
+cursor: a page that breaks the order (an API ignoring ``sort=id``) fails the chunk as bad data.
+Snapshot tables (no change field) are read whole and stamped with the chunk's end, the time they
+were observed; SCD2 then keeps only real changes.
 """
 
 from __future__ import annotations
@@ -30,6 +32,23 @@ from avesa.connectors.timeformats import parse_stamp
 from avesa.domain.errors import BadDataError, ConfigError
 from avesa.domain.pages import Page
 from avesa.domain.timeutil import iso_z
+
+
+def _as_number(value: Any) -> int | None:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    text = str(value)
+    return int(text) if text.isascii() and text.isdigit() else None
+
+
+def id_after(current: Any, previous: Any) -> bool:
+    """Whether id `current` comes after `previous` in the API's ascending id order: as numbers when
+    both are (JSON numbers, or a cursor that was one: `"9" < "10"`), else as text — the order of
+    string ids (sys_ids, Salesforce ids), whose fixed length makes both readings agree."""
+    a, b = _as_number(previous), _as_number(current)
+    if a is not None and b is not None:
+        return b > a
+    return str(current) > str(previous)
 
 
 def window_query_for(spec: ServiceSpec) -> WindowQuery:
@@ -206,9 +225,12 @@ class RestConnector:
                                        f"requested range [{iso_z(start)}, {iso_z(end)})", **where)
             else:
                 stamp = end
-            if self.paginator.keyset and previous is not None and str(rid) == str(previous):
-                raise BadDataError(f"page {number}: id {rid} again after the cursor; the API ignored the keyset "
-                                   "condition", **where)
+            if self.paginator.keyset and previous is not None and not id_after(rid, previous):
+                after_what = "the cursor" if position == 0 else "the record before it"
+                raise BadDataError(f"page {number}: id {rid} is not above {previous} ({after_what}): keyset paging "
+                                   "needs ids ascending past the cursor; the API ignored the id order or the keyset "
+                                   "condition (check the spec's sort_params), and reading on would skip records",
+                                   **where)
             previous = rid
             ids.append(str(rid))
             stamps.append(stamp)
@@ -232,8 +254,21 @@ class RestConnector:
                                    self.remaining(headers, records))
             page = following
 
+    def _check_ids_ascend(self, table: str, ids: list[Any], after: str | None, number: int) -> None:
+        """An id listing paged by keyset that skipped ids would have their records closed as deleted."""
+        previous: Any = after
+        for rid in ids:
+            if rid is None or rid == "":
+                continue
+            if previous is not None and not id_after(rid, previous):
+                raise BadDataError(f"listing ids, page {number}: id {rid} is not above {previous}: the API ignored "
+                                   "the id order or the keyset condition; no record is marked deleted from this "
+                                   "listing", **self._where(table))
+            previous = rid
+
     async def list_ids(self, table: str) -> AsyncIterator[list[str]]:
-        """Every live id, reading the whole table (ids only where the API allows choosing fields)."""
+        """Every live id, reading the whole table (ids only where the API allows choosing fields); with
+        keyset paging each page's ids must ascend past the cursor, or the listing fails."""
         page: NextPage | None = self.paginator.resume(None)
         size = self.spec.page_size_max
         number = 0
@@ -241,6 +276,8 @@ class RestConnector:
             number += 1
             body, headers = await self.fetch(table, page, None, None, size, number)
             records = self.read(table, body, number)
+            if self.paginator.keyset:
+                self._check_ids_ascend(table, records.ids, page.cursor, number)
             gone = set(records.deleted)
             ids = [str(rid) for position, rid in enumerate(records.ids) if position not in gone]
             if ids:

@@ -14,9 +14,18 @@ class Tenant(BaseModel):
     created_at: datetime
 
 
+MAX_REQUESTS_PER_MINUTE = 1_000_000
+"""The most `avesa service limit` accepts: far above any documented SaaS limit."""
+MAX_BURST = 1_000_000
+
+
 class RateLimitOverride(BaseModel):
-    requests_per_minute: float | None = None
-    burst: int | None = None
+    """A tenant's own request budget; a rate of nan, infinity or 0 would stall or unthrottle a run.
+    (`avesa service limit` also caps both at the MAX_ values; the model does not, so an override
+    stored before the caps still loads.)"""
+
+    requests_per_minute: float | None = Field(default=None, gt=0, allow_inf_nan=False)
+    burst: int | None = Field(default=None, ge=1)
 
 
 class ScheduleOverride(BaseModel):

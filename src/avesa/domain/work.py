@@ -94,6 +94,8 @@ class RunPlan(BaseModel):
     started_at: datetime
     tables: list[TableRef]
     skipped: list[str] = Field(default_factory=list)  # human-readable reasons (disabled tenant…)
+    held_by: dict[str, str] = Field(default_factory=dict)
+    """Tenants left out because another live run holds them: tenant -> that run's id."""
 
 
 class ChunkTask(BaseModel):
@@ -176,6 +178,8 @@ class RunWork(BaseModel):
     kind: str = "sync"  # "sync" or "backfill"
     tables: list[TableWork] = Field(default_factory=list)
     skipped: list[str] = Field(default_factory=list)
+    held_by: dict[str, str] = Field(default_factory=dict)
+    """Tenants left out because another live run holds them: tenant -> that run's id."""
     hand_back_to: str | None = None
 
 

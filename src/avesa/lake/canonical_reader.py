@@ -27,6 +27,21 @@ def read_current(uri: str, *, source_service: str, source_table: str,
     return dataset.to_table(filter=expr)
 
 
+def read_key_rows(uri: str, *, source_service: str, source_table: str, source_ids: list[str],
+                  storage_options: dict[str, str] | None = None) -> pa.Table | None:
+    """Every row (history included) of the given keys of one source table; None if the table does
+    not exist. File statistics on `source_id` keep the read to the files that may hold them."""
+    dataset = canonical_dataset(uri, storage_options=storage_options)
+    if dataset is None:
+        return None
+    expr = (
+        (ds.field("source_service") == source_service)
+        & (ds.field("source_table") == source_table)
+        & ds.field("source_id").isin(pa.array(source_ids, pa.string()))
+    )
+    return dataset.to_table(filter=expr)
+
+
 def tenant_rows(uri: str, tenant_id: str, *, storage_options: dict[str, str] | None = None) -> ds.Dataset | None:
     """One tenant's canonical table as a lazily read dataset holding that tenant's rows only.
 

@@ -31,7 +31,9 @@ Layout
   benchmark measures that worst case as its headline.
 - Files are written with pyarrow directly (not through deltalake's writer) and committed as
   add/remove actions with exact Delta statistics for the columns readers and merges filter on
-  (STATS_COLUMNS; timestamps rounded outward to milliseconds). Current files: snappy (rewritten
+  (STATS_COLUMNS), as UTF-8 JSON: strings cut at a code point, timestamps rounded outward to
+  milliseconds with four-digit years (1..9999). Reads (:func:`canonical_dataset`) prune with
+  exactly the bounds the add actions state, never a bound they lack. Current files: snappy (rewritten
   often: cheap CPU); history files: zstd (written once: fewer bytes). Strings the source file
   dictionary-encodes are read and written back as dictionaries.
 
@@ -70,10 +72,12 @@ from bisect import bisect_left
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
 
+import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
@@ -115,6 +119,7 @@ COMPRESSION = {True: "snappy", False: "zstd"}
 _FALSE = pa.scalar(False, pa.bool_())  # typed scalars: untyped ones cost a failed numpy import
 _AT = pa.scalar("@", pa.string())
 _EMPTY = pa.scalar("", pa.string())
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _DICTIONARY_HINT = "avesa.dictionary_columns"
 _KEY_SCAN_COLUMNS = (SOURCE_SERVICE, SOURCE_ID, EFFECTIVE_START)
 # Delta (file) and Parquet (row group) statistics are written for these columns only: the ones
@@ -199,7 +204,7 @@ def _files(dt: DeltaTable) -> list[_File]:
 
     part = col(f"partition.{PARTITION_COLUMN}")
     return [
-        _File(p, bool(c), s, n, lo, hi)
+        _File(p, bool(c), s, n, lo if _trusted_string_bound(lo) else None, hi if _trusted_string_bound(hi) else None)
         for p, c, s, n, lo, hi in zip(col("path"), part, col("size_bytes"), col("num_records"),
                                       col(f"min.{SOURCE_ID}"), col(f"max.{SOURCE_ID}"), strict=True)
     ]
@@ -295,18 +300,69 @@ def _decoded(table: pa.Table, schema: pa.Schema) -> pa.Table:
 # ---------------------------------------------------------------------------------- writing
 
 
+_MILLI = 1000
+STRING_STAT_CHARS = 64  # string bounds longer than this are truncated (at a code point)
+_US_MIN = (datetime(1, 1, 1, tzinfo=UTC) - _EPOCH) // timedelta(microseconds=1)
+_US_MAX = (datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC) - _EPOCH) // timedelta(microseconds=1)
+_MS_MAX = _US_MAX // _MILLI
+
+
+def _iso(micros: int, digits: int) -> str:
+    dt = _EPOCH + timedelta(microseconds=micros)
+    fraction = f"{dt.microsecond:06d}"[:digits]
+    return f"{dt.year:04d}-{dt:%m-%dT%H:%M:%S}.{fraction}Z"
+
+
+def _timestamp_bound(micros: int, upper: bool) -> str | None:
+    """A timestamp bound as Delta writes it: ISO-8601 in UTC with a four-digit year and
+    milliseconds, rounded outward (down for a minimum, up for a maximum) so that it still bounds
+    the microsecond value. A maximum past 9999-12-31T23:59:59.999 cannot round up within the
+    format and is written with its microseconds instead; a value outside years 1..9999 gets no
+    bound at all (None)."""
+    if not _US_MIN <= micros <= _US_MAX:
+        return None
+    ms = -(-micros // _MILLI) if upper else micros // _MILLI
+    if ms > _MS_MAX:
+        return _iso(micros, 6)
+    return _iso(ms * _MILLI, 3)
+
+
+def _string_bound(value: str, upper: bool) -> str:
+    """A string bound of at most STRING_STAT_CHARS code points: a longer minimum is cut to that
+    prefix (still <= the value); a longer maximum is cut and its last code point that can grow is
+    incremented (so it is still >= every value with that prefix). Python strings are code points,
+    so a cut never splits a character, and every bound is valid UTF-8 text."""
+    if len(value) <= STRING_STAT_CHARS:
+        return value
+    prefix = value[:STRING_STAT_CHARS]
+    if not upper:
+        return prefix
+    for i in range(len(prefix) - 1, -1, -1):
+        point = ord(prefix[i]) + 1
+        if point <= 0x10FFFF:
+            if 0xD800 <= point <= 0xDFFF:  # surrogates are no characters: skip to the next one
+                point = 0xE000
+            return prefix[:i] + chr(point)
+    return value  # the prefix is all U+10FFFF: no shorter upper bound exists, so the value itself
+
+
 def _stat_value(scalar: pa.Scalar, t: pa.DataType, upper: bool) -> Any:
     if pa.types.is_timestamp(t):
-        micros = scalar.value
-        ms = micros // 1000 + (1 if upper and micros % 1000 else 0)  # Delta stats are milliseconds
-        seconds, millis = divmod(ms, 1000)
-        return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{millis:03d}Z"
+        return _timestamp_bound(scalar.value, upper)
+    if pa.types.is_string(t):
+        return _string_bound(scalar.as_py(), upper)
     return scalar.as_py()
 
 
 def _stats(table: pa.Table) -> str:
-    """Delta file statistics for STATS_COLUMNS: exact null counts, min/max of strings (<= 64
-    chars), integers, booleans and timestamps (rounded outward to milliseconds)."""
+    """Delta file statistics for STATS_COLUMNS: exact null counts, min/max of strings (cut to
+    STRING_STAT_CHARS code points), integers, booleans and timestamps (rounded outward to
+    milliseconds): see `_string_bound` and `_timestamp_bound`.
+
+    Serialised with orjson: strings go out as UTF-8, never as ``\\ud83d``-style surrogate
+    escapes, which deltalake's reader decodes wrongly for some characters outside the Basic
+    Multilingual Plane (U+20000 comes back as U+10000), so that files holding such a key were
+    skipped by every filtered read and merge."""
     mins: dict[str, Any] = {}
     maxs: dict[str, Any] = {}
     nulls: dict[str, int] = {}
@@ -330,11 +386,13 @@ def _stats(table: pa.Table) -> str:
         lo, hi = mm["min"], mm["max"]
         if not lo.is_valid:
             continue
-        if pa.types.is_string(t) and max(len(lo.as_py()), len(hi.as_py())) > 64:
-            continue
-        mins[name] = _stat_value(lo, t, upper=False)
-        maxs[name] = _stat_value(hi, t, upper=True)
-    return json.dumps({"numRecords": table.num_rows, "minValues": mins, "maxValues": maxs, "nullCount": nulls})
+        low, high = _stat_value(lo, t, upper=False), _stat_value(hi, t, upper=True)
+        if low is not None:
+            mins[name] = low
+        if high is not None:
+            maxs[name] = high
+    return orjson.dumps({"numRecords": table.num_rows, "minValues": mins, "maxValues": maxs,
+                         "nullCount": nulls}).decode()
 
 
 def _dictionary_columns(table: pa.Table) -> list[str]:
@@ -769,7 +827,9 @@ def merge_scd2(
     them: ``AWS_ACCESS_KEY_ID``, ``AWS_REGION``, ``AWS_ENDPOINT_URL``, ``AWS_ALLOW_HTTP``…); the
     table is created on first use. `versions` follows the input contract in avesa.transform.scd2
     and is validated before anything is read or written (InvalidVersionsError). `load_columns`
-    are the columns that only say when/how a version was loaded (rule 4 of the scd2 module).
+    are the columns that only say when/how a version was loaded (rule 4 of the scd2 module); an
+    ``extracted_at`` column, when the versions carry one, decides between versions of a key with
+    the same ``last_updated``: the one read from the source later wins.
 
     Returns a :class:`MergeResult`: the SCD2 stats, the Delta version committed (None if the batch
     changed nothing), attempts, files added/removed, unchanged rows copied, seconds.
@@ -811,6 +871,12 @@ def canonical_dataset(uri: str | Path, *, storage_options: dict[str, str] | None
     Reads go through pyarrow's own filesystem (local or S3) rather than deltalake's Python
     filesystem handler: a process that scanned through that handler sometimes aborts at exit
     ("terminate called without an active exception") as its runtime is torn down.
+
+    deltalake lists the files; what each file is known to hold (the expression pyarrow prunes
+    files with) is built here, from the add actions, because deltalake's own turns a column with
+    no bound into ``column >= null``, and pyarrow then skips the file for any filter on that
+    column: a filter on a business column (which carries no file statistics), or on one whose
+    bound a file lacks, silently returned no rows.
     """
     storage_options = lake_storage_options(str(uri), storage_options)
     try:
@@ -819,7 +885,72 @@ def canonical_dataset(uri: str | Path, *, storage_options: dict[str, str] | None
         return None
     storage = _storage_for(str(uri), storage_options)
     filesystem = pafs.SubTreeFileSystem(storage.root, storage.fs) if storage.root else None
-    return dt.to_pyarrow_dataset(filesystem=filesystem)
+    dataset = dt.to_pyarrow_dataset(filesystem=filesystem)
+    known = _file_guarantees(dt, dataset.schema)
+    fragments = []
+    for fragment in dataset.get_fragments():
+        guarantee = known.get(unquote(fragment.path))
+        if guarantee is None:  # a file the add actions do not name as listed: trust nothing but its partition
+            guarantee = _partition_guarantee(fragment.path)
+        fragments.append(dataset.format.make_fragment(fragment.path, filesystem=fragment.filesystem,
+                                                      partition_expression=guarantee))
+    return ds.FileSystemDataset(fragments, dataset.schema, dataset.format, dataset.filesystem)
+
+
+def _partition_guarantee(path: str) -> ds.Expression:
+    if f"{PARTITION_COLUMN}=true/" in path:
+        return ds.field(PARTITION_COLUMN) == True  # noqa: E712 - a pyarrow expression
+    if f"{PARTITION_COLUMN}=false/" in path:
+        return ds.field(PARTITION_COLUMN) == False  # noqa: E712
+    return ds.scalar(True)
+
+
+def _trusted_string_bound(value: Any) -> bool:
+    """Files written before statistics went out as UTF-8 carry surrogate escapes that deltalake
+    decodes wrongly (U+20000 reads as U+10000): a string bound outside the Basic Multilingual
+    Plane is not trusted to prune. Such keys are rare, so their files are simply read."""
+    return not isinstance(value, str) or value.isascii() or all(ord(ch) < 0x10000 for ch in value)
+
+
+def _file_guarantees(dt: DeltaTable, schema: pa.Schema) -> dict[str, ds.Expression]:
+    """Per file (its path as the log names it, unquoted): the partition value, and for the
+    STATS_COLUMNS the bounds and null counts its add action states — only those it states."""
+    actions = pa.table(dt.get_add_actions(flatten=True))
+    if actions.num_rows == 0:
+        return {}
+    names = set(actions.column_names)
+    n = actions.num_rows
+
+    def col(name: str) -> list[Any]:
+        return actions.column(name).to_pylist() if name in names else [None] * n
+
+    columns = [c for c in schema.names if c in STATS_COLUMNS]
+    nulls = {c: col(f"null_count.{c}") for c in columns}
+    bounds = {(c, side): col(f"{side}.{c}") for c in columns for side in ("min", "max")}
+    parts, records = col(f"partition.{PARTITION_COLUMN}"), col("num_records")
+    out: dict[str, ds.Expression] = {}
+    for i, path in enumerate(col("path")):
+        terms = []
+        if parts[i] is not None:
+            terms.append(ds.field(PARTITION_COLUMN) == pa.scalar(bool(parts[i]), pa.bool_()))
+        for c in columns:
+            if nulls[c][i] is not None and records[i] is not None:
+                if nulls[c][i] == records[i]:
+                    terms.append(ds.field(c).is_null())
+                    continue
+                if nulls[c][i] == 0:
+                    terms.append(ds.field(c).is_valid())
+            t = schema.field(c).type
+            low, high = bounds[(c, "min")][i], bounds[(c, "max")][i]
+            if low is not None and _trusted_string_bound(low):
+                terms.append(ds.field(c) >= pa.scalar(low, t))
+            if high is not None and _trusted_string_bound(high):
+                terms.append(ds.field(c) <= pa.scalar(high, t))
+        guarantee = ds.scalar(True)
+        for term in terms:
+            guarantee = guarantee & term
+        out[unquote(path)] = guarantee
+    return out
 
 
 def read_canonical(

@@ -16,16 +16,29 @@ from avesa.domain.errors import NotFoundError
 from avesa.domain.url_credentials import restore_passwords
 from avesa.lake.paths import LakeLayout
 from avesa.observability import events
+from avesa.pipeline.wiring import SqliteState, build_secret_store, build_state_store, parse_state_url
 from avesa.secrets.base import SecretStore
-from avesa.secrets.encrypted_file import EncryptedFileSecretStore, load_or_create_key
 from avesa.settings import Settings
-from avesa.state.sqlite_store import SqliteStateStore
+from avesa.state.base import StateStore
+
+
+def registered_tenants(settings: Settings) -> list[str]:
+    """The tenant ids in `settings`' state, creating nothing: none when it has no state yet (what a
+    command checks before it makes a home its own, as `avesa demo` does)."""
+    where = parse_state_url(settings.state_url, settings.home)
+    if isinstance(where, SqliteState) and not where.path.exists():
+        return []
+    store = build_state_store(settings)
+    try:
+        return [tenant.tenant_id for tenant in store.list_tenants()]
+    finally:
+        store.close()
 
 
 @dataclass
 class PipelineContext:
     settings: Settings
-    state: SqliteStateStore
+    state: StateStore
     secrets: SecretStore
     catalog: Catalog
     lake: LakeLayout
@@ -38,16 +51,17 @@ class PipelineContext:
     def from_settings(cls, settings: Settings) -> PipelineContext:
         settings.home.mkdir(parents=True, exist_ok=True)
         events.configure(settings.home)
-        key = load_or_create_key(settings.secret_key_path, settings.secret_key)
+        secrets = build_secret_store(settings)  # AVESA_SECRETS_URL: the encrypted file, or Secrets Manager
         return cls(
             settings=settings,
-            state=SqliteStateStore(settings.state_path),
-            secrets=EncryptedFileSecretStore(settings.secrets_path, key),
+            state=build_state_store(settings),  # AVESA_STATE_URL: SQLite by default, or DynamoDB
+            secrets=secrets,
             catalog=load_catalog(settings.catalog_path),
             lake=LakeLayout(settings.lake_root),
             http=HttpOptions(
                 timeout_seconds=settings.http_timeout_seconds,
                 max_attempts=settings.max_attempts,
+                rate_limit_max_wait_seconds=settings.rate_limit_max_wait_seconds,
                 in_flight=asyncio.Semaphore(settings.max_requests_in_flight),
             ),
         )

@@ -25,6 +25,7 @@ from datetime import datetime, timedelta
 
 from avesa.connectors.paginators import END
 from avesa.domain.pages import Page
+from avesa.domain.storage_errors import storage_problem
 from avesa.domain.timeutil import compact_stamp, utc_now
 from avesa.domain.work import ChunkAttempt, ChunkAttemptResult, ChunkOutcome, ChunkStatus, ChunkTask
 from avesa.lake.raw_files import build_raw_table, write_raw_file
@@ -275,7 +276,8 @@ async def _attempt(ctx: PipelineContext, chunk: ChunkTask, deadline: datetime, m
         # Pages in the buffer were never written and the cursor still points before them.
         log_unexpected(ref, exc, "extract")
         outcome.status = ChunkStatus.FAILED
-        outcome.error = failure_message(ref, exc) if not isinstance(exc, OSError) else f"{ref.label}: {exc}"
+        plain = isinstance(exc, OSError) and storage_problem(exc) is None  # a dropped connection says enough
+        outcome.error = f"{ref.label}: {exc}" if plain else failure_message(ref, exc)
         outcome.error_kind = _error_kind(exc)
     except BaseException as exc:
         _release(ctx, chunk, exc)

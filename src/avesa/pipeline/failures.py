@@ -14,6 +14,7 @@ import logging
 import traceback
 
 from avesa.domain.errors import AuthenticationError, AvesaError
+from avesa.domain.storage_errors import storage_problem
 from avesa.domain.timeutil import utc_now
 from avesa.domain.work import ChunkOutcome, TableRef, TableResult, TableStatus
 from avesa.observability import events
@@ -22,10 +23,14 @@ from avesa.pipeline.context import PipelineContext
 
 def failure_message(ref: TableRef, exc: BaseException) -> str:
     """What a user reads for `exc` raised while handling `ref`: an AVESA error's own message; for any
-    other error its type and text, where it happened, and where the details are."""
+    other error its type and text, where it happened, and where the details are; for a write the machine
+refused (a full disk), what to free or change."""
     if isinstance(exc, AvesaError):
         message = str(exc)
         return message if ref.label in message else f"{ref.label}: {message}"
+    refused = storage_problem(exc)
+    if refused is not None:  # a full disk, a read-only folder: the next run re-reads what this one could not write
+        return f"{ref.label}: {refused}"
     text = str(exc).strip() or "(no message)"
     if len(text) > 500:
         text = text[:500] + "…"

@@ -15,6 +15,7 @@ import time
 from datetime import datetime, timedelta
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from avesa.connectors.paginators import END
 from avesa.domain.timeutil import utc_now
@@ -36,7 +37,7 @@ from avesa.pipeline.context import PipelineContext
 from avesa.pipeline.extract import raw_file_prefix
 from avesa.pipeline.failures import chunks_failed_message, fail_table, table_failed_by
 from avesa.pipeline.quality import count_check
-from avesa.pipeline.reconcile import announced_deletions, deletion_versions
+from avesa.pipeline.reconcile import announced_deletions, reconcile
 from avesa.state.ledger_records import ChunkRecord
 from avesa.transform.mapping import CompiledMapping, NulledValues
 
@@ -58,6 +59,22 @@ def _raw_prefixes(ref: TableRef, chunks: list[ChunkRecord]) -> list[str]:
     ]
 
 
+def _latest_reading(versions: pa.Table) -> pa.Table:
+    """Of versions one extraction read twice — same key, source stamp and `extracted_at` (the same
+    raw file: a Graph delta may return an item more than once) — the one read last: files are read
+    in order and rows in file order. The merge tells apart versions read at different times."""
+    keys = ["source_id", "last_updated", "extracted_at"]
+    n = versions.num_rows
+    if n < 2:
+        return versions
+    groups = versions.select(keys).append_column("__row", pa.array(range(n), pa.int64()))
+    last = groups.group_by(keys, use_threads=False).aggregate([("__row", "max")])
+    if last.num_rows == n:
+        return versions
+    kept = last.column("__row_max")
+    return versions.take(pc.take(kept, pc.sort_indices(kept)))
+
+
 def _transform_and_merge(ctx: PipelineContext, ref: TableRef, mapping: CompiledMapping,
                          uri: str, nulled: NulledValues) -> tuple[int, int]:
     """Map this run's raw files to versions and merge them, a bounded batch at a time; then close the
@@ -65,9 +82,13 @@ def _transform_and_merge(ctx: PipelineContext, ref: TableRef, mapping: CompiledM
     could not be converted are counted in `nulled`.
 
     A table's versions up to MERGE_BATCH_ROWS are one Delta commit, so a record that cannot be read
-    fails the table before anything of it is merged. A bigger table commits batch by batch; a failure
-    after the first leaves true versions merged and the watermark unmoved, and the next run merges
-    the rest again (SCD2 absorbs what it already holds)."""
+    fails the table before anything of it is merged. A bigger table commits batch by batch — whole
+    raw files at a time, so that the records one file holds twice meet in one batch; a failure after
+    the first leaves true versions merged and the watermark unmoved, and the next run merges the rest
+    again (SCD2 absorbs what it already holds).
+
+    Every version carries its raw file's `extracted_at`: of two versions of a key with the same
+    source stamp (two edits within one tick of the source's clock), the one read later wins."""
     prefixes = _raw_prefixes(ref, ctx.state.list_chunks(ref))
     directory = ctx.lake.raw_dir(ref.tenant_id, ref.service, ref.table)
     paths = list_raw_files(directory, prefixes)
@@ -79,27 +100,32 @@ def _transform_and_merge(ctx: PipelineContext, ref: TableRef, mapping: CompiledM
     def merge_pending() -> None:
         nonlocal created, pending, pending_rows
         if pending:
-            result = merge_scd2(uri, pa.concat_tables(pending), mapping.business_columns)
+            result = merge_scd2(uri, _latest_reading(pa.concat_tables(pending)), mapping.business_columns)
             created += result.stats.new_versions
             pending, pending_rows = [], 0
 
-    announced: dict[str, datetime] = {}
-    for batch in iter_raw_batches(paths, directory):
-        ids = batch.column("record_id").to_pylist()
-        updated = batch.column("source_updated_at").to_pylist()
-        records = batch.column("record").to_pylist()
-        index = batch.schema.get_field_index("source_deleted")
-        flags = batch.column(index).to_pylist() if index >= 0 else [False] * len(ids)
-        live = []
-        for row in zip(ids, updated, records, flags, strict=True):
-            if row[3]:
-                announced[row[0]] = max(row[1], announced.get(row[0], row[1]))
-            else:
-                live.append(row[:3])
-        versions = mapping.to_versions(live, tenant_id=ref.tenant_id, run_id=ref.run_id, loaded_at=loaded_at,
-                                       nulled=nulled)
-        pending.append(versions)
-        pending_rows += versions.num_rows
+    announced: dict[str, tuple[datetime, datetime | None]] = {}
+    for path in paths:
+        for batch in iter_raw_batches([path], directory):
+            ids = batch.column("record_id").to_pylist()
+            updated = batch.column("source_updated_at").to_pylist()
+            records = batch.column("record").to_pylist()
+            extracted = batch.column("extracted_at").to_pylist()
+            index = batch.schema.get_field_index("source_deleted")
+            flags = batch.column(index).to_pylist() if index >= 0 else [False] * len(ids)
+            live, read = [], []
+            for record_id, stamp, record, at, gone in zip(ids, updated, records, extracted, flags, strict=True):
+                if gone:
+                    seen = announced.get(record_id)
+                    if seen is None or (stamp, at) >= seen:  # the latest announcement: raw rows carry extracted_at
+                        announced[record_id] = (stamp, at)
+                else:
+                    live.append((record_id, stamp, record))
+                    read.append(at)
+            versions = mapping.to_versions(live, tenant_id=ref.tenant_id, run_id=ref.run_id, loaded_at=loaded_at,
+                                           nulled=nulled, extracted_at=read)
+            pending.append(versions)
+            pending_rows += versions.num_rows
         if pending_rows >= MERGE_BATCH_ROWS:
             merge_pending()
     merge_pending()
@@ -146,19 +172,20 @@ def reconciliation_due(ctx: PipelineContext, ref: TableRef) -> bool:
 
 
 async def reconcile_deletes(ctx: PipelineContext, ref: TableRef, mapping: CompiledMapping,
-                            uri: str) -> tuple[int, int]:
-    """List every id at the source; close the keys that vanished. Returns (deletes, versions)."""
+                            uri: str, listed_at: datetime) -> tuple[int, int]:
+    """List every id at the source (the listing began at `listed_at`); close the keys that vanished
+    and re-open deleted ones it lists again. Returns (deletes, versions)."""
     connector = ctx.connector(ref.tenant_id, ref.service)
     live_ids: set[str] = set()
     async for batch in connector.list_ids(ref.table):
         live_ids.update(batch)
-    tombstones = await asyncio.to_thread(
-        deletion_versions, uri, mapping, live_ids, run_id=ref.run_id, detected_at=utc_now()
-    )
-    if tombstones is None or not tombstones.num_rows:
+    found = await asyncio.to_thread(reconcile, uri, mapping, live_ids, run_id=ref.run_id, listed_at=listed_at,
+                                    loaded_at=utc_now())
+    versions = found.versions
+    if versions is None:
         return 0, 0
-    result = await asyncio.to_thread(merge_scd2, uri, tombstones, mapping.business_columns)
-    return tombstones.num_rows, result.stats.new_versions
+    result = await asyncio.to_thread(merge_scd2, uri, versions, mapping.business_columns)
+    return (found.deletes.num_rows if found.deletes is not None else 0), result.stats.new_versions
 
 
 async def finalize_table(ctx: PipelineContext, request: FinalizeRequest) -> TableResult:
@@ -222,7 +249,7 @@ async def _finalize(ctx: PipelineContext, request: FinalizeRequest) -> TableResu
             created, deletes = await asyncio.to_thread(_transform_and_merge, ctx, ref, mapping, uri, nulled)
             if reconciliation_due(ctx, ref):
                 started_listing = utc_now()
-                reconciled, versions = await reconcile_deletes(ctx, ref, mapping, uri)
+                reconciled, versions = await reconcile_deletes(ctx, ref, mapping, uri, started_listing)
                 deletes += reconciled
                 created += versions
                 ctx.state.set_last_reconciliation(ref.tenant_id, ref.service, ref.table, started_listing)

@@ -50,3 +50,16 @@ def finish_run(ctx: PipelineContext, request: FinishRunRequest) -> RunEnd:
     events.emit("run_finished", level=logging.WARNING if status == "failed" else logging.INFO, run_id=run_id,
                 mode=mode, status=status, **counts, **seconds, **http)
     return RunEnd(run_id=run_id, status=status, **counts)
+
+
+def report_rate_budgets(ctx: PipelineContext, run_id: str) -> dict[str, dict[str, object]]:
+    """Log the figures of every (tenant, service) rate budget this process used for `run_id`
+    (requests, 429s, waits, achieved and learnt rates: the `rate_budget` event), and return those of
+    the budgets that met rate limits, keyed "tenant/service", for the run's summary."""
+    limited: dict[str, dict[str, object]] = {}
+    for (tenant_id, service), budget in ctx.budgets.items():
+        figures = budget.figures()
+        events.emit("rate_budget", run_id=run_id, tenant_id=tenant_id, service=service, **figures)
+        if figures["http_429"]:
+            limited[f"{tenant_id}/{service}"] = figures
+    return limited

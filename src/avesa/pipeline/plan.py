@@ -16,6 +16,7 @@ import math
 import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from avesa.domain.errors import ConfigError, NotFoundError
 from avesa.domain.tenant import validate_tenant_id
@@ -79,9 +80,10 @@ def plan_run(ctx: PipelineContext, request: RunRequest, *, now: datetime | None 
                 for table in tables
             )
     ctx.state.create_run(run_id, started, request.model_dump(mode="json"), ctx.owner)
-    refs, skipped = lock_tenants(ctx, run_id, refs, skipped, started)
-    ctx.state.start_table_runs(refs)
-    return RunPlan(run_id=run_id, started_at=started, tables=refs, skipped=skipped)
+    locked = lock_tenants(ctx, run_id, refs, skipped, started)
+    ctx.state.start_table_runs(locked.kept)
+    return RunPlan(run_id=run_id, started_at=started, tables=locked.kept, skipped=locked.skipped,
+                   held_by=locked.held_by)
 
 
 def holder_is_stale(ctx: PipelineContext) -> Callable[[str, str], bool]:
@@ -96,23 +98,33 @@ def holder_is_stale(ctx: PipelineContext) -> Callable[[str, str], bool]:
     return is_stale
 
 
+class Locked(NamedTuple):
+    kept: list[TableRef]
+    """The tables of the tenants this run now holds."""
+    skipped: list[str]
+    """The reasons given, plus one per tenant another run holds, naming that run."""
+    held_by: dict[str, str]
+    """Tenant -> the id of the live run that holds it."""
+
+
 def lock_tenants(ctx: PipelineContext, run_id: str, refs: list[TableRef], skipped: list[str],
-                 now: datetime, scope: str = "sync") -> tuple[list[TableRef], list[str]]:
+                 now: datetime, scope: str = "sync") -> Locked:
     """Two runs of one scope never write one tenant's tables at once: a tenant another live run
     holds is left out of this run, with a reason that names the holder. Syncs and backfills lock
     in separate scopes, so a backfill never holds up the scheduled sync (see pipeline/backfill.py)."""
     is_stale = holder_is_stale(ctx)
     doing = "backfilled" if scope == "backfill" else "synced"
-    kept, skipped = [], list(skipped)
+    kept, skipped, held_by = [], list(skipped), {}
     for tenant_id in dict.fromkeys(ref.tenant_id for ref in refs):
         holder = ctx.state.lock_tenant(tenant_id, run_id, ctx.owner, now, is_stale, scope=scope)
         if holder is None:
             kept.extend(ref for ref in refs if ref.tenant_id == tenant_id)
         else:
             holder_run, holder_owner, since = holder
+            held_by[tenant_id] = holder_run
             skipped.append(f"{tenant_id}: being {doing} by run {holder_run} ({holder_owner}, since "
                            f"{since:%Y-%m-%d %H:%M:%S} UTC); not {doing} by this run — the next run will")
-    return kept, skipped
+    return Locked(kept, skipped, held_by)
 
 
 def backfill_windows(start: datetime, end: datetime, days: int) -> list[tuple[datetime, datetime]]:

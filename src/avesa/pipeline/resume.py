@@ -126,10 +126,10 @@ def resume_work(ctx: PipelineContext, request: ResumeRequest) -> RunWork | None:
     work = remaining_work(ctx, run, tenant_id)
     events.emit("run_resumed", run_id=run.run_id, previous_owner=request.expected_owner or run.owner,
                 tables=len(work), tenant_id=tenant_id)
-    refs, skipped = lock_tenants(ctx, run.run_id, [w.table for w in work], [], utc_now(),
-                                 scope="backfill" if run.kind == "backfill" else "sync")
-    kept = {ref.key for ref in refs}
+    locked = lock_tenants(ctx, run.run_id, [w.table for w in work], [], utc_now(),
+                          scope="backfill" if run.kind == "backfill" else "sync")
+    kept = {ref.key for ref in locked.kept}
     others_left = tenant_id is not None and any(t != tenant_id for t in unfinished_tenants(ctx, run))
     hand_back_to = request.expected_owner if others_left else None
     return RunWork(run_id=run.run_id, kind=run.kind, tables=[w for w in work if w.table.key in kept],
-                   skipped=skipped, hand_back_to=hand_back_to)
+                   skipped=locked.skipped, held_by=locked.held_by, hand_back_to=hand_back_to)

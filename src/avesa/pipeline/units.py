@@ -57,7 +57,7 @@ def _work(ctx: PipelineContext, plan: RunPlan, kind: str) -> RunWork:
                 tenant_id=request.get("tenant_id"), service=request.get("service"), tables=len(plan.tables),
                 tenants=len({ref.tenant_id for ref in plan.tables}), skipped=len(plan.skipped))
     return RunWork(run_id=plan.run_id, kind=kind, tables=[TableWork(table=ref) for ref in plan.tables],
-                   skipped=plan.skipped)
+                   skipped=plan.skipped, held_by=plan.held_by)
 
 
 def plan_work(ctx: PipelineContext, request: PlanRunRequest) -> RunWork | None:

@@ -51,7 +51,7 @@ from avesa.pipeline.context import PipelineContext
 from avesa.pipeline.extract import run_chunk
 from avesa.pipeline.failures import table_failed_by
 from avesa.pipeline.finalize import finalize_table, table_finished
-from avesa.pipeline.finish import finish_run
+from avesa.pipeline.finish import finish_run, report_rate_budgets
 from avesa.pipeline.heartbeat import keep_run_lease
 from avesa.pipeline.plan import plan_table
 from avesa.pipeline.units import plan_work
@@ -72,8 +72,12 @@ class RunSummary:
     run_id: str
     results: list[TableResult] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
+    held_by: dict[str, str] = field(default_factory=dict)
+    """Tenants left out because another live run holds them: tenant -> that run's id."""
     seconds: float = 0.0
     status: str = "running"  # the run's status in the ledger once it ended: complete, failed, cancelled
+    rate_limits: dict[str, dict[str, object]] = field(default_factory=dict)
+    """Per `tenant/service` that was rate limited: requests, 429s, time waited, rates (RateBudget.figures)."""
 
     @property
     def failed(self) -> list[TableResult]:
@@ -176,7 +180,7 @@ class LocalExecutor:
         """Run every table of `work`, then the finish-run unit (which closes the run, or hands it
         back to its dead owner when tables of other tenants remain)."""
         started = time.monotonic()
-        summary = RunSummary(run_id=work.run_id, skipped=work.skipped)
+        summary = RunSummary(run_id=work.run_id, skipped=work.skipped, held_by=dict(work.held_by))
         by_tenant: dict[str, list[TableWork]] = defaultdict(list)
         for item in work.tables:
             by_tenant[item.table.tenant_id].append(item)
@@ -190,6 +194,7 @@ class LocalExecutor:
             await self.ctx.aclose()
         summary.results = [r for results in per_tenant for r in results]
         summary.seconds = time.monotonic() - started
+        summary.rate_limits = report_rate_budgets(self.ctx, work.run_id)
         if self._stopping and any(r.status in _UNFINISHED for r in summary.results):
             # left as a crash leaves it: the next start resumes it (its locks go stale with this process)
             left = sum(r.status in _UNFINISHED for r in summary.results)

@@ -34,7 +34,9 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from avesa.domain.errors import ConfigError, UsageError
 from avesa.domain.registry import TenantService
+from avesa.pipeline.wiring import build_state_store
 from avesa.settings import Settings
+from avesa.state.base import StateStore
 
 MODES = ("incremental", "full")
 OFF = "off"
@@ -189,3 +191,33 @@ def slot_passed_since(schedule: Schedule, tenant_id: str, service: str, mode: st
         return True
     when = found.get_next_fire_time(None, last + timedelta(microseconds=1))
     return when is not None and when <= now
+
+
+Upcoming = dict[tuple[str, str], tuple[datetime, str] | None]
+
+
+def upcoming(settings: Settings, state: StateStore, now: datetime) -> Upcoming:
+    """(tenant, service) → (when, mode) of its next scheduled run, the sooner of sync and full;
+    None when both are off. Disabled tenants and services are left out."""
+    tz = timezone_of(settings)
+    enabled = {t.tenant_id for t in state.list_tenants() if t.enabled}
+    found: dict[tuple[str, str], tuple[datetime, str] | None] = {}
+    for config in state.list_services():
+        if not config.enabled or config.tenant_id not in enabled:
+            continue
+        times = [(when, mode) for mode in MODES
+                 if (when := next_run(effective(settings, config, mode), config.tenant_id, config.service, mode,
+                                      tz, now)) is not None]
+        found[(config.tenant_id, config.service)] = min(times) if times else None
+    return found
+
+
+def next_run_times(settings: Settings, now: datetime | None = None) -> dict[tuple[str, str], datetime]:
+    """(tenant, service) → when `avesa serve` runs it next, read from the registry (what the
+    dashboard shows when it runs alone; under `avesa serve` it asks the scheduler itself)."""
+    state = build_state_store(settings)
+    try:
+        found = upcoming(settings, state, now or datetime.now(UTC))
+    finally:
+        state.close()
+    return {key: value[0] for key, value in found.items() if value is not None}

@@ -237,6 +237,14 @@ class Serve:
             if found is not None and found.next_run_time is not None:
                 yield job.tenant_id, job.service, job.mode, found.next_run_time.astimezone(UTC)
 
+    def next_run_by_service(self) -> dict[tuple[str, str], datetime]:
+        """(tenant, service) → the sooner of its next sync and full run (what the dashboard shows)."""
+        soonest: dict[tuple[str, str], datetime] = {}
+        for tenant_id, service, _, when in self.next_runs():
+            key = (tenant_id, service)
+            soonest[key] = min(when, soonest.get(key, when))
+        return soonest
+
     # ---- what the jobs do -----------------------------------------------------------------
     async def _poll(self) -> None:
         try:

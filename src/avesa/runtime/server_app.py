@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import inspect
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from datetime import datetime
 from typing import Any
 
 import uvicorn
@@ -51,15 +53,20 @@ def build_server_app(registry: CollectorRegistry, *, dashboard_app: ASGIApp | No
     return Starlette(routes=routes)
 
 
-def load_dashboard(settings: Settings) -> ASGIApp | None:
-    """The dashboard app, or None when this installation has none (the module is absent)."""
+def load_dashboard(settings: Settings, next_runs: Callable[[], Mapping[tuple[str, str], datetime]] | None = None,
+                   ) -> ASGIApp | None:
+    """The dashboard app, or None when this installation has none (the module is absent). `next_runs`
+    — (tenant, service) → the scheduler's next run — goes to a factory that takes it."""
     try:
         module = importlib.import_module(DASHBOARD_FACTORY)
     except ModuleNotFoundError as exc:
         if exc.name and DASHBOARD_FACTORY.startswith(exc.name):
             return None
         raise
-    return module.create_app(settings)
+    factory = module.create_app
+    if next_runs is not None and "next_runs" in inspect.signature(factory).parameters:
+        return factory(settings, next_runs=next_runs)
+    return factory(settings)
 
 
 def bind(host: str, port: int) -> socket.socket:

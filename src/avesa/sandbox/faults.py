@@ -48,6 +48,11 @@ class FaultKind(StrEnum):
     """400 whose body quotes the refused request back — method, URL and every header, credentials
     included — as some APIs and gateways do. A client that quotes error bodies must mask them.
     ConnectWise and Acme Helpdesk; the other services serve the request normally."""
+    IDS_DESCENDING = "ids-descending"
+    """A 200 list page in descending id order, as an API answers that ignores the requested sort
+    (``sort=id``, ``orderBy=id asc``) but still applies the keyset condition (ids above the cursor):
+    a keyset client that does not check the order reads the top page and stops, skipping the rest.
+    ConnectWise and Acme Helpdesk; the other services serve the request normally."""
     RECORD_WITHOUT_ID = "record-without-id"
     """A 200 list page whose first record comes without its id field, the rest of it as stored: the
     client must fail the page naming the record — and mask what it quotes of it. ConnectWise and Acme

@@ -1,4 +1,5 @@
-"""The secret store contract; every back end passes tests/secrets/test_contract.py."""
+"""The secret store contract; every back end (the encrypted file, Secrets Manager) passes
+tests/secrets/test_secret_contract.py."""
 
 from __future__ import annotations
 

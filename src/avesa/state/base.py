@@ -1,5 +1,5 @@
-"""The state store contract. Every back end (SQLite here, DynamoDB on AWS) passes the same
-contract tests (tests/state/test_contract.py)."""
+"""The state store contract. Every back end (SQLite embedded, DynamoDB on AWS) passes the same
+contract tests (tests/state/test_state_contract.py); pipeline/wiring.py picks one."""
 
 from __future__ import annotations
 

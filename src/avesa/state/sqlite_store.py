@@ -152,7 +152,10 @@ class SqliteStateStore:
             try:
                 yield self._conn
             except BaseException:
-                self._conn.execute("ROLLBACK")
+                # SQLite itself rolls back on a full disk or an I/O error (SQLITE_FULL, SQLITE_IOERR):
+                # a ROLLBACK then would fail and hide that error behind "no transaction is active".
+                if self._conn.in_transaction:
+                    self._conn.execute("ROLLBACK")
                 raise
             self._conn.execute("COMMIT")
 

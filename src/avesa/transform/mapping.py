@@ -16,7 +16,7 @@ import json
 import math
 import re
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -228,9 +228,12 @@ class CompiledMapping:
         run_id: str,
         loaded_at: datetime,
         nulled: NulledValues | None = None,
+        extracted_at: Sequence[datetime | None] | None = None,
     ) -> pa.Table:
         """(source id, source updated-at, record JSON) rows -> a versions table for the SCD2 merge.
 
+        `extracted_at`, one per record, says when each was read from the source (the raw file's
+        envelope): of two versions with the same source stamp, the merge keeps the one read later.
         Values that cannot be converted become null and are counted in `nulled` by column. Raises
         RecordUnreadable for a record no decoder accepts."""
         data: dict[str, list[Any]] = {name: [] for name in self.schema.names}
@@ -258,6 +261,9 @@ class CompiledMapping:
         data["is_deleted"] = [False] * n
         data["run_id"] = [run_id] * n
         data["loaded_at"] = [loaded_at] * n
+        data["extracted_at"] = list(extracted_at) if extracted_at is not None else [None] * n
+        if len(data["extracted_at"]) != n:
+            raise ValueError(f"{len(data['extracted_at'])} extraction stamps for {n} records")
         try:
             return pa.table(data, schema=self.schema)
         except UnicodeEncodeError:  # a lone surrogate (from a `\ud800` escape) is no UTF-8 text
@@ -290,5 +296,6 @@ def versions_schema(canonical: CanonicalTable) -> pa.Schema:
         pa.field("is_deleted", pa.bool_()),
         pa.field("run_id", pa.string()),
         pa.field("loaded_at", pa.timestamp("us", tz="UTC")),
+        pa.field("extracted_at", pa.timestamp("us", tz="UTC")),
     ]
     return pa.schema(fields)

@@ -17,20 +17,34 @@ Semantics (DESIGN.md "SCD2 semantics")
    versions of one key in one batch are all kept in order, and a late version lands where it
    belongs: the later rows are re-cut around it.
 4. Duplicates — the same key and the same ``last_updated`` — collapse to one observation, chosen by
-   a total order, so the choice never depends on arrival: ``is_deleted`` first (a delete reported
-   at the same instant as an update is the later event), then the lower ``record_hash``, then the
-   lower canonical encoding of the other descriptive columns (``tenant_id``, ``source_table``,
-   ``last_updated_by``…), then the load columns ascending (``loaded_at``, ``run_id`` by default:
-   the first load of a version wins, so re-extracting it later never rewrites a row), then their
-   canonical encoding. Rows identical in every column are simply the same observation.
+   a total order, so the choice never depends on arrival: the **latest extraction** first
+   (``extracted_at``, the time the version was read from the source; a version without one counts
+   as extracted before any that has one), so that when two edits land in one tick of the source's
+   clock the one read later — the newer state — wins, whichever batch brings it; then
+   ``is_deleted`` (a delete reported at the same instant as an update is the later event), then
+   the lower ``record_hash``, then the lower canonical encoding of the other descriptive columns
+   (``tenant_id``, ``source_table``, ``last_updated_by``…), then the load columns ascending
+   (``loaded_at``, ``run_id`` by default), then their canonical encoding. Rows identical in every
+   column are simply the same observation. So a version re-extracted later replaces the stored
+   copy's load columns (the row shows the last extraction that saw it) and is counted as a
+   duplicate; an exact re-delivery (the same extraction again) changes nothing. (Keeping instead
+   the first load of the winning content cannot be a total order: A, then B, then A again, all at
+   one instant and read in that order, must end with A — the latest — yet A's first copy was
+   dropped when B beat it.)
 5. A deleted key gets a row with ``is_deleted = true`` (it stays the current row); a later
-   non-deleted version re-opens the key with a new row. Exactly one row per key is current.
+   non-deleted version re-opens the key with a new row. Consecutive deletes are one deleted row,
+   whatever business columns they repeat: a delete right after a delete is absorbed like an
+   unchanged version. Exactly one row per key is current.
 6. **Nothing observed is ever lost.** An absorbed version is kept in its row's
    ``absorbed_versions`` column: a JSON array (compact, sorted keys, ordered by time) holding, for
    each absorbed version, the columns that can differ between versions with the same hash —
-   ``last_updated``, ``source_table``, ``last_updated_by``, the load columns and any other
-   non-business column. Its business columns and ``is_deleted`` are the row's own (same hash).
-   The column is null when nothing was absorbed.
+   ``last_updated``, ``source_table``, ``last_updated_by``, ``extracted_at``, the load columns and
+   any other non-business column. Its business columns and ``is_deleted`` are the row's own (same
+   hash) — except for a delete absorbed into a delete with another hash, whose entry also holds its
+   business columns and ``record_hash``. The column is null when nothing was absorbed.
+7. Floats have one representation per value: ``-0.0`` is stored as ``0.0`` and every NaN as the
+   one quiet NaN (the hash already treats them as equal; storing them as they came would let the
+   stored row depend on which arrived first).
 
 Why the absorbed versions are stored, and where
 -----------------------------------------------
@@ -57,9 +71,10 @@ merged — every column, including the load columns and ``absorbed_versions``. M
 versions split into any batches, in any batch order, any number of times, gives tables equal in
 every column once both are sorted by ``(source_service, source_id, effective_start_date)``; only
 the physical order of rows and files may differ. When a later run re-extracts a version already
-stored (different ``run_id``/``loaded_at``), rule 4 keeps the first-loaded copy, so the table is
-then equal to the table from the first load alone. (All of this up to a 128-bit hash collision
-between two versions of one key.)
+stored (later ``extracted_at``), rule 4 keeps the later copy, which differs from the stored one in
+its load columns only; versions without ``extracted_at`` (and re-extractions with the same one)
+keep the first-loaded copy. (All of this up to a 128-bit hash collision between two versions of
+one key.)
 
 Output
 ------
@@ -72,8 +87,9 @@ Incremental merges
 :func:`compute_changes` needs, for every key in the batch, the stored rows whose validity could be
 affected: at least every row whose ``effective_end_date`` is null or ``>=`` the key's earliest new
 ``last_updated`` (all of the key's rows is always fine). When every new version of a key is later
-than its current row's start — or exactly as old with the same hash — the current row alone
-suffices: the fast path the Delta layer (``avesa.lake.delta_tables``) takes for all but late data.
+than its current row's start — or exactly as old with the same hash (it replaces the current
+row's observation at most; a delete after a delete joins it) — the current row alone suffices:
+the fast path the Delta layer (``avesa.lake.delta_tables``) takes for all but late data.
 
 Public API
 ----------
@@ -110,6 +126,8 @@ EFFECTIVE_END = "effective_end_date"
 IS_CURRENT = "is_current"
 RECORD_HASH = "record_hash"
 ABSORBED = "absorbed_versions"
+
+EXTRACTED_AT = "extracted_at"
 
 KEY_COLUMNS = (SOURCE_SERVICE, SOURCE_ID)
 REQUIRED_COLUMNS = (TENANT_ID, SOURCE_SERVICE, SOURCE_TABLE, SOURCE_ID, LAST_UPDATED, IS_DELETED)
@@ -148,7 +166,8 @@ class Scd2Stats:
 
     - ``duplicates``: versions dropped because an observation with the same key and
       ``last_updated`` was already stored or won the tie-break (rule 4) — re-deliveries, look-back
-      overlap, retries;
+      overlap, retries — and re-extractions of a stored version (same hash), which only refresh
+      its load columns;
     - ``unchanged_skipped``: versions kept only as absorbed versions (same hash as the version
       before them);
     - ``new_versions``: versions that start a row;
@@ -291,10 +310,13 @@ def normalize_versions(versions: pa.Table, business_columns: Sequence[str]) -> p
     """Validate a batch of versions and add ``record_hash``.
 
     Types are normalised (large/view strings and dictionaries to string; every timestamp to
-    microseconds UTC — naive timestamps are taken as UTC, nanoseconds truncated); a null
-    ``is_deleted`` means false. Raises InvalidVersionsError (a ValueError and a BadDataError) for
-    a missing column, a business column that is also an identity/SCD column, a null key or
-    ``last_updated``, or more than one tenant.
+    microseconds UTC — naive timestamps are taken as UTC, nanoseconds truncated (refused where that
+    would make two versions of a key one instant); -0.0 to 0.0 and
+    every NaN to one NaN); a null ``is_deleted`` means false. An optional ``extracted_at``
+    timestamp says when each version was read from the source (rule 4). Raises
+    InvalidVersionsError (a ValueError and a BadDataError) for a missing column, a business column
+    that is also an identity/SCD column, a null key or ``last_updated``, a non-timestamp
+    ``extracted_at``, or more than one tenant.
     """
     business = list(dict.fromkeys(business_columns))
     missing = [c for c in (*REQUIRED_COLUMNS, *business) if c not in versions.column_names]
@@ -311,6 +333,7 @@ def normalize_versions(versions: pa.Table, business_columns: Sequence[str]) -> p
         raise InvalidVersionsError("versions table has duplicate column names")
     versions = versions.drop_columns([RECORD_HASH]) if RECORD_HASH in versions.column_names else versions
 
+    _refuse_colliding_nanoseconds(versions)
     fields_ = [pa.field(f.name, _normalize_type(f.type)) for f in versions.schema]
     schema = pa.schema(fields_)
     table = conform(versions, schema).combine_chunks()
@@ -330,6 +353,9 @@ def normalize_versions(versions: pa.Table, business_columns: Sequence[str]) -> p
     tenants = pc.unique(table.column(TENANT_ID))
     if len(tenants) > 1:
         raise InvalidVersionsError(f"one merge takes one tenant's versions, got {sorted(tenants.to_pylist())}")
+    table = _canonical_floats(table)
+    if EXTRACTED_AT in table.column_names and not pa.types.is_timestamp(table.schema.field(EXTRACTED_AT).type):
+        raise InvalidVersionsError(f"{EXTRACTED_AT} must be a timestamp, got {table.schema.field(EXTRACTED_AT).type}")
     row_level = set(_row_level_columns(table.column_names, business))
     nested = [f.name for f in table.schema if f.name not in row_level and _is_nested(f.type)]
     if nested:
@@ -337,6 +363,39 @@ def normalize_versions(versions: pa.Table, business_columns: Sequence[str]) -> p
             f"non-business columns must be scalar (they are kept per absorbed version): {nested}"
         )
     return table.append_column(pa.field(RECORD_HASH, pa.string()), record_hashes(table, business))
+
+
+def _refuse_colliding_nanoseconds(versions: pa.Table) -> None:
+    """Stamps are kept in microseconds. Truncating nanoseconds is harmless unless two versions of
+    one key differ only below the microsecond: one of them would silently vanish as a duplicate."""
+    t = versions.schema.field(LAST_UPDATED).type
+    if not (pa.types.is_timestamp(t) and t.unit == "ns") or versions.num_rows < 2:
+        return
+    stamps = _arr(versions.column(LAST_UPDATED))
+    keys = composite_key(versions)
+    exact = pa.table({"k": keys, "t": stamps}).group_by(["k", "t"]).aggregate([]).num_rows
+    micros = pc.cast(stamps, pa.timestamp("us", tz=t.tz), safe=False)
+    if pa.table({"k": keys, "t": micros}).group_by(["k", "t"]).aggregate([]).num_rows != exact:
+        raise InvalidVersionsError(
+            f"versions of one key differ only in the nanoseconds of {LAST_UPDATED}; the canonical table keeps "
+            "microseconds, so one would be lost: give each version its own microsecond"
+        )
+
+
+def _canonical_floats(table: pa.Table) -> pa.Table:
+    """One representation per float value: -0.0 becomes 0.0 and every NaN the one quiet NaN.
+
+    The record hash already treats them as equal (record_hash.py); storing them as they came
+    would let the stored row depend on which representation arrived first."""
+    for i, f in enumerate(table.schema):
+        if not pa.types.is_floating(f.type) or pa.types.is_float16(f.type):
+            continue
+        col = _arr(table.column(i))
+        zero, nan = pa.scalar(0.0, f.type), pa.scalar(float("nan"), f.type)
+        fixed = pc.if_else(pc.equal(col, zero), zero, col)
+        fixed = pc.if_else(pc.is_nan(fixed), nan, fixed)
+        table = table.set_column(i, f, fixed)
+    return table
 
 
 def _row_level_columns(columns: Iterable[str], business: Sequence[str]) -> list[str]:
@@ -384,24 +443,56 @@ def _to_json_value(v: Any) -> Any:
         return str(v)
     if isinstance(v, bytes):
         return b64encode(v).decode()
+    if isinstance(v, list | tuple):
+        return [_to_json_value(x) for x in v]
+    if isinstance(v, dict):
+        return {k: _to_json_value(x) for k, x in v.items()}
+    return v
+
+
+def _from_json_value(v: Any, t: pa.DataType) -> Any:
+    """One value back from its JSON form, guided by its Arrow type (nested types included)."""
+    if v is None:
+        return None
+    if pa.types.is_timestamp(t):
+        return datetime.fromisoformat(v.replace("Z", "+00:00"))
+    if pa.types.is_date(t):
+        return date.fromisoformat(v)
+    if pa.types.is_decimal(t):
+        return Decimal(v)
+    if pa.types.is_binary(t) or pa.types.is_large_binary(t) or pa.types.is_fixed_size_binary(t):
+        return b64decode(v)
+    if pa.types.is_map(t):
+        return [(_from_json_value(k, t.key_type), _from_json_value(x, t.item_type)) for k, x in v]
+    if pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_fixed_size_list(t):
+        return [_from_json_value(x, t.value_type) for x in v]
+    if pa.types.is_struct(t):
+        return {f.name: _from_json_value(v.get(f.name), f.type) for f in t}
+    if pa.types.is_dictionary(t):
+        return _from_json_value(v, t.value_type)
     return v
 
 
 def _from_json_values(values: list[Any], t: pa.DataType) -> pa.Array:
     if pa.types.is_timestamp(t):
         values = [None if v is None else datetime.fromisoformat(v.replace("Z", "+00:00")) for v in values]
-    elif pa.types.is_date(t):
-        values = [None if v is None else date.fromisoformat(v) for v in values]
-    elif pa.types.is_decimal(t):
-        values = [None if v is None else Decimal(v) for v in values]
-    elif pa.types.is_binary(t) or pa.types.is_large_binary(t):
-        values = [None if v is None else b64decode(v) for v in values]
+    elif pa.types.is_nested(t) or pa.types.is_dictionary(t) or not (
+            pa.types.is_string(t) or pa.types.is_integer(t) or pa.types.is_boolean(t) or pa.types.is_floating(t)):
+        values = [_from_json_value(v, t) for v in values]
     return pa.array(values, t)
 
 
-def _encode_absorbed(obs: pa.Table, columns: Sequence[str]) -> list[dict[str, Any]]:
-    data = {c: obs.column(c).to_pylist() for c in columns}
-    return [{c: _to_json_value(data[c][i]) for c in columns} for i in range(obs.num_rows)]
+def _encode_absorbed(obs: pa.Table, columns: Sequence[str], own: list[bool] | None = None,
+                     own_columns: Sequence[str] = ()) -> list[dict[str, Any]]:
+    """One JSON-ready dict per absorbed version: its `columns`, and where `own` says so also its
+    `own_columns` (a delete absorbed into a delete with another hash: its business columns and hash)."""
+    data = {c: obs.column(c).to_pylist() for c in dict.fromkeys([*columns, *own_columns])}
+    entries = [{c: _to_json_value(data[c][i]) for c in columns} for i in range(obs.num_rows)]
+    if own is not None:
+        for i, entry in enumerate(entries):
+            if own[i]:
+                entry.update({c: _to_json_value(data[c][i]) for c in own_columns})
+    return entries
 
 
 def _dumps(entries: list[dict[str, Any]]) -> str:
@@ -435,6 +526,14 @@ def explode(rows: pa.Table, business_columns: Sequence[str]) -> pa.Table:
         f = obs_schema.field(c)
         values = _from_json_values([e.get(c) for e in entries], f.type)
         absorbed = absorbed.set_column(absorbed.schema.get_field_index(c), f, values)
+    own = [RECORD_HASH in e for e in entries]
+    if any(own):  # deletes absorbed into a delete with another hash bring their own columns back
+        mask = pa.array(own, pa.bool_())
+        for c in [c for c in (*business_columns, RECORD_HASH) if c in obs_schema.names]:
+            f = obs_schema.field(c)
+            values = _from_json_values([e.get(c) if o else None for e, o in zip(entries, own, strict=True)], f.type)
+            i = absorbed.schema.get_field_index(c)
+            absorbed = absorbed.set_column(i, f, pc.if_else(mask, values, _arr(absorbed.column(i))))
     origin = pa.repeat(pa.scalar(_STORED_ABSORBED, pa.int8()), len(entries))
     absorbed = absorbed.set_column(absorbed.schema.get_field_index(_ORIGIN), _ORIGIN, origin)
     absorbed = absorbed.set_column(absorbed.schema.get_field_index(_ORDER), _ORDER, _arange(len(entries)))
@@ -448,13 +547,15 @@ def _sortable(t: pa.DataType) -> bool:
     return not (pa.types.is_nested(t) or pa.types.is_dictionary(t) or pa.types.is_null(t))
 
 
-_ANALYSIS = (SOURCE_SERVICE, SOURCE_ID, LAST_UPDATED, RECORD_HASH, _ORIGIN)
+_ANALYSIS = (SOURCE_SERVICE, SOURCE_ID, LAST_UPDATED, RECORD_HASH, IS_DELETED, _ORIGIN)
 
 
 def _timeline_order(obs: pa.Table, business: Sequence[str], load_columns: Sequence[str]) -> pa.Array:
     """Row numbers of `obs` in timeline order, the winner of every (key, last_updated) tie first."""
     keys = [(SOURCE_SERVICE, "ascending"), (SOURCE_ID, "ascending"), (LAST_UPDATED, "ascending")]
-    order = pc.sort_indices(obs, sort_keys=[*keys, (IS_DELETED, "descending"), (RECORD_HASH, "ascending"),
+    # the latest extraction first (a null stamp, from before versions carried one, counts as earliest)
+    latest = [(EXTRACTED_AT, "descending")] if EXTRACTED_AT in obs.column_names else []
+    order = pc.sort_indices(obs, sort_keys=[*keys, *latest, (IS_DELETED, "descending"), (RECORD_HASH, "ascending"),
                                             (_ORIGIN, "ascending"), (_ORDER, "ascending")])
     if obs.num_rows < 2:
         return order
@@ -465,15 +566,15 @@ def _timeline_order(obs: pa.Table, business: Sequence[str], load_columns: Sequen
     # Rare path: some key has several observations at one instant. Break ties on everything.
     obs_cols = [c for c in obs.column_names if not c.startswith("__")]
     row_level = set(_row_level_columns(obs_cols, business))
-    loads = [c for c in load_columns if c in obs_cols and c not in row_level]
-    content = [c for c in obs_cols if c not in row_level and c not in loads and c != LAST_UPDATED]
+    loads = [c for c in load_columns if c in obs_cols and c not in row_level and c != EXTRACTED_AT]
+    content = [c for c in obs_cols if c not in row_level and c not in loads and c not in (LAST_UPDATED, EXTRACTED_AT)]
     content.append(TENANT_ID)
     tb = obs.append_column(_TB_CONTENT, encode_rows(obs, content))
     tb = tb.append_column(_TB_LOAD, encode_rows(obs, loads))
-    sort_keys = [*keys, (IS_DELETED, "descending"), (RECORD_HASH, "ascending"), (_TB_CONTENT, "ascending")]
+    sort_keys = [*keys, *latest, (IS_DELETED, "descending"), (RECORD_HASH, "ascending"), (_TB_CONTENT, "ascending")]
     sort_keys += [(c, "ascending") for c in loads if _sortable(tb.schema.field(c).type)]
     sort_keys += [(_TB_LOAD, "ascending"), (_ORIGIN, "ascending"), (_ORDER, "ascending")]
-    return pc.sort_indices(tb, sort_keys=sort_keys)  # nulls sort last
+    return pc.sort_indices(tb, sort_keys=sort_keys)
 
 
 @dataclass(frozen=True)
@@ -482,6 +583,23 @@ class _Timeline:
     duplicates: int
     unchanged: int
     new_versions: int
+
+
+def _refreshes(a: pa.Array, dup: pa.Array, batch: pa.Array) -> pa.Array:
+    """Per row of the sorted analysis table `a`: the row wins its (key, last_updated), comes from
+    the batch, and beats a stored observation with the same hash — a re-extraction of a stored
+    version, which refreshes its load columns but is no new version."""
+    n = a.num_rows
+    first = pc.invert(dup)
+    group = pc.subtract(pc.cumulative_sum(pc.cast(first, pa.int64())), _ONE)
+    winners = pc.indices_nonzero(first)
+    hashes = _arr(a.column(RECORD_HASH))
+    winner_hash = hashes.take(winners).take(group)
+    winner_batch = batch.take(winners).take(group)
+    beaten = pc.and_(pc.and_(dup, pc.invert(batch)), pc.and_(pc.equal(hashes, winner_hash), winner_batch))
+    if not pc.any(beaten).as_py():
+        return pa.repeat(_FALSE, n)
+    return pc.and_(first, pc.is_in(group, value_set=pc.unique(group.filter(beaten))))
 
 
 def _build_timeline(
@@ -498,18 +616,23 @@ def _build_timeline(
     dup = _prev_same([svc, sid, _arr(a.column(LAST_UPDATED))], n)
     batch = pc.equal(_arr(a.column(_ORIGIN)), pa.scalar(_BATCH, pa.int8()))
     n_batch = pc.sum(batch).as_py() or 0
+    counted = batch  # batch versions that are new observations (not re-deliveries)
     if pc.any(dup).as_py():
         keep = pc.invert(dup)
+        counted = pc.and_(batch, pc.invert(_refreshes(a, dup, batch))).filter(keep)
         a = a.filter(keep)
         order = order.filter(keep)
-        batch = batch.filter(keep)
         n = a.num_rows
         svc, sid = _arr(a.column(SOURCE_SERVICE)), _arr(a.column(SOURCE_ID))
-    survived = pc.sum(batch).as_py() or 0
-    # 2. runs: a row starts where the key changes or the hash differs from the previous version
+    # 2. runs: a row starts where the key changes, or the hash differs from the previous version's
+    #    unless both are deletes (consecutive deletes are one deleted version)
     same_key = _prev_same([svc, sid], n)
-    start = pc.or_(pc.invert(same_key), pc.invert(_prev_same([_arr(a.column(RECORD_HASH))], n)))
-    new_versions = pc.sum(pc.and_(start, batch)).as_py() or 0
+    hashes, deleted = _arr(a.column(RECORD_HASH)), _arr(a.column(IS_DELETED))
+    prev_deleted = pa.concat_arrays([pa.array([False], pa.bool_()), deleted.slice(0, n - 1)])
+    changed = pc.and_(pc.invert(_prev_same([hashes], n)), pc.invert(pc.and_(deleted, prev_deleted)))
+    start = pc.or_(pc.invert(same_key), changed)
+    new_versions = pc.sum(pc.and_(start, counted)).as_py() or 0
+    unchanged = pc.sum(pc.and_(pc.invert(start), counted)).as_py() or 0
 
     starts_a = a.filter(start)
     r = starts_a.num_rows
@@ -526,7 +649,13 @@ def _build_timeline(
     else:
         obs_cols = _observation_columns(obs.column_names, business)
         positions = pc.indices_nonzero(start).to_pylist()
-        entries = _encode_absorbed(obs.select(obs_cols).take(order.filter(pc.invert(start))), obs_cols)
+        inner = pc.invert(start)
+        # a delete absorbed into a delete with another hash keeps its own business columns and hash
+        row_of = pc.subtract(pc.cumulative_sum(pc.cast(start, pa.int64())), _ONE)
+        own = pc.not_equal(hashes, hashes.filter(start).take(row_of)).filter(inner)
+        own_cols = [c for c in (*business, RECORD_HASH) if c in obs.column_names] if pc.any(own).as_py() else []
+        entries = _encode_absorbed(obs.select([*obs_cols, *own_cols]).take(order.filter(inner)), obs_cols,
+                                   own.to_pylist() if own_cols else None, own_cols)
         docs: list[str | None] = []
         offset = 0
         for k, pos in enumerate(positions):
@@ -536,8 +665,8 @@ def _build_timeline(
         absorbed_json = pa.array(docs, pa.string())
 
     derived = {EFFECTIVE_START: ts, EFFECTIVE_END: end, IS_CURRENT: current, ABSORBED: absorbed_json}
-    own = [f.name for f in out_schema if f.name not in derived and f.name in obs.column_names]
-    starts = obs.select(own).take(order.filter(start))
+    own_names = [f.name for f in out_schema if f.name not in derived and f.name in obs.column_names]
+    starts = obs.select(own_names).take(order.filter(start))
     columns = []
     for f in out_schema:
         if f.name in derived:
@@ -547,7 +676,7 @@ def _build_timeline(
         else:
             columns.append(pa.nulls(r, f.type))
     rows = pa.Table.from_arrays(columns, schema=out_schema)
-    return _Timeline(rows, n_batch - survived, survived - new_versions, new_versions)
+    return _Timeline(rows, n_batch - new_versions - unchanged, unchanged, new_versions)
 
 
 # ---------------------------------------------------------------------------------------- diff
@@ -702,11 +831,12 @@ def check_timeline(rows: pa.Table) -> list[str]:
 
     Per key: rows ordered by start have distinct starts equal to ``last_updated``; each row ends
     where the next starts; only the last is current and has a null end; consecutive rows differ
-    in ``record_hash``; absorbed versions lie strictly inside their row's interval, in order.
+    in ``record_hash`` and are not both deleted; absorbed versions lie strictly inside their
+    row's interval, in order.
     """
     problems: list[str] = []
     data = sort_rows(rows).select([SOURCE_SERVICE, SOURCE_ID, LAST_UPDATED, EFFECTIVE_START, EFFECTIVE_END,
-                                   IS_CURRENT, RECORD_HASH, ABSORBED]).to_pylist()
+                                   IS_CURRENT, IS_DELETED, RECORD_HASH, ABSORBED]).to_pylist()
     by_key: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for row in data:
         by_key.setdefault((row[SOURCE_SERVICE], row[SOURCE_ID]), []).append(row)
@@ -725,6 +855,8 @@ def check_timeline(rows: pa.Table) -> list[str]:
                 problems.append(f"{key}: two rows start at {row[EFFECTIVE_START]}")
             if i and krows[i - 1][RECORD_HASH] == row[RECORD_HASH]:
                 problems.append(f"{key}: consecutive rows with the same hash at {row[EFFECTIVE_START]}")
+            if i and krows[i - 1][IS_DELETED] and row[IS_DELETED]:
+                problems.append(f"{key}: consecutive deleted rows at {row[EFFECTIVE_START]}")
             if row[ABSORBED]:
                 times = [datetime.fromisoformat(e[LAST_UPDATED].replace("Z", "+00:00"))
                          for e in json.loads(row[ABSORBED])]

@@ -8,6 +8,7 @@ latency, rate limit (429 + ``Retry-After``), authentication (401), routing (404)
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 from dataclasses import dataclass
 
@@ -126,7 +127,8 @@ class ConnectWiseApi:
             return _json(echoed_request(request), 400)
 
         try:
-            status, body, headers, records = self._answer(instance, target, request)
+            status, body, headers, records = self._answer(instance, target, request,
+                                                          descending=fault is FaultKind.IDS_DESCENDING)
             if status == 200 and fault is FaultKind.COUNT_PLUS_ONE and target.scope is RequestScope.COUNT:
                 body = orjson.dumps({"count": orjson.loads(body)["count"] + 1})
         except BadRequest as error:
@@ -160,10 +162,14 @@ class ConnectWiseApi:
             return _json(errors.too_many_requests(), 429, headers)
         return _json(errors.server_error(status), status)
 
-    def _answer(self, instance: Instance, target: Target, request: Request) -> tuple[int, bytes, dict[str, str], int]:
-        """(status, body, headers, records) of a well-behaved answer."""
+    def _answer(self, instance: Instance, target: Target, request: Request, *,
+                descending: bool = False) -> tuple[int, bytes, dict[str, str], int]:
+        """(status, body, headers, records) of a well-behaved answer — with `descending`, as if the
+        request said ``orderBy=id desc`` (the ``ids-descending`` fault)."""
         schema = target.table.schema
         params = parse_list_params(request.query_params, request.headers)
+        if descending:
+            params = dataclasses.replace(params, order_by="id desc")
         tree = parse_fields(schema, params.fields)
         with instance.lock:
             store = instance.tables[target.table.endpoint]

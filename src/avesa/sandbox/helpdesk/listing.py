@@ -42,12 +42,12 @@ def total(store: TableStore, params: ListParams) -> int:
     return end - start
 
 
-def _by_id(store: TableStore, params: ListParams) -> tuple[list[int], bool]:
+def _by_id(store: TableStore, params: ListParams, descending: bool = False) -> tuple[list[int], bool]:
     query = Query(
         id_low=None if params.after_id is None else params.after_id + 1,
         updated_low=params.updated_low,
         updated_high=params.updated_high,
-        ordering=Ordering(IndexOrder.ID_ASC),
+        ordering=Ordering(IndexOrder.ID_DESC if descending else IndexOrder.ID_ASC),
         limit=params.limit,
     )
     selection = select(store, query)
@@ -66,9 +66,13 @@ def _by_updated(store: TableStore, params: ListParams) -> tuple[list[int], bool]
     return page[: params.limit], len(page) > params.limit
 
 
-def list_page(store: TableStore, params: ListParams) -> Page:
-    """The page a list request asks for (the caller holds the instance lock)."""
-    ids, has_more = _by_updated(store, params) if params.sort == "updated_at" else _by_id(store, params)
+def list_page(store: TableStore, params: ListParams, *, descending: bool = False) -> Page:
+    """The page a list request asks for (the caller holds the instance lock); `descending`: by id,
+    largest first, whatever ``sort`` says (the ``ids-descending`` fault)."""
+    if descending:
+        ids, has_more = _by_id(store, params, descending=True)
+    else:
+        ids, has_more = _by_updated(store, params) if params.sort == "updated_at" else _by_id(store, params)
     if params.fields is None:
         data = store.json_array(ids)
     else:

@@ -118,7 +118,7 @@ class HelpdeskApi:
             instance.stats.record(400, target.table, fault=fault.value)
             return _json(echoed_request(request), 400, headers)
 
-        status, body, records = self._answer(instance, target, request)
+        status, body, records = self._answer(instance, target, request, descending=fault is FaultKind.IDS_DESCENDING)
         delay_response(request, knobs.latency_per_record_ms * records / 1000)
         fault_name = fault.value if fault is not None else None
         if status == 200 and fault is FaultKind.MALFORMED:
@@ -151,8 +151,10 @@ class HelpdeskApi:
             return _json(errors.rate_limited(with_retry), 429, headers)
         return _json(errors.server_error(status), status, headers)
 
-    def _answer(self, instance: Instance, target: Target, request: Request) -> tuple[int, bytes, int]:
-        """(status, body, records) of a well-behaved answer."""
+    def _answer(self, instance: Instance, target: Target, request: Request, *,
+                descending: bool = False) -> tuple[int, bytes, int]:
+        """(status, body, records) of a well-behaved answer — with `descending`, a list in descending
+        id order whatever ``sort`` asked (the ``ids-descending`` fault)."""
         items = request.query_params.multi_items()
         noun = TABLES[target.table].noun
         try:
@@ -167,7 +169,7 @@ class HelpdeskApi:
                     return 200, record_body(store, key, fields), 1
             params = parse_list(target.table, items)
             with instance.lock:
-                page = list_page(instance.tables[target.table], params)
+                page = list_page(instance.tables[target.table], params, descending=descending)
             return 200, page.body, page.records
         except BadParameter as error:
             return 400, errors.invalid_parameter(str(error)), 0

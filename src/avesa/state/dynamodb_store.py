@@ -1,0 +1,532 @@
+"""DynamoDB back end of the state store: the registry, run ledger, leases and watermarks of any
+number of workers on any number of machines (the AWS executor's Lambdas, several `avesa run`s).
+
+The table and its items are described in `dynamodb_layout`. How the SQLite store's transactions
+become DynamoDB writes:
+
+- **One item, one decision**: a lease, a compare-and-set on a run's owner or status, "only
+  forward" for a watermark — each is a conditional write on that item (`attribute_not_exists
+  (lease_owner) OR lease_owner = :me OR lease_expires <= :now` for a chunk's lease); the write
+  that lost answers False, as in SQLite.
+- **Refused if the run is cancelled**: every write a worker makes under a chunk's lease
+  (acquire, checkpoint, renewal, finish, release, split) and every watermark or delta link is a
+  TransactWriteItems with a ConditionCheck on the run item, so it cannot land once the cancel did.
+- **Whole-run changes** (finish, cancel, abandon, claim, reopen): the conditional write on the
+  run item decides — only one of two racing calls wins it — and then the run's chunks, table
+  runs and locks are brought in line one conditional write each (a run may hold thousands, past a
+  transaction's 100 items). Until that sweep is done a late worker is still refused: by the run
+  check above for a cancel, by its lease being gone once the sweep passed for the others.
+- **Several items that must appear together** (a chunk and its locator; a split's narrowed
+  parent and its children; a lock and its marker) are one transaction.
+- An abandon asks `is_interrupted` on what it read, then writes on condition that the run's
+  lease and the leases it saw on the run's chunks (up to 98) are still those it read: a lease
+  renewed meanwhile leaves the run alone.
+
+botocore gives each TransactWriteItems a ClientRequestToken, so its retry of a transaction whose
+answer was lost is not applied twice. A plain conditional write whose answer was lost and that
+botocore retried may meet its own change and answer False (e.g. `finish_run`): the callers read
+the run again when refused, as they do after a cancel. An answer that says True always landed.
+
+Reads that decide something are consistent (GetItem / Query on the table); only `list_runs` (then
+read again consistently), a tenant's history (`avesa status`, the demo's reset) and the
+throughput of earlier chunks use an index. `recent_throughput` takes the table's chunks that
+completed last by the time they finished (SQLite: by when they were planned).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Iterator
+from datetime import datetime
+from typing import Any
+
+from boto3.dynamodb.conditions import Attr, ConditionBase, Key
+
+from avesa.domain.registry import Tenant, TenantService
+from avesa.domain.timeutil import parse_utc
+from avesa.domain.work import ChunkOutcome, ChunkStatus, ChunkTask, TableRef
+from avesa.state import dynamodb_codec as codec
+from avesa.state import dynamodb_layout as layout
+from avesa.state.dynamodb_gateway import Gateway, Item, Update, parallel
+from avesa.state.ledger_records import ChunkRecord, QueuedBackfill, RunRecord, TableRunRecord
+
+_TABLE_RUN_FIELDS = {
+    "status", "range_start", "range_end", "estimate", "records", "versions_created", "deletes",
+    "chunks_total", "finished_at", "error", "nulled_values", "source_count", "canonical_count",
+}
+_LOCK_SCOPES = ("sync", "backfill")
+_LEASE = ("lease_owner", "lease_expires")
+_MAX_TRANSACTION = 100
+_LOCK_ATTEMPTS = 8
+
+_CANCELLED = ChunkStatus.CANCELLED.value
+_COMPLETE = ChunkStatus.COMPLETE.value
+_RUNNING = ChunkStatus.RUNNING.value
+
+
+def _run_not_cancelled() -> ConditionBase:
+    """On a run item: it is not cancelled (or there is no such run, as SQLite's join allows)."""
+    return Attr("pk").not_exists() | Attr("run_status").ne("cancelled")
+
+
+def _lease_held(owner: str) -> ConditionBase:
+    """On a chunk item: `owner` holds its lease and it was not cancelled."""
+    return Attr("lease_owner").eq(owner) & Attr("status").ne(_CANCELLED)
+
+
+class DynamoDBStateStore:
+    """State store on one DynamoDB table (`{prefix}-state`). Safe across threads: boto3 clients are."""
+
+    def __init__(self, client: Any, prefix: str, *, setting: str = "AVESA_STATE_URL",
+                 page_size: int | None = None) -> None:
+        """`client`: a boto3 DynamoDB client. `page_size` caps the items of each Query page (tests
+        use a tiny one so that every read follows LastEvaluatedKey); None is DynamoDB's 1 MB."""
+        self.prefix = prefix
+        self.table_name = layout.STATE_TABLE.name(prefix)
+        self._db = Gateway(client, self.table_name, setting, page_size)
+        self._locators: dict[str, dict[str, str]] = {}
+
+    def close(self) -> None:
+        self._db.client.close()
+
+    # ---- registry -------------------------------------------------------------------------
+    def put_tenant(self, tenant: Tenant) -> None:
+        self._db.update(layout.tenant_key(tenant.tenant_id), Update(
+            set=codec.tenant_item(tenant), if_missing={"created_at": codec.ts(tenant.created_at)}))
+
+    def get_tenant(self, tenant_id: str) -> Tenant | None:
+        item = self._db.get(layout.tenant_key(tenant_id))
+        return codec.tenant(item) if item else None
+
+    def list_tenants(self) -> list[Tenant]:
+        items = self._db.query(Key("pk").eq(layout.REGISTRY_PK) & Key("sk").begins_with("TENANT#"))
+        return sorted((codec.tenant(i) for i in items), key=lambda t: t.tenant_id)
+
+    def put_service(self, service: TenantService) -> None:
+        self._db.update(layout.service_key(service.tenant_id, service.service), Update(
+            set=codec.service_item(service), if_missing={"created_at": codec.ts(service.created_at)}))
+
+    def get_service(self, tenant_id: str, service: str) -> TenantService | None:
+        item = self._db.get(layout.service_key(tenant_id, service))
+        return codec.service(item) if item else None
+
+    def list_services(self, tenant_id: str | None = None) -> list[TenantService]:
+        prefix = "SERVICE#" if tenant_id is None else f"SERVICE#{layout.key_part(tenant_id)}#"
+        items = self._db.query(Key("pk").eq(layout.REGISTRY_PK) & Key("sk").begins_with(prefix))
+        return sorted((codec.service(i) for i in items), key=lambda s: (s.tenant_id, s.service))
+
+    # ---- backfills queued for `avesa serve` ---------------------------------------------------
+    def queue_backfill(self, request: dict, queued_at: datetime, queued_by: str) -> int:
+        """Ids are microseconds since the epoch, taken again on the rare collision: ordered as queued."""
+        while True:
+            queue_id = time.time_ns() // 1000
+            if self._db.put(codec.queued_backfill_item(queue_id, request, queued_at, queued_by),
+                            Attr("pk").not_exists()):
+                return queue_id
+
+    def list_queued_backfills(self) -> list[QueuedBackfill]:
+        items = self._db.query(Key("pk").eq(layout.QUEUE_PK) & Key("sk").begins_with("QUEUED#"))
+        return [codec.queued_backfill(i) for i in items]
+
+    def dequeue_backfill(self, queue_id: int) -> bool:
+        return self._db.delete(layout.queued_backfill_key(queue_id), Attr("pk").exists())
+
+    # ---- runs -----------------------------------------------------------------------------
+    def create_run(self, run_id: str, started_at: datetime, request: dict, owner: str) -> None:
+        if not self._db.put(codec.run_item(run_id, started_at, request, owner), Attr("pk").not_exists()):
+            raise ValueError(f"run {run_id} is already in the ledger")
+
+    def renew_run_lease(self, run_id: str, owner: str, lease_seconds: float, now: datetime) -> bool:
+        """See SqliteStateStore.renew_run_lease: False once the run is not `owner`'s to run."""
+        return self._db.update(layout.run_key(run_id), Update(set={"lease_expires": codec.expiry(now, lease_seconds)}),
+                               Attr("owner").eq(owner) & Attr("run_status").eq("running"))
+
+    def lease_expiries(self, run_id: str) -> list[datetime]:
+        return [parse_utc(i["lease_expires"]) for i in self._run_items(run_id, ("sk", "lease_expires"))
+                if i.get("lease_expires") and (i["sk"] == layout.RUN_SK or i["sk"].startswith("CHUNK#"))]
+
+    def finish_run(self, run_id: str, status: str, finished_at: datetime) -> bool:
+        if not self._db.update(layout.run_key(run_id),
+                               Update(set={"run_status": status, "finished_at": codec.ts(finished_at),
+                                           "lease_expires": None}),
+                               Attr("run_status").eq("running")):
+            return False
+        self._release_running_chunks(run_id, f"stopped when its run ended {status}")
+        return True
+
+    def get_run(self, run_id: str) -> RunRecord | None:
+        item = self._db.get(layout.run_key(run_id))
+        return codec.run(item) if item else None
+
+    def list_runs(self, limit: int = 20, status: str | None = None) -> list[RunRecord]:
+        """Newest first. The index gives the candidates; each is read again consistently, and one
+        whose status is no longer `status` is left out."""
+        if status is None:
+            keys = self._db.query(Key("run_list").eq(layout.RUN_LIST), index=layout.RUNS_BY_START, forward=False)
+        else:
+            keys = self._db.query(Key("run_status").eq(status), index=layout.RUNS_BY_STATUS, forward=False)
+        found: list[RunRecord] = []
+        for batch in _batches(keys, max(limit, 1)):
+            for item in self._db.get_many([{"pk": k["pk"], "sk": k["sk"]} for k in batch]):
+                if status is None or item["run_status"] == status:
+                    found.append(codec.run(item))
+            if len(found) >= limit:
+                break
+        return found[:limit]
+
+    def claim_run(self, run_id: str, expected_owner: str, owner: str) -> bool:
+        if not self._db.update(layout.run_key(run_id), Update(set={"owner": owner, "lease_expires": None}),
+                               Attr("owner").eq(expected_owner) & Attr("run_status").eq("running")):
+            return False
+        for item in self._chunk_items(run_id):
+            if item.get("lease_owner") == expected_owner:
+                self._db.update(_key(item), Update(remove=_LEASE), Attr("lease_owner").eq(expected_owner))
+        return True
+
+    def reopen_run(self, run_id: str, owner: str) -> bool:
+        if not self._db.update(layout.run_key(run_id),
+                               Update(set={"run_status": "running", "owner": owner, "finished_at": None,
+                                           "lease_expires": None}),
+                               Attr("run_status").eq("failed")):
+            return False
+        self._release_running_chunks(run_id, "stopped when its run ended failed")
+        return True
+
+    def abandon_run(self, run_id: str, expected_owner: str, now: datetime,
+                    is_interrupted: Callable[[RunRecord, list[datetime]], bool]) -> bool:
+        item = self._db.get(layout.run_key(run_id))
+        if item is None or item["owner"] != expected_owner or item["run_status"] != "running":
+            return False
+        leased = [i for i in self._chunk_items(run_id) if i.get("lease_expires")]
+        expiries = [parse_utc(i["lease_expires"]) for i in ([item] if item.get("lease_expires") else []) + leased]
+        if not is_interrupted(codec.run(item), expiries):
+            return False
+        seen_run_lease = (Attr("lease_expires").eq(item["lease_expires"]) if item.get("lease_expires")
+                          else Attr("lease_expires").not_exists())
+        parts = [self._db.update_part(
+            layout.run_key(run_id),
+            Update(set={"run_status": "abandoned", "finished_at": codec.ts(now), "lease_expires": None}),
+            Attr("owner").eq(expected_owner) & Attr("run_status").eq("running") & seen_run_lease)]
+        parts += [self._db.check_part(_key(i), Attr("lease_expires").eq(i["lease_expires"]))
+                  for i in leased[:_MAX_TRANSACTION - 2]]
+        if not self._db.transact(parts):
+            return False
+        self._release_running_chunks(run_id, "its run was abandoned (`avesa jobs cleanup-stuck`)")
+        self._close_table_runs(run_id, "abandoned", now)
+        self.unlock_tenants(run_id)
+        return True
+
+    def cancel_run(self, run_id: str, now: datetime) -> bool:
+        """See SqliteStateStore.cancel_run. The run item says "cancelled" first — from then on no
+        worker's write lands (each checks it) — then its chunks, tables and locks follow."""
+        cancelled = self._db.update(
+            layout.run_key(run_id),
+            Update(set={"run_status": "cancelled", "finished_at": codec.ts(now), "lease_expires": None}),
+            Attr("run_status").is_in(["running", "failed"]))
+        if not cancelled:
+            return False
+        for item in self._chunk_items(run_id):
+            if item["status"] != _COMPLETE:
+                self._db.update(_key(item), Update(set={"status": _CANCELLED}, remove=_LEASE),
+                                Attr("status").ne(_COMPLETE))
+        self._close_table_runs(run_id, "cancelled", now)
+        self.unlock_tenants(run_id)
+        return True
+
+    def _release_running_chunks(self, run_id: str, note: str) -> None:
+        """No chunk of a finished run says "running" or holds a lease (SqliteStateStore's rule)."""
+        for item in self._chunk_items(run_id):
+            if item["status"] == _RUNNING:
+                self._db.update(_key(item), Update(set={"status": ChunkStatus.INCOMPLETE.value},
+                                                   if_missing={"last_error": note}, remove=_LEASE),
+                                Attr("status").eq(_RUNNING))
+            elif item.get("lease_owner"):
+                self._db.update(_key(item), Update(remove=_LEASE), Attr("lease_owner").eq(item["lease_owner"]))
+
+    def _close_table_runs(self, run_id: str, status: str, now: datetime) -> None:
+        for item in self._db.query(Key("pk").eq(layout.run_pk(run_id)) & Key("sk").begins_with("TABLE#"),
+                                   attributes=("pk", "sk", "status")):
+            if item["status"] not in ("complete", "failed"):
+                self._db.update(_key(item), Update(set={"status": status, "finished_at": codec.ts(now)}),
+                                ~Attr("status").is_in(["complete", "failed"]))
+
+    # ---- table runs -----------------------------------------------------------------------
+    def start_table_runs(self, refs: list[TableRef]) -> None:
+        parallel(lambda ref: self._db.put(codec.table_run_item(ref), Attr("pk").not_exists()), refs)
+
+    def update_table_run(self, ref: TableRef, **fields: object) -> None:
+        unknown = set(fields) - _TABLE_RUN_FIELDS
+        if unknown:
+            raise ValueError(f"unknown table run fields: {sorted(unknown)}")
+        self._db.update(layout.table_run_key(ref.run_id, ref.tenant_id, ref.service, ref.table),
+                        Update(set={k: codec.table_run_value(v) for k, v in fields.items()}),
+                        Attr("pk").exists())
+
+    def get_table_run(self, ref: TableRef) -> TableRunRecord | None:
+        item = self._db.get(layout.table_run_key(ref.run_id, ref.tenant_id, ref.service, ref.table))
+        if item is None:
+            return None
+        chunks = self._db.query(Key("pk").eq(layout.run_pk(ref.run_id))
+                                & Key("sk").begins_with(layout.chunk_prefix(ref.tenant_id, ref.service, ref.table)),
+                                attributes=("records",))
+        counts = [c.get("records", 0) for c in chunks]
+        return codec.table_run(item, sum(counts) if counts else None)
+
+    def list_table_runs(self, run_id: str | None = None, tenant_id: str | None = None) -> list[TableRunRecord]:
+        if run_id:
+            pk = Key("pk").eq(layout.run_pk(run_id))
+            parts = (tenant_id,) if tenant_id else ()
+            tables = self._db.query(pk & Key("sk").begins_with(layout.table_prefix(*parts)))
+            chunks = self._db.query(pk & Key("sk").begins_with(layout.chunk_prefix(*parts)),
+                                    attributes=("run_id", "tenant_id", "service", "table", "records"))
+        elif tenant_id:
+            tenant = Key("gsi_tenant").eq(layout.key_part(tenant_id))
+            tables = self._db.query(tenant & Key("gsi_tenant_sk").begins_with("TABLE#"), index=layout.BY_TENANT)
+            chunks = self._db.query(tenant & Key("gsi_tenant_sk").begins_with("CHUNK#"), index=layout.BY_TENANT)
+        else:  # every table run of every run: nothing narrower to query by
+            tables = self._db.scan(Attr("kind").eq("table_run"))
+            chunks = self._db.scan(Attr("kind").eq("chunk"))
+        landed: dict[tuple[str, str, str, str], int] = {}
+        for c in chunks:
+            key = codec.table_key_of(c)
+            landed[key] = landed.get(key, 0) + c.get("records", 0)
+        records = [codec.table_run(i, landed.get(codec.table_key_of(i))) for i in tables]
+        records.sort(key=lambda r: (r.tenant_id, r.service, r.table))
+        records.sort(key=lambda r: r.started_at, reverse=True)
+        return records
+
+    # ---- chunks ---------------------------------------------------------------------------
+    def save_chunks(self, chunks: list[ChunkTask]) -> None:
+        """New chunks; one already in the ledger is left as it is (its progress stays)."""
+        parallel(self._add_chunk, chunks)
+
+    def _add_chunk(self, chunk: ChunkTask) -> bool:
+        added = self._db.transact(self._new_chunk_parts(chunk))
+        self._locators[chunk.chunk_id] = layout.chunk_key(chunk.table.run_id, chunk.table.tenant_id,
+                                                          chunk.table.service, chunk.table.table, chunk.chunk_id)
+        return added
+
+    def _new_chunk_parts(self, chunk: ChunkTask) -> list[dict[str, Any]]:
+        """The chunk and its locator, each only if absent (a locator left by a reset may stay)."""
+        locator = codec.locator_item(chunk)
+        return [self._db.put_part(codec.chunk_item(chunk), Attr("pk").not_exists()),
+                self._db.put_part(locator, Attr("pk").not_exists() | Attr("chunk_sk").eq(locator["chunk_sk"]))]
+
+    def list_chunks(self, ref: TableRef) -> list[ChunkRecord]:
+        items = self._db.query(Key("pk").eq(layout.run_pk(ref.run_id))
+                               & Key("sk").begins_with(layout.chunk_prefix(ref.tenant_id, ref.service, ref.table)))
+        return sorted((codec.chunk(i) for i in items), key=lambda c: c.idx)
+
+    def get_chunk(self, chunk_id: str) -> ChunkRecord | None:
+        key = self._locate(chunk_id)
+        item = self._db.get(key) if key else None
+        return codec.chunk(item) if item else None
+
+    def _locate(self, chunk_id: str) -> dict[str, str] | None:
+        """The key of a chunk named by its id alone (its locator never changes: cached)."""
+        if chunk_id not in self._locators:
+            locator = self._db.get(layout.locator_key(chunk_id))
+            if locator is None:
+                return None
+            self._locators[chunk_id] = {"pk": locator["chunk_pk"], "sk": locator["chunk_sk"]}
+        return self._locators[chunk_id]
+
+    def _worker_write(self, chunk_id: str, update: Update, condition: ConditionBase,
+                      extra: Iterable[dict[str, Any]] = ()) -> bool:
+        """A write under a chunk's lease: only while the chunk exists, `condition` holds, and its
+        run is not cancelled (one transaction)."""
+        key = self._locate(chunk_id)
+        if key is None:
+            return False
+        run = {"pk": key["pk"], "sk": layout.RUN_SK}
+        return self._db.transact([
+            self._db.check_part(run, _run_not_cancelled()),
+            self._db.update_part(key, update, Attr("pk").exists() & condition),
+            *extra,
+        ])
+
+    def acquire_chunk(self, chunk_id: str, owner: str, lease_seconds: float, now: datetime) -> bool:
+        """Take the chunk's lease if it is free, expired or already ours; count the attempt."""
+        free = (Attr("lease_owner").not_exists() | Attr("lease_owner").eq(owner)
+                | Attr("lease_expires").not_exists() | Attr("lease_expires").lte(codec.ts(now)))
+        return self._worker_write(
+            chunk_id,
+            Update(set={"status": _RUNNING, "lease_owner": owner, "lease_expires": codec.expiry(now, lease_seconds)},
+                   add={"attempts": 1}),
+            ~Attr("status").is_in([_COMPLETE, _CANCELLED]) & free)
+
+    def checkpoint_chunk(self, chunk_id: str, owner: str, outcome: ChunkOutcome, lease_seconds: float,
+                         now: datetime) -> bool:
+        return self._worker_write(
+            chunk_id, Update(set={**_progress(outcome), "lease_expires": codec.expiry(now, lease_seconds)}),
+            _lease_held(owner))
+
+    def renew_chunk_lease(self, chunk_id: str, owner: str, lease_seconds: float, now: datetime) -> bool:
+        return self._worker_write(chunk_id, Update(set={"lease_expires": codec.expiry(now, lease_seconds)}),
+                                  _lease_held(owner))
+
+    def finish_chunk(self, chunk_id: str, outcome: ChunkOutcome, now: datetime, owner: str | None = None) -> bool:
+        """Record how a chunk ended and free its lease (with `owner`: only while it is theirs). A
+        complete chunk that read something joins the `throughput` index."""
+        measured = outcome.status is ChunkStatus.COMPLETE and outcome.records > 0 and outcome.seconds > 0
+        key = self._locate(chunk_id)
+        update = Update(set={
+            **_progress(outcome), "status": outcome.status.value, "last_error": outcome.error,
+            "lease_owner": None, "lease_expires": None,
+            "tp_key": self._throughput_key(key) if measured and key else None,
+            "tp_at": codec.ts(now) if measured else None,
+        })
+        condition = _lease_held(owner) if owner is not None else Attr("status").ne(_CANCELLED)
+        return self._worker_write(chunk_id, update, condition)
+
+    @staticmethod
+    def _throughput_key(key: dict[str, str]) -> str:
+        _, tenant_id, service, table, _ = key["sk"].split("#", 4)
+        return layout.throughput_key(tenant_id, service, table)
+
+    def release_chunk(self, chunk_id: str, owner: str, status: ChunkStatus, error: str) -> bool:
+        return self._worker_write(chunk_id, Update(set={"status": status.value, "last_error": error}, remove=_LEASE),
+                                  _lease_held(owner) & Attr("status").eq(_RUNNING))
+
+    def split_chunk(self, chunk_id: str, owner: str, new_end: datetime, children: list[ChunkTask]) -> bool:
+        """Narrow a running chunk and add its children in one transaction; False (nothing changed)
+        when the lease is not `owner`'s or a child's id is taken."""
+        if 2 + 2 * len(children) > _MAX_TRANSACTION:
+            raise ValueError(f"a split adds at most {(_MAX_TRANSACTION - 2) // 2} chunks at once")
+        added = [part for child in children for part in self._new_chunk_parts(child)]
+        split = self._worker_write(chunk_id, Update(set={"range_end": codec.ts(new_end)}),
+                                   Attr("lease_owner").eq(owner) & ~Attr("status").is_in([_CANCELLED, _COMPLETE]),
+                                   extra=added)
+        if split:
+            for child in children:
+                ref = child.table
+                self._locators[child.chunk_id] = layout.chunk_key(ref.run_id, ref.tenant_id, ref.service, ref.table,
+                                                                  child.chunk_id)
+        return split
+
+    def set_chunk_estimate(self, chunk_id: str, estimate: int) -> None:
+        key = self._locate(chunk_id)
+        if key is not None:
+            self._db.update(key, Update(set={"estimate": estimate}), Attr("pk").exists())
+
+    def next_chunk_index(self, ref: TableRef) -> int:
+        items = self._db.query(Key("pk").eq(layout.run_pk(ref.run_id))
+                               & Key("sk").begins_with(layout.chunk_prefix(ref.tenant_id, ref.service, ref.table)),
+                               attributes=("idx",))
+        indexes = [int(i["idx"]) for i in items]
+        return max(indexes) + 1 if indexes else 0
+
+    def _run_items(self, run_id: str, attributes: Iterable[str] = ()) -> Iterator[Item]:
+        return self._db.query(Key("pk").eq(layout.run_pk(run_id)), attributes=attributes)
+
+    def _chunk_items(self, run_id: str) -> Iterator[Item]:
+        return self._db.query(Key("pk").eq(layout.run_pk(run_id)) & Key("sk").begins_with("CHUNK#"))
+
+    # ---- tenant locks ----------------------------------------------------------------------
+    def lock_tenant(self, tenant_id: str, run_id: str, owner: str, now: datetime,
+                    is_stale: Callable[[str, str], bool], scope: str = "sync") -> tuple[str, str, datetime] | None:
+        """See SqliteStateStore.lock_tenant. The lock is written on condition that it is still as
+        read (absent, ours, or the stale holder's); one that changed meanwhile is read again."""
+        if scope not in _LOCK_SCOPES:
+            raise KeyError(scope)
+        key = layout.lock_key(tenant_id, scope)
+        for _ in range(_LOCK_ATTEMPTS):
+            held = self._db.get(key)
+            if held is not None and held["run_id"] != run_id and not is_stale(held["run_id"], held["owner"]):
+                return held["run_id"], held["owner"], parse_utc(held["acquired_at"])
+            unchanged = Attr("pk").not_exists() if held is None else Attr("run_id").eq(held["run_id"])
+            lock = {**key, "kind": "lock", "tenant_id": tenant_id, "scope": scope, "run_id": run_id, "owner": owner,
+                    "acquired_at": codec.ts(now)}
+            marker = {**layout.lock_marker_key(run_id, scope, tenant_id), "kind": "lock_marker",
+                      "tenant_id": tenant_id, "scope": scope}
+            if self._db.transact([self._db.put_part(lock, unchanged), self._db.put_part(marker)]):
+                return None
+        raise RuntimeError(f"the {scope} lock of tenant {tenant_id} kept changing while it was taken")
+
+    def unlock_tenants(self, run_id: str) -> None:
+        """Free every lock `run_id` holds, whatever its scope (a lock taken over since stays)."""
+        for marker in self._db.query(Key("pk").eq(layout.run_pk(run_id)) & Key("sk").begins_with("LOCK#")):
+            self._db.delete(layout.lock_key(marker["tenant_id"], marker["scope"]), Attr("run_id").eq(run_id))
+            self._db.delete(_key(marker))
+
+    def forget_tenant_history(self, tenant_id: str) -> None:
+        """Drop a tenant's ledger items and watermarks (the demo's reset); the registry stays.
+        Its table runs and chunks are found through the `by_tenant` index: call it when none of the
+        tenant's runs is going on."""
+        tenant = Key("gsi_tenant").eq(layout.key_part(tenant_id))
+        for item in self._db.query(tenant, index=layout.BY_TENANT):
+            self._db.delete(_key(item))
+            if item.get("kind") == "chunk":
+                self._db.delete(layout.locator_key(item["chunk_id"]))
+                self._locators.pop(item["chunk_id"], None)
+        for item in self._db.query(Key("pk").eq(layout.tenant_pk(tenant_id))):
+            if item.get("kind") == "lock":
+                self._db.delete(layout.lock_marker_key(item["run_id"], item["scope"], tenant_id))
+            self._db.delete(_key(item))
+
+    # ---- delete reconciliation --------------------------------------------------------------
+    def get_last_reconciliation(self, tenant_id: str, service: str, table: str) -> datetime | None:
+        item = self._db.get(layout.table_state_key("RECONCILED", tenant_id, service, table))
+        return codec.dt(item["last_at"]) if item else None
+
+    def set_last_reconciliation(self, tenant_id: str, service: str, table: str, value: datetime) -> None:
+        self._db.put({**layout.table_state_key("RECONCILED", tenant_id, service, table), "kind": "reconciliation",
+                      "last_at": codec.ts(value)})
+
+    def recent_throughput(self, tenant_id: str, service: str, table: str,
+                          chunks: int = 20) -> tuple[int, float] | None:
+        """(records, seconds) over the table's last completed chunks that read something."""
+        items = list(self._db.query(Key("tp_key").eq(layout.throughput_key(tenant_id, service, table)),
+                                    index=layout.THROUGHPUT, forward=False, limit=chunks))
+        records = sum(int(i.get("records", 0)) for i in items)
+        if not records:
+            return None
+        return records, float(sum(float(i.get("seconds", 0.0)) for i in items))
+
+    # ---- sync tokens (delta links) -------------------------------------------------------------
+    def get_sync_token(self, tenant_id: str, service: str, table: str) -> str | None:
+        item = self._db.get(layout.table_state_key("SYNC", tenant_id, service, table))
+        return item["token"] if item else None
+
+    def set_sync_token(self, tenant_id: str, service: str, table: str, token: str | None, run_id: str) -> None:
+        """Keep (or with None, forget) a delta table's link; never for a cancelled run."""
+        key = layout.table_state_key("SYNC", tenant_id, service, table)
+        write = (self._db.delete_part(key) if token is None else
+                 self._db.put_part({**key, "kind": "sync_token", "token": token, "run_id": run_id}))
+        self._db.transact([self._db.check_part(layout.run_key(run_id), _run_not_cancelled()), write])
+
+    # ---- watermarks -----------------------------------------------------------------------
+    def get_watermark(self, tenant_id: str, service: str, table: str) -> datetime | None:
+        item = self._db.get(layout.table_state_key("WATERMARK", tenant_id, service, table))
+        return codec.dt(item["watermark"]) if item else None
+
+    def set_watermark(self, tenant_id: str, service: str, table: str, value: datetime, run_id: str) -> None:
+        """Only ever moves forward, and never for a cancelled run (one transaction)."""
+        key = layout.table_state_key("WATERMARK", tenant_id, service, table)
+        stamp = codec.ts(value)
+        self._db.transact([
+            self._db.check_part(layout.run_key(run_id), _run_not_cancelled()),
+            self._db.put_part({**key, "kind": "watermark", "watermark": stamp, "run_id": run_id},
+                              Attr("pk").not_exists() | Attr("watermark").lt(stamp)),
+        ])
+
+
+def _key(item: Item) -> dict[str, str]:
+    return {"pk": item["pk"], "sk": item["sk"]}
+
+
+def _progress(outcome: ChunkOutcome) -> dict[str, object]:
+    """What a checkpoint records of a chunk's progress."""
+    return {"cursor": outcome.cursor, "seq": outcome.seq, "records": outcome.records, "pages": outcome.pages,
+            "files": outcome.files, "max_updated_at": codec.ts(outcome.max_updated_at), "seconds": outcome.seconds}
+
+
+def _batches(items: Iterable[Item], size: int) -> Iterator[list[Item]]:
+    batch: list[Item] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
