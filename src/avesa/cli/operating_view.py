@@ -43,9 +43,9 @@ def last_counts(runs: list[TableRunRecord]) -> dict[tuple[str, str, str], TableR
 
 
 def print_operating(ctx: PipelineContext, tenant: str | None, history: list[TableRunRecord], now: datetime,
-                    console: Console | None = None) -> None:
-    """`avesa status`'s part on operating: the next run of each tenant's service, and a line for each
-    table whose last full sync counted differently from the lake."""
+                    console: Console | None = None, limit: int | None = None) -> None:
+    """`avesa status`'s part on operating: the next run of each tenant's service (the first `limit`),
+    and a line for each table whose last full sync counted differently from the lake."""
 
     out = console or default_console
     upcoming = next_syncs(ctx, now)
@@ -55,10 +55,13 @@ def print_operating(ctx: PipelineContext, tenant: str | None, history: list[Tabl
     if upcoming:
         table = Table("tenant / service", "next run (UTC)", "counts of the last full sync (source = lake)",
                       title="next runs (`avesa serve`; `avesa schedule show`)", title_justify="left")
-        for key in sorted(upcoming):
+        keys = sorted(upcoming)
+        for key in keys[:limit]:
             cells = [count_cell(tr, tolerance) + f" {k[2]}" for k, tr in sorted(counted.items()) if k[:2] == key]
             table.add_row(*literals("/".join(key), upcoming[key], "; ".join(cells) or "-"))
         out.print(table)
+        if limit is not None and len(keys) > limit:
+            out.print(Text(f"{len(keys) - limit:,} more services: `avesa schedule show` lists every schedule"))
     for line in count_warnings(counted, tolerance):
         out.print(line, soft_wrap=True)
 

@@ -153,7 +153,7 @@ def status(tenant: str = typer.Option(None, "--tenant"),
                                 f"{tr.versions_created:,}", nulled_summary(tr.nulled_values, short=True) or "-",
                                 wm.strftime("%Y-%m-%d %H:%M:%S") if wm else "-", _short_error(tr.error, key)))
     console.print(table)
-    print_operating(ctx, tenant, history, utc_now())
+    print_operating(ctx, tenant, history, utc_now(), limit=limit)
     runs = Table("run", "started", "status", title="recent runs", title_justify="left")
     for r in ctx.state.list_runs(limit=10):
         runs.add_row(*literals(r.run_id, r.started_at.strftime("%Y-%m-%d %H:%M:%S"),
