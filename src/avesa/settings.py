@@ -85,6 +85,27 @@ class Settings(BaseSettings):
     freshness_target_hours: float = Field(default=24.0, gt=0, le=_YEAR_SECONDS / 3600, allow_inf_nan=False)
     freshness_targets: dict[str, _Hours] = Field(default_factory=dict)
 
+    # ---- operating: `avesa serve`, logs, metrics, data-quality counts (docs/operating.md) ----
+    # Schedules: "every 30m" / "every 2h" (intervals), a five-field cron expression ("*/15 * * * *"),
+    # or "off"; optionally per service: "every 1h; servicenow=every 30m; salesforce=0 */2 * * *".
+    # A tenant's own schedule (`avesa schedule set`) overrides these.
+    schedule: str = "every 1h"
+    full_schedule: str = "0 3 * * *"  # the daily full reconciliation (a --full run), same syntax
+    schedule_timezone: str = "UTC"  # what cron expressions' hours mean
+    serve_max_runs: int = Field(default=4, ge=1, le=1000)  # runs `avesa serve` executes at once (one set of caps)
+    # how often serve looks at the registry and the backfill queue
+    serve_poll_seconds: float = Field(default=30.0, gt=0, le=_YEAR_SECONDS, allow_inf_nan=False)
+    # SIGTERM: how long running chunks may take to land their files before they are cancelled
+    stop_timeout_seconds: float = Field(default=60.0, ge=0, le=_YEAR_SECONDS, allow_inf_nan=False)
+    log_level: str = "INFO"  # DEBUG adds one line per chunk attempt; WARNING keeps only trouble
+    log_max_bytes: int = Field(default=50_000_000, ge=0)  # $AVESA_HOME/logs/avesa.jsonl rotates past this (0: never)
+    log_backups: int = Field(default=5, ge=0, le=1000)  # rotated logs kept (avesa.jsonl.1 … .N)
+    # plain progress lines when the output is not a terminal
+    progress_interval_seconds: float = Field(default=30.0, gt=0, le=_YEAR_SECONDS, allow_inf_nan=False)
+    # After a full sync: |source count - live canonical rows| above this fraction of the source count is
+    # reported (metric, event, `avesa status`); 0 reports any difference.
+    count_tolerance: float = Field(default=0.01, ge=0, le=1, allow_inf_nan=False)
+
     @property
     def state_path(self) -> Path:
         return self.home / "state.sqlite3"

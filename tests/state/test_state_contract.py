@@ -531,3 +531,37 @@ def test_every_back_end_has_every_method_of_the_contract_with_its_signature(back
     assert len(members) > 40
     for member in members:
         assert inspect.signature(getattr(cls, member)) == inspect.signature(getattr(StateStore, member)), member
+
+
+def test_a_services_own_schedule_is_kept_and_cleared(store: StateStore) -> None:
+    from avesa.domain.registry import ScheduleOverride
+
+    service = TenantService(tenant_id="acme", service="connectwise", tables=["service_tickets"],
+                            secret_ref="avesa/acme/connectwise", created_at=T0)
+    store.put_service(service)
+    assert store.get_service("acme", "connectwise").schedule is None
+    store.put_service(service.model_copy(update={"schedule": ScheduleOverride(incremental="every 15m")}))
+    kept = store.get_service("acme", "connectwise").schedule
+    assert (kept.incremental, kept.full) == ("every 15m", None)
+    store.put_service(service)
+    assert store.list_services("acme")[0].schedule is None
+
+
+def test_backfills_wait_in_the_queue_oldest_first_until_taken_off(store: StateStore) -> None:
+    first = store.queue_backfill({"tenant_id": "acme", "service": "connectwise"}, T0, "alice")
+    second = store.queue_backfill({"tenant_id": "globex", "service": "connectwise"}, T0 + timedelta(1), "bob")
+    queued = store.list_queued_backfills()
+    assert [(q.queue_id, q.request["tenant_id"], q.queued_by) for q in queued] == [(first, "acme", "alice"),
+                                                                                   (second, "globex", "bob")]
+    assert queued[0].queued_at == T0
+    assert store.dequeue_backfill(first) and not store.dequeue_backfill(first)
+    assert [q.queue_id for q in store.list_queued_backfills()] == [second]
+
+
+def test_a_table_runs_data_quality_counts_are_kept(store: StateStore) -> None:
+    ref = _ref()
+    store.start_table_runs([ref])
+    assert store.get_table_run(ref).count_difference is None
+    store.update_table_run(ref, source_count=120, canonical_count=118)
+    tr = store.get_table_run(ref)
+    assert (tr.source_count, tr.canonical_count, tr.count_difference) == (120, 118, 2)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import getpass
+
 import typer
 from rich.text import Text
 
@@ -41,6 +43,14 @@ def _continue(ctx: PipelineContext, run: RunRecord, observer: RichRunObserver) -
     return summary
 
 
+def _who() -> str:
+    """Who asked: the OS user (never a credential)."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
 @friendly_errors
 def backfill(
     tenant: str = typer.Option(..., "--tenant", help="the tenant to backfill"),
@@ -51,6 +61,8 @@ def backfill(
     until: str = typer.Option(None, "--until", help="end of the range, exclusive (default: now)"),
     window_days: int = typer.Option(None, "--window-days",
                                     help="days per window (default: the service's; ConnectWise: 30)"),
+    queue: bool = typer.Option(False, "--queue", help="leave it to `avesa serve`, which runs queued backfills "
+                               "beside the scheduled syncs, and return at once"),
 ) -> None:
     """Re-read a past range of a tenant's data in windows and merge it into the canonical tables.
 
@@ -60,6 +72,11 @@ def backfill(
     request = BackfillRequest(tenant_id=tenant, service=service, table=table, since=parse_when(since, "--since"),
                               until=parse_when(until, "--until"), window_days=window_days)
     window, _, _ = resolve_backfill(ctx, request, utc_now())  # every input error, before anything is written
+    if queue:
+        place = ctx.state.queue_backfill(request.model_dump(mode="json"), utc_now(), _who())
+        console.print(f"queued as #{place}: `avesa serve` runs it within AVESA_SERVE_POLL_SECONDS "
+                      f"({ctx.settings.serve_poll_seconds:g}s); `avesa schedule show` lists the queue")
+        return
     unfinished = find_unfinished_backfill(ctx, request)
     with RichRunObserver(console) as observer:
         summary = _continue(ctx, unfinished, observer) if unfinished else backfill_sync(ctx, request, observer)

@@ -1,8 +1,15 @@
 """Rich progress while a run extracts (tables, chunks, records/s) and the summary table after.
 
+Off a terminal (a pipe, a log file, CI, systemd's journal) rich draws nothing until the run ends, so
+plain lines are printed instead as the run goes (`PlainProgress`): one when a table ends, and a
+summary line every AVESA_PROGRESS_INTERVAL_SECONDS while anything moves.
+
 Table labels and error messages are printed as text, never as markup (see cli/common.py)."""
 
 from __future__ import annotations
+
+import time
+from collections.abc import Callable
 
 from rich.console import Console
 from rich.markup import escape
@@ -13,12 +20,83 @@ from rich.text import Text
 from avesa.cli.common import literals, table_title
 from avesa.domain.work import TablePlan, TableRef, TableResult, TableStatus
 from avesa.runtime.local import RunSummary
+from avesa.settings import Settings
+
+
+class PlainProgress:
+    """Progress as plain lines for output that is not a terminal (see the module)."""
+
+    def __init__(self, write: Callable[[str], None], interval: float, label: str = "run",
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.write = write
+        self.interval = interval
+        self.label = label
+        self.clock = clock
+        self.started = clock()
+        self._last_line = self.started
+        self.tables_started = self.tables_done = self.tables_failed = 0
+        self.chunks_planned = self.chunks_done = 0
+        self.records = 0
+
+    def line(self) -> str:
+        elapsed = max(1e-9, self.clock() - self.started)
+        running = self.tables_started - self.tables_done
+        failed = f", {self.tables_failed} failed" if self.tables_failed else ""
+        return (f"{self.label}: {self.tables_done} tables done{failed}, {running} running; chunks "
+                f"{self.chunks_done}/{self.chunks_planned}; {self.records:,} records, "
+                f"{self.records / elapsed:,.0f} rec/s, {elapsed:,.0f}s")
+
+    def _tick(self) -> None:
+        now = self.clock()
+        if now - self._last_line >= self.interval:
+            self._last_line = now
+            self.write(self.line())
+
+    def table_started(self, ref: TableRef) -> None:
+        self.tables_started += 1
+        self._tick()
+
+    def table_planned(self, plan: TablePlan) -> None:
+        self.chunks_planned += len(plan.chunks)
+        self._tick()
+
+    def records_landed(self, ref: TableRef, count: int) -> None:
+        self.records += count
+        self._tick()
+
+    def chunk_finished(self, ref: TableRef) -> None:
+        self.chunks_done += 1
+        self._tick()
+
+    def chunks_added(self, ref: TableRef, count: int) -> None:
+        self.chunks_planned += count
+
+    def table_finished(self, result: TableResult) -> None:
+        self.tables_done += 1
+        self.tables_failed += result.status is TableStatus.FAILED
+        rate = result.records / result.seconds if result.seconds > 0 else 0.0
+        self.write(f"{self.label}: {result.table.label} {result.status.value}: {result.records:,} records, "
+                   f"{result.versions_created:,} versions in {result.seconds:.1f}s ({rate:,.0f} rec/s)"
+                   + (f" — {result.error}" if result.error else ""))
+        self._tick()
+
+
+def progress_interval() -> float:
+    """AVESA_PROGRESS_INTERVAL_SECONDS (30 s unless set)."""
+    try:
+        return Settings().progress_interval_seconds
+    except ValueError:  # a bad setting is reported by the command that reads the settings
+        return 30.0
 
 
 class RichRunObserver:
-    """One line per table while it runs: chunks done of planned, records landed, records/s."""
+    """One line per table while it runs: chunks done of planned, records landed, records/s. Off a
+    terminal, plain lines as well (`PlainProgress`)."""
 
-    def __init__(self, console: Console) -> None:
+    def __init__(self, console: Console, interval: float | None = None) -> None:
+        self._plain = None if console.is_terminal else PlainProgress(
+            lambda line: console.print(Text(line), soft_wrap=True),
+            progress_interval() if interval is None else interval)
         self.progress = Progress(
             TextColumn("[bold]{task.description}", justify="left"),
             BarColumn(bar_width=24),
@@ -41,15 +119,21 @@ class RichRunObserver:
         self.progress.__exit__(*exc)
 
     def table_started(self, ref: TableRef) -> None:
+        if self._plain is not None:
+            self._plain.table_started(ref)
         self._records[ref.label] = 0
         # the description column is a markup template: the label goes in escaped
         self._tasks[ref.label] = self.progress.add_task(escape(ref.label), total=None, records=0, rate=0.0)
 
     def table_planned(self, plan: TablePlan) -> None:
+        if self._plain is not None:
+            self._plain.table_planned(plan)
         self.progress.update(self._tasks[plan.table.label], total=max(1, len(plan.chunks)),
                              completed=0 if plan.chunks else 1)
 
     def records_landed(self, ref: TableRef, count: int) -> None:
+        if self._plain is not None:
+            self._plain.records_landed(ref, count)
         self._records[ref.label] += count
         task = self.progress.tasks[self._tasks[ref.label]]
         elapsed = task.elapsed or 0.0
@@ -57,13 +141,19 @@ class RichRunObserver:
         self.progress.update(self._tasks[ref.label], records=self._records[ref.label], rate=rate)
 
     def chunk_finished(self, ref: TableRef) -> None:
+        if self._plain is not None:
+            self._plain.chunk_finished(ref)
         self.progress.advance(self._tasks[ref.label])
 
     def chunks_added(self, ref: TableRef, count: int) -> None:
+        if self._plain is not None:
+            self._plain.chunks_added(ref, count)
         task = self.progress.tasks[self._tasks[ref.label]]
         self.progress.update(self._tasks[ref.label], total=(task.total or 0) + count)
 
     def table_finished(self, result: TableResult) -> None:
+        if self._plain is not None:
+            self._plain.table_finished(result)
         label = result.table.label
         task = self._tasks.get(label)
         if task is None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -13,6 +14,10 @@ from rich.table import Table
 from rich.text import Text
 
 from avesa.cli.common import MAX_LISTED, console, friendly_errors, literal, literals, load_context, nulled_summary
+from avesa.cli.metrics_output import FILE_HELP as METRICS_FILE_HELP
+from avesa.cli.metrics_output import PUSH_HELP as METRICS_PUSH_HELP
+from avesa.cli.metrics_output import writes_metrics
+from avesa.cli.operating_view import print_operating
 from avesa.cli.progress import RichRunObserver, rate_limit_notes, summary_table
 from avesa.cli.run_status import interruptions, shown_status
 from avesa.domain.errors import NotFoundError, UsageError
@@ -25,11 +30,14 @@ from avesa.runtime.local import resume_sync, run_sync
 
 
 @friendly_errors
+@writes_metrics
 def run(
     tenant: str = typer.Option(None, "--tenant", help="only this tenant"),
     service: str = typer.Option(None, "--service", help="only this service"),
     table: str = typer.Option(None, "--table", help="only this table"),
     full: bool = typer.Option(False, "--full", help="re-read everything and reconcile deletes"),
+    metrics_file: Path = typer.Option(None, "--metrics-file", help=METRICS_FILE_HELP),
+    metrics_push: str = typer.Option(None, "--metrics-push", help=METRICS_PUSH_HELP),
 ) -> None:
     """Sync tenants' data: extract to raw Parquet, then build canonical SCD2 tables.
 
@@ -131,7 +139,8 @@ def status(tenant: str = typer.Option(None, "--tenant"),
     """The last runs per tenant and table, with watermarks."""
     ctx = load_context()
     latest: dict[tuple[str, str, str], object] = {}
-    for tr in ctx.state.list_table_runs(tenant_id=tenant):
+    history = ctx.state.list_table_runs(tenant_id=tenant)
+    for tr in history:
         latest.setdefault((tr.tenant_id, tr.service, tr.table), tr)
     interrupted = interruptions(ctx, ctx.state.list_runs(limit=100, status="running"), utc_now())
     table = Table("tenant / service / table", "last run (UTC)", "mode", "status", "records", "versions",
@@ -144,6 +153,7 @@ def status(tenant: str = typer.Option(None, "--tenant"),
                                 f"{tr.versions_created:,}", nulled_summary(tr.nulled_values, short=True) or "-",
                                 wm.strftime("%Y-%m-%d %H:%M:%S") if wm else "-", _short_error(tr.error, key)))
     console.print(table)
+    print_operating(ctx, tenant, history, utc_now(), limit=limit)
     runs = Table("run", "started", "status", title="recent runs", title_justify="left")
     for r in ctx.state.list_runs(limit=10):
         runs.add_row(*literals(r.run_id, r.started_at.strftime("%Y-%m-%d %H:%M:%S"),

@@ -15,7 +15,8 @@ from avesa.settings import Settings
 NextRuns = Callable[[], Mapping[tuple[str, str], datetime]]
 """(tenant id, service) -> the next scheduled run's time (aware, UTC)."""
 
-SCHEDULER_MODULES = ("avesa.scheduling", "avesa.schedule", "avesa.runtime.schedule", "avesa.runtime.scheduler")
+SCHEDULER_MODULES = ("avesa.scheduling", "avesa.schedule", "avesa.runtime.schedule", "avesa.runtime.scheduler",
+                     "avesa.runtime.schedules")
 """Where a scheduler module offering `next_run_times(settings)` may live."""
 
 

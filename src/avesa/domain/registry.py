@@ -28,6 +28,15 @@ class RateLimitOverride(BaseModel):
     burst: int | None = Field(default=None, ge=1)
 
 
+class ScheduleOverride(BaseModel):
+    """A tenant's own schedule for one service, overriding AVESA_SCHEDULE / AVESA_FULL_SCHEDULE:
+    the schedule text as `avesa schedule set` took it ("every 30m", a cron expression, "off");
+    None keeps the default."""
+
+    incremental: str | None = None
+    full: str | None = None
+
+
 class TenantService(BaseModel):
     """One tenant's use of one service: non-secret settings here, credentials in the secret store."""
 
@@ -38,4 +47,5 @@ class TenantService(BaseModel):
     tables: list[str]
     secret_ref: str  # key of the credentials in the secret store; never the credentials
     rate_limit: RateLimitOverride | None = None
+    schedule: ScheduleOverride | None = None
     created_at: datetime

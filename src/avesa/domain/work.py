@@ -153,6 +153,10 @@ class TableResult(BaseModel):
     canonical_table: str | None = None
     nulled_values: dict[str, int] = Field(default_factory=dict)
     """Canonical column -> values nulled because they could not be converted (see the ledger's)."""
+    source_count: int | None = None
+    """A full sync's data-quality count: the source's own count of the table (None when not taken)."""
+    canonical_count: int | None = None
+    """… and the canonical table's live rows of it, taken right after the merge."""
 
 
 class TableWork(BaseModel):

@@ -54,3 +54,20 @@ def tenant_rows(uri: str, tenant_id: str, *, storage_options: dict[str, str] | N
     if dataset is None:
         return None
     return dataset.filter(ds.field("tenant_id") == tenant_id)
+
+
+def count_live(uri: str, *, source_service: str, source_table: str,
+               storage_options: dict[str, str] | None = None) -> int:
+    """Rows of one source table that are live in a canonical table — current and not deleted: what
+    the source should count too (0 when the table does not exist yet). Counted from the files'
+    statistics and the filtered columns only."""
+    dataset = canonical_dataset(uri, storage_options=storage_options)
+    if dataset is None:
+        return 0
+    expr = (
+        (ds.field("is_current") == True)  # noqa: E712 - pyarrow expressions, not Python comparisons
+        & (ds.field("is_deleted") == False)  # noqa: E712
+        & (ds.field("source_service") == source_service)
+        & (ds.field("source_table") == source_table)
+    )
+    return dataset.count_rows(filter=expr)

@@ -18,6 +18,7 @@ lease freed, its last checkpoint kept) instead of staying "running" under a leas
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -34,9 +35,12 @@ from avesa.pipeline.chunking import chunk_target, should_halve, split_points
 from avesa.pipeline.context import PipelineContext
 from avesa.pipeline.failures import failure_message, log_unexpected
 from avesa.pipeline.heartbeat import keep_chunk_lease
+from avesa.pipeline.request_tally import RequestTally, attribute_requests, tally_requests
+from avesa.state.ledger_records import ChunkRecord
 
 ProgressCallback = Callable[[int], None]
 SpareCallback = Callable[[], int]
+StopCallback = Callable[[], bool]
 
 MAX_STALLS = 3
 """Attempts in a row that stopped at their deadline having landed nothing new, before a chunk is
@@ -101,7 +105,7 @@ def _release(ctx: PipelineContext, chunk: ChunkTask, exc: BaseException) -> None
 
 
 async def run_chunk(ctx: PipelineContext, attempt: ChunkAttempt, *, on_records: ProgressCallback | None = None,
-                    spare: SpareCallback | None = None) -> ChunkAttemptResult:
+                    spare: SpareCallback | None = None, stop: StopCallback | None = None) -> ChunkAttemptResult:
     """The run-chunk unit: one attempt of `attempt.chunk`, from its ledger cursor until it is done,
     fails, splits or reaches `attempt.deadline` (wall clock).
 
@@ -117,9 +121,32 @@ async def run_chunk(ctx: PipelineContext, attempt: ChunkAttempt, *, on_records: 
 
     An attempt that stopped at its deadline having landed nothing new since the previous one counts
     as a stall (its lease is held by a live worker elsewhere, or the source returns nothing); after
-    MAX_STALLS in a row the chunk is reported failed rather than spun on (`stall_verdict`)."""
-    outcome, split_off = await _attempt(ctx, attempt.chunk, attempt.deadline, attempt.may_split, on_records, spare)
-    return stall_verdict(attempt, outcome, split_off)
+    MAX_STALLS in a row the chunk is reported failed rather than spun on (`stall_verdict`).
+
+    `stop` is the executor's word that its process is shutting down (SIGTERM): when it says so the
+    chunk lands the pages it has read, checkpoints and returns incomplete, as at its deadline, for
+    whoever resumes the run. Each attempt is logged (`chunk_attempt`, at DEBUG) with what it read and
+    the requests it made, which the chunk metrics count."""
+    attribute_requests(ctx.http)
+    before = ctx.state.get_chunk(attempt.chunk.chunk_id)
+    started = time.monotonic()
+    with tally_requests() as tally:
+        outcome, split_off = await _attempt(ctx, attempt.chunk, attempt.deadline, attempt.may_split, on_records,
+                                            spare, stop)
+    result = stall_verdict(attempt, outcome, split_off)
+    _log_attempt(attempt.chunk, result, before, tally, time.monotonic() - started)
+    return result
+
+
+def _log_attempt(chunk: ChunkTask, result: ChunkAttemptResult, before: ChunkRecord | None, tally: RequestTally,
+                 seconds: float) -> None:
+    outcome, ref = result.outcome, chunk.table
+    events.emit("chunk_attempt", level=logging.DEBUG, run_id=ref.run_id, tenant_id=ref.tenant_id,
+                service=ref.service, table=ref.table, chunk_id=chunk.chunk_id, status=outcome.status.value,
+                finished=result.finished, records=max(0, outcome.records - (before.records if before else 0)),
+                pages=max(0, outcome.pages - (before.pages if before else 0)), requests=tally.requests,
+                retries=tally.retries, rate_limited=tally.rate_limited, seconds=round(seconds, 3),
+                chunk_seconds=round(outcome.seconds, 3), split_off=len(result.split_off))
 
 
 def stall_verdict(attempt: ChunkAttempt, outcome: ChunkOutcome, split_off: list[ChunkTask]) -> ChunkAttemptResult:
@@ -135,7 +162,7 @@ def stall_verdict(attempt: ChunkAttempt, outcome: ChunkOutcome, split_off: list[
                          f"({outcome.error or 'stopped at its deadline'}); `avesa jobs show "
                          f"{chunk.table.run_id}` shows its lease"})
     if outcome.status is ChunkStatus.FAILED:
-        events.emit("chunk_failed", run_id=chunk.table.run_id, tenant_id=chunk.table.tenant_id,
+        events.emit("chunk_failed", level=logging.WARNING, run_id=chunk.table.run_id, tenant_id=chunk.table.tenant_id,
                     service=chunk.table.service, table=chunk.table.table, chunk_id=chunk.chunk_id,
                     cursor=outcome.cursor, error=outcome.error, error_kind=outcome.error_kind)
     wait = min(MAX_STALL_WAIT_SECONDS, 0.5 * stalls) if outcome.status is ChunkStatus.INCOMPLETE else 0.0
@@ -143,8 +170,8 @@ def stall_verdict(attempt: ChunkAttempt, outcome: ChunkOutcome, split_off: list[
 
 
 async def _attempt(ctx: PipelineContext, chunk: ChunkTask, deadline: datetime, may_split: bool,
-                   on_records: ProgressCallback | None,
-                   spare: SpareCallback | None) -> tuple[ChunkOutcome, list[ChunkTask]]:
+                   on_records: ProgressCallback | None, spare: SpareCallback | None,
+                   stop: StopCallback | None = None) -> tuple[ChunkOutcome, list[ChunkTask]]:
     ref = chunk.table
     record = ctx.state.get_chunk(chunk.chunk_id)
     if record is None:
@@ -236,7 +263,7 @@ async def _attempt(ctx: PipelineContext, chunk: ChunkTask, deadline: datetime, m
                         break
                 if buffered >= ctx.settings.records_per_file:
                     await asyncio.to_thread(flush)
-                if utc_now() >= deadline:
+                if utc_now() >= deadline or (stop is not None and stop()):
                     await asyncio.to_thread(flush)
                     outcome.status = ChunkStatus.INCOMPLETE
                     break

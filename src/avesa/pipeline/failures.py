@@ -10,6 +10,7 @@ can never stop another tenant's syncs.
 
 from __future__ import annotations
 
+import logging
 import traceback
 
 from avesa.domain.errors import AuthenticationError, AvesaError
@@ -41,8 +42,8 @@ def log_unexpected(ref: TableRef, exc: BaseException, stage: str) -> None:
     """The traceback of an error that is not one of AVESA's own, for whoever investigates it."""
     if isinstance(exc, AvesaError):
         return
-    events.emit("table_error", run_id=ref.run_id, tenant_id=ref.tenant_id, service=ref.service, table=ref.table,
-                stage=stage, error_type=type(exc).__name__,
+    events.emit("table_error", level=logging.ERROR, run_id=ref.run_id, tenant_id=ref.tenant_id,
+                service=ref.service, table=ref.table, stage=stage, error_type=type(exc).__name__,
                 traceback="".join(traceback.format_exception(type(exc), exc, exc.__traceback__)))
 
 

@@ -10,6 +10,7 @@ incremental runs keep their own position. A cancelled run's tables are not final
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from datetime import datetime, timedelta
 
@@ -35,6 +36,7 @@ from avesa.pipeline.cancel import cancelled_result, run_cancelled
 from avesa.pipeline.context import PipelineContext
 from avesa.pipeline.extract import raw_file_prefix
 from avesa.pipeline.failures import chunks_failed_message, fail_table, table_failed_by
+from avesa.pipeline.quality import count_check
 from avesa.pipeline.reconcile import announced_deletions, reconcile
 from avesa.state.ledger_records import ChunkRecord
 from avesa.transform.mapping import CompiledMapping, NulledValues
@@ -238,6 +240,7 @@ async def _finalize(ctx: PipelineContext, request: FinalizeRequest) -> TableResu
     mapping = compiled_mapping(ctx, ref.service, ref.table)
     created = deletes = 0
     canonical = None
+    counts: tuple[int | None, int | None] = (None, None)
     nulled = NulledValues()
     try:
         if mapping is not None:
@@ -250,6 +253,8 @@ async def _finalize(ctx: PipelineContext, request: FinalizeRequest) -> TableResu
                 deletes += reconciled
                 created += versions
                 ctx.state.set_last_reconciliation(ref.tenant_id, ref.service, ref.table, started_listing)
+            if ref.mode is SyncMode.FULL:
+                counts = await count_check(ctx, ref, mapping, uri)
     except Exception as exc:  # bad data no earlier check caught is this table's failure, never the run's
         return table_failed_by(ctx, ref, exc, "finalize", records=records, canonical_table=canonical)
     newest = [c.max_updated_at for c in chunks if c.max_updated_at is not None]
@@ -257,17 +262,21 @@ async def _finalize(ctx: PipelineContext, request: FinalizeRequest) -> TableResu
     if watermark is not None:
         ctx.state.set_watermark(ref.tenant_id, ref.service, ref.table, watermark, ref.run_id)
     _keep_delta_link(ctx, ref, chunks)
+    source_count, canonical_count = counts
     ctx.state.update_table_run(ref, status=TableStatus.COMPLETE.value, versions_created=created, deletes=deletes,
-                               finished_at=utc_now(), error=None, nulled_values=dict(nulled))
+                               finished_at=utc_now(), error=None, nulled_values=dict(nulled),
+                               source_count=source_count, canonical_count=canonical_count)
     return TableResult(table=ref, status=TableStatus.COMPLETE, records=records, versions_created=created,
                        deletes=deletes, watermark=watermark, canonical_table=canonical,
-                       nulled_values=dict(nulled))
+                       nulled_values=dict(nulled), source_count=source_count, canonical_count=canonical_count)
 
 
 def table_finished(result: TableResult) -> None:
-    """Log how a table of a run ended (every executor, once per table)."""
+    """Log how a table of a run ended (every executor, once per table); a failed one as a warning."""
     ref = result.table
-    events.emit("table_finished", run_id=ref.run_id, tenant_id=ref.tenant_id, service=ref.service,
+    level = logging.WARNING if result.status is TableStatus.FAILED else logging.INFO
+    events.emit("table_finished", level=level, run_id=ref.run_id, tenant_id=ref.tenant_id, service=ref.service,
                 table=ref.table, mode=ref.mode.value, status=result.status.value, records=result.records,
                 versions_created=result.versions_created, deletes=result.deletes,
-                seconds=round(result.seconds, 3), error=result.error, nulled_values=result.nulled_values)
+                seconds=round(result.seconds, 3), error=result.error, nulled_values=result.nulled_values,
+                source_count=result.source_count, canonical_count=result.canonical_count)

@@ -10,12 +10,22 @@ still interrupted, for whoever resumes it next.
 
 from __future__ import annotations
 
+import logging
+
 from avesa.domain.timeutil import utc_now
 from avesa.domain.work import FinishRunRequest, RunEnd, TableStatus
 from avesa.observability import events
 from avesa.pipeline.context import PipelineContext
 
 ENDED_WELL = (TableStatus.COMPLETE.value, TableStatus.CANCELLED.value)
+
+
+def run_mode(request: dict) -> str:
+    """What kind of run a run's ledger request asked for: "backfill", "full" or "incremental" — the
+    `mode` label of the run metrics."""
+    if request.get("kind") == "backfill":
+        return "backfill"
+    return "full" if request.get("full") else "incremental"
 
 
 def finish_run(ctx: PipelineContext, request: FinishRunRequest) -> RunEnd:
@@ -35,7 +45,10 @@ def finish_run(ctx: PipelineContext, request: FinishRunRequest) -> RunEnd:
         status = run.status if run else status
     http = {f"http_{name}": value for name, value in request.http.items()}
     seconds = {} if request.seconds is None else {"seconds": round(request.seconds, 3)}
-    events.emit("run_finished", run_id=run_id, status=status, **counts, **seconds, **http)
+    run = ctx.state.get_run(run_id)
+    mode = run_mode(run.request) if run is not None else "incremental"
+    events.emit("run_finished", level=logging.WARNING if status == "failed" else logging.INFO, run_id=run_id,
+                mode=mode, status=status, **counts, **seconds, **http)
     return RunEnd(run_id=run_id, status=status, **counts)
 
 

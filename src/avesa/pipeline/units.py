@@ -38,16 +38,24 @@ from avesa.domain.work import (
     TableRef,
     TableWork,
 )
+from avesa.observability import events
 from avesa.pipeline.backfill import plan_backfill
 from avesa.pipeline.context import PipelineContext
 from avesa.pipeline.extract import run_chunk
 from avesa.pipeline.finalize import finalize_table
-from avesa.pipeline.finish import finish_run
+from avesa.pipeline.finish import finish_run, run_mode
 from avesa.pipeline.plan import plan_run, plan_table
 from avesa.pipeline.resume import resume_work
 
 
-def _work(plan: RunPlan, kind: str) -> RunWork:
+def _work(ctx: PipelineContext, plan: RunPlan, kind: str) -> RunWork:
+    """The new run's work, announced as `run_started` (the first line of every run in the log, and
+    what the run metrics count)."""
+    run = ctx.state.get_run(plan.run_id)
+    request = run.request if run is not None else {}
+    events.emit("run_started", run_id=plan.run_id, kind=kind, mode=run_mode(request), owner=ctx.owner,
+                tenant_id=request.get("tenant_id"), service=request.get("service"), tables=len(plan.tables),
+                tenants=len({ref.tenant_id for ref in plan.tables}), skipped=len(plan.skipped))
     return RunWork(run_id=plan.run_id, kind=kind, tables=[TableWork(table=ref) for ref in plan.tables],
                    skipped=plan.skipped, held_by=plan.held_by)
 
@@ -59,9 +67,9 @@ def plan_work(ctx: PipelineContext, request: PlanRunRequest) -> RunWork | None:
     if len(asked) != 1:
         raise UsageError(f"plan_run takes exactly one of sync, backfill or resume (got {asked or 'none'})")
     if request.sync is not None:
-        return _work(plan_run(ctx, request.sync), "sync")
+        return _work(ctx, plan_run(ctx, request.sync), "sync")
     if request.backfill is not None:
-        return _work(plan_backfill(ctx, request.backfill), "backfill")
+        return _work(ctx, plan_backfill(ctx, request.backfill), "backfill")
     assert request.resume is not None
     return resume_work(ctx, request.resume)
 

@@ -5,12 +5,19 @@ layer) a global cap on requests in flight and a rate budget per (tenant, service
 A table's failure is recorded and reported; it never stops the other tables or tenants.
 A backfill's chunks (its windows) also share a process-wide cap, `max_backfill_windows`. A run
 cancelled from elsewhere (`avesa jobs cancel`) stops at its chunks' next checkpoint or claim.
+
+Several executors in one process (`avesa serve` runs many tenants' runs at once) share one
+`LoopLimits`, so the caps and the rate budgets hold for the process, not per run. `request_stop`
+(SIGTERM) makes every chunk land the pages it has read and stop; the run is left as a crash leaves
+it — running in the ledger, its tables unfinished — and the next `avesa run` or `avesa serve`
+resumes it from the chunks' cursors.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 from collections import defaultdict
 from collections.abc import Callable
@@ -38,6 +45,7 @@ from avesa.domain.work import (
     TableStatus,
     TableWork,
 )
+from avesa.observability import events
 from avesa.pipeline.cancel import cancelled_result, run_cancelled
 from avesa.pipeline.context import PipelineContext
 from avesa.pipeline.extract import run_chunk
@@ -50,7 +58,11 @@ from avesa.pipeline.units import plan_work
 from avesa.runtime.observer import NullObserver, RunObserver
 from avesa.runtime.occupancy import Occupancy
 from avesa.runtime.priority_slots import PrioritySlots
+from avesa.settings import Settings
 from avesa.state.ledger_records import RunRecord
+
+_UNFINISHED = (TableStatus.PENDING, TableStatus.EXTRACTING)
+"""Statuses of a table result the executor stopped (SIGTERM) before the table ended."""
 
 MAX_REPORTED_FAILURES = 20  # failed chunk outcomes handed to the finalize unit: enough to pick the one to report
 
@@ -69,7 +81,12 @@ class RunSummary:
 
     @property
     def failed(self) -> list[TableResult]:
-        return [r for r in self.results if r.status not in (TableStatus.COMPLETE, TableStatus.CANCELLED)]
+        return [r for r in self.results if r.status is TableStatus.FAILED]
+
+    @property
+    def interrupted(self) -> bool:
+        """The run was stopped (SIGTERM) before its tables ended: the next start resumes it."""
+        return self.status == "interrupted"
 
     @property
     def cancelled(self) -> bool:
@@ -80,14 +97,44 @@ class RunSummary:
         return sum(r.records for r in self.results)
 
 
+@dataclass
+class LoopLimits:
+    """The caps and rate budgets of one event loop, for every executor that runs in it."""
+
+    in_flight: asyncio.Semaphore
+    per_tenant: dict[str, asyncio.Semaphore]
+    chunks_in_flight: PrioritySlots
+    backfill_windows: asyncio.Semaphore
+    budgets: RateBudgets
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> LoopLimits:
+        """Made inside the loop that uses them (loop-bound primitives)."""
+        return cls(in_flight=asyncio.Semaphore(settings.max_requests_in_flight), per_tenant={},
+                   chunks_in_flight=PrioritySlots(settings.max_chunks_in_flight),
+                   backfill_windows=asyncio.Semaphore(settings.max_backfill_windows), budgets=RateBudgets())
+
+
 class LocalExecutor:
     def __init__(self, ctx: PipelineContext, observer: RunObserver | None = None, *,
-                 extract_only: bool = False) -> None:
+                 extract_only: bool = False, limits: LoopLimits | None = None) -> None:
         """`extract_only` lands raw files and stops before the canonical tables and the watermark:
-        what the extraction benchmark measures, and a way to re-land raw data without touching history."""
+        what the extraction benchmark measures, and a way to re-land raw data without touching history.
+        `limits` shares the caps of other executors in this loop (default: this executor's own)."""
         self.ctx = ctx
         self.observer = observer or NullObserver()
         self.extract_only = extract_only
+        self.limits = limits
+        self._stopping = False
+
+    def request_stop(self) -> None:
+        """Stop soon, losing nothing: chunks land what they read and checkpoint, no new chunk or
+        table starts, nothing is finalized; the run stays resumable (see the module)."""
+        self._stopping = True
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopping
 
     async def run(self, request: RunRequest) -> RunSummary:
         """Plan a new run for `request` and execute it."""
@@ -119,14 +166,15 @@ class LocalExecutor:
 
     def _open_loop_resources(self) -> None:
         # Loop-bound primitives are made inside the loop that uses them.
-        self.ctx.http.in_flight = asyncio.Semaphore(self.ctx.settings.max_requests_in_flight)
+        limits = self.limits or LoopLimits.from_settings(self.ctx.settings)
+        self.ctx.http.in_flight = limits.in_flight
         self.ctx.http.per_tenant_limit = self.ctx.settings.max_requests_per_tenant
-        self.ctx.http.per_tenant = {}
-        self._chunks_in_flight = PrioritySlots(self.ctx.settings.max_chunks_in_flight)
+        self.ctx.http.per_tenant = limits.per_tenant
+        self._chunks_in_flight = limits.chunks_in_flight
         self._occupancy = Occupancy(self.ctx.settings.max_requests_in_flight, self.ctx.settings.max_requests_per_tenant,
                                     self.ctx.settings.max_chunks_per_table)
-        self._backfill_windows = asyncio.Semaphore(self.ctx.settings.max_backfill_windows)
-        self.ctx.budgets = RateBudgets()
+        self._backfill_windows = limits.backfill_windows
+        self.ctx.budgets = limits.budgets
 
     async def _execute(self, work: RunWork) -> RunSummary:
         """Run every table of `work`, then the finish-run unit (which closes the run, or hands it
@@ -147,6 +195,13 @@ class LocalExecutor:
         summary.results = [r for results in per_tenant for r in results]
         summary.seconds = time.monotonic() - started
         summary.rate_limits = report_rate_budgets(self.ctx, work.run_id)
+        if self._stopping and any(r.status in _UNFINISHED for r in summary.results):
+            # left as a crash leaves it: the next start resumes it (its locks go stale with this process)
+            left = sum(r.status in _UNFINISHED for r in summary.results)
+            events.emit("run_stopped", level=logging.WARNING, run_id=work.run_id, tables_left=left,
+                        seconds=round(summary.seconds, 3))
+            summary.status = "interrupted"
+            return summary
         stats = self.ctx.http.stats
         end = finish_run(self.ctx, FinishRunRequest(
             run_id=work.run_id, hand_back_to=work.hand_back_to, seconds=summary.seconds,
@@ -157,7 +212,14 @@ class LocalExecutor:
 
     async def _tenant(self, items: list[TableWork]) -> list[TableResult]:
         tables = asyncio.Semaphore(self.ctx.settings.max_tables_per_tenant)
-        return list(await asyncio.gather(*(self._table(item, tables) for item in items)))
+        started = time.monotonic()
+        results = list(await asyncio.gather(*(self._table(item, tables) for item in items)))
+        ended = [r for r in results if r.status not in _UNFINISHED]
+        ref = items[0].table
+        events.emit("tenant_finished", run_id=ref.run_id, tenant_id=ref.tenant_id, tables=len(ended),
+                    failed=sum(r.status is TableStatus.FAILED for r in ended), stopped=len(results) - len(ended),
+                    seconds=round(time.monotonic() - started, 3))
+        return results
 
     async def _table(self, item: TableWork, tables: asyncio.Semaphore) -> TableResult:
         ref = item.table
@@ -165,14 +227,17 @@ class LocalExecutor:
             started = time.monotonic()
             self.observer.table_started(ref)
             try:
-                if run_cancelled(self.ctx, ref.run_id):
+                if self._stopping:
+                    result = TableResult(table=ref, status=TableStatus.PENDING)
+                elif run_cancelled(self.ctx, ref.run_id):
                     result = cancelled_result(self.ctx, ref)
                 else:
                     result = await self._extract_and_finalize(ref, item.chunks)
             except Exception as exc:  # one table's trouble is its own failure: the other tables go on
                 result = table_failed_by(self.ctx, ref, exc, "table")
             result.seconds = time.monotonic() - started
-            table_finished(result)
+            if result.status not in _UNFINISHED:
+                table_finished(result)
             self.observer.table_finished(result)
             return result
 
@@ -191,6 +256,8 @@ class LocalExecutor:
         settings = self.ctx.settings
         chunk_slots = asyncio.Semaphore(settings.max_backfill_windows if backfill else settings.max_chunks_per_table)
         outcomes = await self._chunks(ref, chunks, chunk_slots)
+        if self._stopping and any(o.status is ChunkStatus.INCOMPLETE for o in outcomes):
+            return TableResult(table=ref, status=TableStatus.EXTRACTING, records=sum(o.records for o in outcomes))
         failed = [o for o in outcomes if o.status is not ChunkStatus.COMPLETE]
         return await finalize_table(self.ctx, FinalizeRequest(table=ref, failed_chunks=failed[:MAX_REPORTED_FAILURES],
                                                               merge=not self.extract_only))
@@ -244,17 +311,23 @@ class LocalExecutor:
         def landed(count: int) -> None:
             self.observer.records_landed(chunk.table, count)
 
+        if self._stopping:  # never started: it stays as the ledger has it
+            return ChunkOutcome(chunk_id=chunk.chunk_id, status=ChunkStatus.INCOMPLETE, cursor=chunk.cursor,
+                                seq=chunk.seq, error="stopped before it started")
         while True:
-            result = await run_chunk(self.ctx, attempt, on_records=landed, spare=spare)
+            result = await run_chunk(self.ctx, attempt, on_records=landed, spare=spare, stop=self._stop_asked)
             if result.split_off:
                 schedule(result.split_off)
-            if result.finished:
+            if result.finished or self._stopping:
                 break
             if result.wait_seconds:
                 await asyncio.sleep(result.wait_seconds)
             attempt = result.next_attempt(attempt, self._deadline())
         self.observer.chunk_finished(chunk.table)
         return result.outcome
+
+    def _stop_asked(self) -> bool:
+        return self._stopping
 
     def _deadline(self) -> datetime:
         return utc_now() + timedelta(seconds=self.ctx.settings.chunk_deadline_seconds)

@@ -57,6 +57,11 @@ class FaultKind(StrEnum):
     """A 200 list page whose first record comes without its id field, the rest of it as stored: the
     client must fail the page naming the record — and mask what it quotes of it. ConnectWise and Acme
     Helpdesk; the other services serve the request normally."""
+    COUNT_PLUS_ONE = "count-plus-one"
+    """A 200 count answer one higher than the records its listings return: what a count says when a
+    listing misses a record (one the API user may count but not read, one a listing skips). After a
+    full sync the lake then holds one live row fewer than the source counts. ConnectWise ``/count``;
+    the other services serve the request normally."""
 
 
 ERROR_STATUS: Mapping[FaultKind, int] = MappingProxyType(

@@ -9,7 +9,7 @@ from typing import Protocol
 
 from avesa.domain.registry import Tenant, TenantService
 from avesa.domain.work import ChunkOutcome, ChunkStatus, ChunkTask, TableRef
-from avesa.state.ledger_records import ChunkRecord, RunRecord, TableRunRecord
+from avesa.state.ledger_records import ChunkRecord, QueuedBackfill, RunRecord, TableRunRecord
 
 
 class StateStore(Protocol):
@@ -69,6 +69,11 @@ class StateStore(Protocol):
     # delta links of tables read by delta query (None forgets it: the next run starts a full round)
     def get_sync_token(self, tenant_id: str, service: str, table: str) -> str | None: ...
     def set_sync_token(self, tenant_id: str, service: str, table: str, token: str | None, run_id: str) -> None: ...
+
+    # backfills queued for `avesa serve` (`avesa backfill --queue`), oldest first
+    def queue_backfill(self, request: dict, queued_at: datetime, queued_by: str) -> int: ...
+    def list_queued_backfills(self) -> list[QueuedBackfill]: ...
+    def dequeue_backfill(self, queue_id: int) -> bool: ...
 
     # watermarks
     def get_watermark(self, tenant_id: str, service: str, table: str) -> datetime | None: ...

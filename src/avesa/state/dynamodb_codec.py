@@ -12,11 +12,11 @@ import json
 from datetime import datetime
 from typing import Any
 
-from avesa.domain.registry import RateLimitOverride, Tenant, TenantService
+from avesa.domain.registry import RateLimitOverride, ScheduleOverride, Tenant, TenantService
 from avesa.domain.timeutil import parse_utc
 from avesa.domain.work import ChunkStatus, ChunkTask, TableRef
 from avesa.state import dynamodb_layout as layout
-from avesa.state.ledger_records import ChunkRecord, RunRecord, TableRunRecord
+from avesa.state.ledger_records import ChunkRecord, QueuedBackfill, RunRecord, TableRunRecord
 
 Item = dict[str, Any]
 
@@ -49,14 +49,27 @@ def service_item(service: TenantService) -> Item:
     return {"kind": "service", "tenant_id": service.tenant_id, "service": service.service,
             "enabled": service.enabled, "settings": dict(service.settings), "tables": list(service.tables),
             "secret_ref": service.secret_ref,
-            "rate_limit": service.rate_limit.model_dump_json() if service.rate_limit else None}
+            "rate_limit": service.rate_limit.model_dump_json() if service.rate_limit else None,
+            "schedule": service.schedule.model_dump_json() if service.schedule else None}
 
 
 def service(item: Item) -> TenantService:
     rate = RateLimitOverride.model_validate_json(item["rate_limit"]) if item.get("rate_limit") else None
+    schedule = ScheduleOverride.model_validate_json(item["schedule"]) if item.get("schedule") else None
     return TenantService(tenant_id=item["tenant_id"], service=item["service"], enabled=item["enabled"],
                          settings=item.get("settings") or {}, tables=item.get("tables") or [],
-                         secret_ref=item["secret_ref"], rate_limit=rate, created_at=dt(item["created_at"]))
+                         secret_ref=item["secret_ref"], rate_limit=rate, schedule=schedule,
+                         created_at=dt(item["created_at"]))
+
+
+def queued_backfill_item(queue_id: int, request: dict, queued_at: datetime, queued_by: str) -> Item:
+    return {**layout.queued_backfill_key(queue_id), "kind": "queued_backfill", "queue_id": queue_id,
+            "request": json.dumps(request, sort_keys=True), "queued_at": ts(queued_at), "queued_by": queued_by}
+
+
+def queued_backfill(item: Item) -> QueuedBackfill:
+    return QueuedBackfill(queue_id=int(item["queue_id"]), request=json.loads(item["request"]),
+                          queued_at=dt(item["queued_at"]), queued_by=item["queued_by"])
 
 
 # ---- runs ------------------------------------------------------------------------------------
@@ -99,6 +112,7 @@ def table_run(item: Item, landed: int | None) -> TableRunRecord:
         chunks_total=item.get("chunks_total", 0), started_at=dt(item["started_at"]),
         finished_at=dt(item.get("finished_at")), error=item.get("error"),
         nulled_values=item.get("nulled_values") or {},
+        source_count=item.get("source_count"), canonical_count=item.get("canonical_count"),
     )
 
 

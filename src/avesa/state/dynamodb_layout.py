@@ -16,6 +16,7 @@ One table, `{prefix}-state`, keys `pk` / `sk` (strings), on-demand billing. Item
 | watermark       | `TENANT#{tenant}`     | `WATERMARK#{service}#{table}`               |
 | delta link      | `TENANT#{tenant}`     | `SYNC#{service}#{table}`                    |
 | reconciliation  | `TENANT#{tenant}`     | `RECONCILED#{service}#{table}`              |
+| queued backfill | `BACKFILLQ`           | `QUEUED#{queue id, 20 digits}`              |
 
 Why this shape: every read that decides something — the registry a run plans from, a run's
 chunks before its table is finalized, a lease — is a strongly consistent GetItem or Query on
@@ -54,6 +55,7 @@ SORT_KEY = "sk"
 TABLE_SUFFIX = "state"
 
 REGISTRY_PK = "REGISTRY"
+QUEUE_PK = "BACKFILLQ"
 RUN_SK = "#RUN"
 LOCATOR_SK = "#LOCATOR"
 RUN_LIST = "runs"  # the one value of `run_list`: every run item is in `runs_by_start`
@@ -219,6 +221,11 @@ def lock_marker_key(run_id: str, scope: str, tenant_id: str) -> dict[str, str]:
 def table_state_key(kind: str, tenant_id: str, service: str, table: str) -> dict[str, str]:
     """A (tenant, service, table)'s WATERMARK, SYNC (delta link) or RECONCILED item."""
     return _key(tenant_pk(tenant_id), f"{kind}#{key_part(service)}#{key_part(table)}")
+
+
+def queued_backfill_key(queue_id: int) -> dict[str, str]:
+    """A backfill waiting for `avesa serve`; the zero-padded id sorts the queue oldest first."""
+    return _key(QUEUE_PK, f"QUEUED#{queue_id:020d}")
 
 
 def throughput_key(tenant_id: str, service: str, table: str) -> str:

@@ -35,6 +35,7 @@ completed last by the time they finished (SQLite: by when they were planned).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from typing import Any
@@ -47,11 +48,11 @@ from avesa.domain.work import ChunkOutcome, ChunkStatus, ChunkTask, TableRef
 from avesa.state import dynamodb_codec as codec
 from avesa.state import dynamodb_layout as layout
 from avesa.state.dynamodb_gateway import Gateway, Item, Update, parallel
-from avesa.state.ledger_records import ChunkRecord, RunRecord, TableRunRecord
+from avesa.state.ledger_records import ChunkRecord, QueuedBackfill, RunRecord, TableRunRecord
 
 _TABLE_RUN_FIELDS = {
     "status", "range_start", "range_end", "estimate", "records", "versions_created", "deletes",
-    "chunks_total", "finished_at", "error", "nulled_values",
+    "chunks_total", "finished_at", "error", "nulled_values", "source_count", "canonical_count",
 }
 _LOCK_SCOPES = ("sync", "backfill")
 _LEASE = ("lease_owner", "lease_expires")
@@ -113,6 +114,22 @@ class DynamoDBStateStore:
         prefix = "SERVICE#" if tenant_id is None else f"SERVICE#{layout.key_part(tenant_id)}#"
         items = self._db.query(Key("pk").eq(layout.REGISTRY_PK) & Key("sk").begins_with(prefix))
         return sorted((codec.service(i) for i in items), key=lambda s: (s.tenant_id, s.service))
+
+    # ---- backfills queued for `avesa serve` ---------------------------------------------------
+    def queue_backfill(self, request: dict, queued_at: datetime, queued_by: str) -> int:
+        """Ids are microseconds since the epoch, taken again on the rare collision: ordered as queued."""
+        while True:
+            queue_id = time.time_ns() // 1000
+            if self._db.put(codec.queued_backfill_item(queue_id, request, queued_at, queued_by),
+                            Attr("pk").not_exists()):
+                return queue_id
+
+    def list_queued_backfills(self) -> list[QueuedBackfill]:
+        items = self._db.query(Key("pk").eq(layout.QUEUE_PK) & Key("sk").begins_with("QUEUED#"))
+        return [codec.queued_backfill(i) for i in items]
+
+    def dequeue_backfill(self, queue_id: int) -> bool:
+        return self._db.delete(layout.queued_backfill_key(queue_id), Attr("pk").exists())
 
     # ---- runs -----------------------------------------------------------------------------
     def create_run(self, run_id: str, started_at: datetime, request: dict, owner: str) -> None:

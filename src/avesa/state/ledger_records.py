@@ -46,6 +46,19 @@ class TableRunRecord(BaseModel):
     nulled_values: dict[str, int] = {}
     """Canonical column -> source values that could not be converted to its type and became null
     (the raw record keeps them as sent): the table's data-quality count for this run."""
+    source_count: int | None = None
+    """After a full sync: how many records the source said it holds (its own count), None when the
+    run was not full or the API cannot count."""
+    canonical_count: int | None = None
+    """After a full sync: the live (current, not deleted) rows of this source table in the canonical
+    table, to set beside `source_count`."""
+
+    @property
+    def count_difference(self) -> int | None:
+        """Source count less live canonical rows: positive when the lake holds fewer."""
+        if self.source_count is None or self.canonical_count is None:
+            return None
+        return self.source_count - self.canonical_count
 
 
 class ChunkRecord(BaseModel):
@@ -70,3 +83,13 @@ class ChunkRecord(BaseModel):
     lease_owner: str | None
     lease_expires: datetime | None
     seconds: float = 0.0
+
+
+class QueuedBackfill(BaseModel):
+    """A backfill asked for with `avesa backfill --queue`, waiting for `avesa serve` to run it."""
+
+    queue_id: int
+    request: dict
+    """The BackfillRequest as typed (JSON), so running it finds an unfinished run of it."""
+    queued_at: datetime
+    queued_by: str

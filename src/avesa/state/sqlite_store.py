@@ -11,17 +11,17 @@ from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
-from avesa.domain.registry import RateLimitOverride, Tenant, TenantService
+from avesa.domain.registry import RateLimitOverride, ScheduleOverride, Tenant, TenantService
 from avesa.domain.timeutil import parse_utc
 from avesa.domain.work import ChunkOutcome, ChunkStatus, ChunkTask, TableRef
-from avesa.state.ledger_records import ChunkRecord, RunRecord, TableRunRecord
+from avesa.state.ledger_records import ChunkRecord, QueuedBackfill, RunRecord, TableRunRecord
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS tenants (
     tenant_id TEXT PRIMARY KEY, company_name TEXT NOT NULL, enabled INTEGER NOT NULL, created_at TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS tenant_services (
     tenant_id TEXT NOT NULL, service TEXT NOT NULL, enabled INTEGER NOT NULL, settings TEXT NOT NULL,
-    tables TEXT NOT NULL, secret_ref TEXT NOT NULL, rate_limit TEXT, created_at TEXT NOT NULL,
+    tables TEXT NOT NULL, secret_ref TEXT NOT NULL, rate_limit TEXT, created_at TEXT NOT NULL, schedule TEXT,
     PRIMARY KEY (tenant_id, service));
 CREATE TABLE IF NOT EXISTS runs (
     run_id TEXT PRIMARY KEY, started_at TEXT NOT NULL, finished_at TEXT, status TEXT NOT NULL,
@@ -32,6 +32,7 @@ CREATE TABLE IF NOT EXISTS table_runs (
     records INTEGER NOT NULL DEFAULT 0, versions_created INTEGER NOT NULL DEFAULT 0,
     deletes INTEGER NOT NULL DEFAULT 0, chunks_total INTEGER NOT NULL DEFAULT 0,
     started_at TEXT NOT NULL, finished_at TEXT, error TEXT, nulled_values TEXT,
+    source_count INTEGER, canonical_count INTEGER,
     PRIMARY KEY (run_id, tenant_id, service, tbl));
 CREATE TABLE IF NOT EXISTS chunks (
     chunk_id TEXT PRIMARY KEY, run_id TEXT NOT NULL, tenant_id TEXT NOT NULL, service TEXT NOT NULL,
@@ -51,6 +52,9 @@ CREATE TABLE IF NOT EXISTS reconciliations (
 CREATE TABLE IF NOT EXISTS watermarks (
     tenant_id TEXT NOT NULL, service TEXT NOT NULL, tbl TEXT NOT NULL, watermark TEXT NOT NULL,
     run_id TEXT NOT NULL, PRIMARY KEY (tenant_id, service, tbl));
+CREATE TABLE IF NOT EXISTS backfill_queue (
+    queue_id INTEGER PRIMARY KEY AUTOINCREMENT, request TEXT NOT NULL, queued_at TEXT NOT NULL,
+    queued_by TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS sync_tokens (
     tenant_id TEXT NOT NULL, service TEXT NOT NULL, tbl TEXT NOT NULL, token TEXT NOT NULL,
     run_id TEXT NOT NULL, PRIMARY KEY (tenant_id, service, tbl));
@@ -62,7 +66,7 @@ _LOCK_TABLES = {"sync": "tenant_locks", "backfill": "backfill_locks"}
 
 _TABLE_RUN_FIELDS = {
     "status", "range_start", "range_end", "estimate", "records", "versions_created", "deletes",
-    "chunks_total", "finished_at", "error", "nulled_values",
+    "chunks_total", "finished_at", "error", "nulled_values", "source_count", "canonical_count",
 }
 
 
@@ -127,6 +131,12 @@ class SqliteStateStore:
         columns = {row["name"] for row in self._conn.execute("PRAGMA table_info(table_runs)")}
         if "nulled_values" not in columns:
             self._conn.execute("ALTER TABLE table_runs ADD COLUMN nulled_values TEXT")
+        for name in ("source_count", "canonical_count"):
+            if name not in columns:
+                self._conn.execute(f"ALTER TABLE table_runs ADD COLUMN {name} INTEGER")
+        columns = {row["name"] for row in self._conn.execute("PRAGMA table_info(tenant_services)")}
+        if "schedule" not in columns:
+            self._conn.execute("ALTER TABLE tenant_services ADD COLUMN schedule TEXT")
         columns = {row["name"] for row in self._conn.execute("PRAGMA table_info(runs)")}
         if "lease_expires" not in columns:
             self._conn.execute("ALTER TABLE runs ADD COLUMN lease_expires TEXT")
@@ -175,21 +185,24 @@ class SqliteStateStore:
 
     def put_service(self, service: TenantService) -> None:
         rate = service.rate_limit.model_dump_json() if service.rate_limit else None
+        schedule = service.schedule.model_dump_json() if service.schedule else None
         with self._tx() as c:
             c.execute(
-                "INSERT INTO tenant_services VALUES (?,?,?,?,?,?,?,?) ON CONFLICT(tenant_id, service) DO UPDATE SET "
+                "INSERT INTO tenant_services (tenant_id, service, enabled, settings, tables, secret_ref, rate_limit, "
+                "created_at, schedule) VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT(tenant_id, service) DO UPDATE SET "
                 "enabled=excluded.enabled, settings=excluded.settings, tables=excluded.tables, "
-                "secret_ref=excluded.secret_ref, rate_limit=excluded.rate_limit",
+                "secret_ref=excluded.secret_ref, rate_limit=excluded.rate_limit, schedule=excluded.schedule",
                 (service.tenant_id, service.service, int(service.enabled), json.dumps(service.settings),
-                 json.dumps(service.tables), service.secret_ref, rate, _ts(service.created_at)),
+                 json.dumps(service.tables), service.secret_ref, rate, _ts(service.created_at), schedule),
             )
 
     def _service(self, row: sqlite3.Row) -> TenantService:
         rate = RateLimitOverride.model_validate_json(row["rate_limit"]) if row["rate_limit"] else None
+        schedule = ScheduleOverride.model_validate_json(row["schedule"]) if row["schedule"] else None
         return TenantService(
             tenant_id=row["tenant_id"], service=row["service"], enabled=bool(row["enabled"]),
             settings=json.loads(row["settings"]), tables=json.loads(row["tables"]),
-            secret_ref=row["secret_ref"], rate_limit=rate, created_at=_dt(row["created_at"]),
+            secret_ref=row["secret_ref"], rate_limit=rate, schedule=schedule, created_at=_dt(row["created_at"]),
         )
 
     def get_service(self, tenant_id: str, service: str) -> TenantService | None:
@@ -301,6 +314,7 @@ class SqliteStateStore:
             versions_created=row["versions_created"], deletes=row["deletes"], chunks_total=row["chunks_total"],
             started_at=_dt(row["started_at"]), finished_at=_dt(row["finished_at"]), error=row["error"],
             nulled_values=json.loads(row["nulled_values"]) if row["nulled_values"] else {},
+            source_count=row["source_count"], canonical_count=row["canonical_count"],
         )
 
     def get_table_run(self, ref: TableRef) -> TableRunRecord | None:
@@ -560,6 +574,25 @@ class SqliteStateStore:
         if not rows or not rows[0]["records"]:
             return None
         return int(rows[0]["records"]), float(rows[0]["seconds"])
+
+    # ---- backfills queued for `avesa serve` ----------------------------------------------------
+    def queue_backfill(self, request: dict, queued_at: datetime, queued_by: str) -> int:
+        """Keep a backfill request for `avesa serve` to run; returns its place in the queue."""
+        with self._tx() as c:
+            cursor = c.execute("INSERT INTO backfill_queue (request, queued_at, queued_by) VALUES (?,?,?)",
+                               (json.dumps(request, sort_keys=True), _ts(queued_at), queued_by))
+            return int(cursor.lastrowid or 0)
+
+    def list_queued_backfills(self) -> list[QueuedBackfill]:
+        """The queue, oldest first."""
+        rows = self._query("SELECT * FROM backfill_queue ORDER BY queue_id")
+        return [QueuedBackfill(queue_id=r["queue_id"], request=json.loads(r["request"]),
+                               queued_at=parse_utc(r["queued_at"]), queued_by=r["queued_by"]) for r in rows]
+
+    def dequeue_backfill(self, queue_id: int) -> bool:
+        """Take a request off the queue (it ran, or it cannot); False when it was not there."""
+        with self._tx() as c:
+            return c.execute("DELETE FROM backfill_queue WHERE queue_id=?", (queue_id,)).rowcount == 1
 
     # ---- sync tokens (delta links) -----------------------------------------------------------
     def get_sync_token(self, tenant_id: str, service: str, table: str) -> str | None:

@@ -129,6 +129,8 @@ class ConnectWiseApi:
         try:
             status, body, headers, records = self._answer(instance, target, request,
                                                           descending=fault is FaultKind.IDS_DESCENDING)
+            if status == 200 and fault is FaultKind.COUNT_PLUS_ONE and target.scope is RequestScope.COUNT:
+                body = orjson.dumps({"count": orjson.loads(body)["count"] + 1})
         except BadRequest as error:
             body = errors.invalid_parameter(error.parameter, error.detail, target.table.noun)
             instance.stats.record(400, target.table.endpoint, len(body))
