@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import datetime
+from typing import Any
 from urllib.parse import quote
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
@@ -104,21 +105,22 @@ def create_app(settings: Settings, next_runs: NextRuns | None = None) -> Starlet
                     throughput_chart=charts.throughput_chart(view.runs),
                     rate_limit_chart=charts.rate_limit_chart(view.runs))
 
+    def detail(request: Request, template: str, what: str, find: Callable[[Dashboard], Any],
+               **values: object) -> Response:
+        """A page about one thing (`what`), or the 404 page naming it when `find` finds nothing."""
+        data = dashboard()
+        view = find(data)
+        if view is None:
+            return not_found(request, what)
+        return page(request, template, view=view, data=data, **values)
+
     def tenant(request: Request) -> Response:
         tenant_id = request.path_params["tenant_id"]
-        data = dashboard()
-        view = data.tenant(tenant_id)
-        if view is None:
-            return not_found(request, f"tenant {tenant_id}")
-        return page(request, "tenant.html", view=view, data=data)
+        return detail(request, "tenant.html", f"tenant {tenant_id}", lambda data: data.tenant(tenant_id))
 
     def run(request: Request) -> Response:
         run_id = request.path_params["run_id"]
-        data = dashboard()
-        view = data.run(run_id)
-        if view is None:
-            return not_found(request, f"run {run_id}")
-        return page(request, "run.html", view=view, data=data)
+        return detail(request, "run.html", f"run {run_id}", lambda data: data.run(run_id))
 
     def table(request: Request) -> Response:
         p = request.path_params

@@ -16,6 +16,7 @@ do not each know every kind of credential source boto3 does.
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Mapping
 from typing import Any
@@ -42,13 +43,21 @@ def _first(environ: Mapping[str, str], names: tuple[str, ...]) -> str | None:
     return next((environ[name] for name in names if environ.get(name)), None)
 
 
-def _profile_credentials(profile: str | None) -> dict[str, str]:
-    """Keys from boto3's credential chain (profile, SSO, instance or container role); none without boto3."""
+@functools.cache
+def _credential_chain(profile: str | None) -> Any:
+    """boto3's credentials for `profile`, resolved once per process: resolving walks the chain (files,
+    SSO, the instance metadata service) and every read and merge of the lake asks. Refreshable
+    credentials (a role's) renew themselves when their keys are asked for."""
     try:
         import boto3
     except ImportError:  # the embedded install without the AWS extras: the variables are all there is
-        return {}
-    credentials = boto3.Session(profile_name=profile).get_credentials()
+        return None
+    return boto3.Session(profile_name=profile).get_credentials()
+
+
+def _profile_credentials(profile: str | None) -> dict[str, str]:
+    """Keys from boto3's credential chain (profile, SSO, instance or container role); none without boto3."""
+    credentials = _credential_chain(profile)
     if credentials is None:
         return {}
     frozen = credentials.get_frozen_credentials()
