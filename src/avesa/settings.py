@@ -10,25 +10,19 @@ ConfigError naming the variable, the value and what it accepts.
 
 from __future__ import annotations
 
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from avesa.domain.environments import Environment
 from avesa.domain.errors import ConfigError
 
 ENV_PREFIX = "AVESA_"
 _YEAR_SECONDS = 365 * 24 * 3600
 """Upper bound of the durations: beyond it a date computed from one overflows."""
 _Hours = Annotated[float, Field(gt=0, le=_YEAR_SECONDS / 3600, allow_inf_nan=False)]
-
-
-class Environment(StrEnum):
-    DEV = "dev"
-    STAGING = "staging"
-    PROD = "prod"
 
 
 class Settings(BaseSettings):
