@@ -53,6 +53,9 @@ from botocore.exceptions import ClientError
 PARTITION_KEY = "pk"
 SORT_KEY = "sk"
 TABLE_SUFFIX = "state"
+TTL_ATTRIBUTE = "expires_at"
+"""The table's time-to-live attribute (epoch seconds): an item carrying it is deleted by DynamoDB
+after that time. The deployed table enables it; the store writes it on no item today."""
 
 REGISTRY_PK = "REGISTRY"
 QUEUE_PK = "BACKFILLQ"

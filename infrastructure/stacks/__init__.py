@@ -1,0 +1,1 @@
+"""The stacks of one environment: data pipeline, monitoring, backfill."""
