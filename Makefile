@@ -17,7 +17,13 @@ $(STAMP): $(BIN)/python pyproject.toml
 demo: $(STAMP)
 	$(BIN)/avesa demo
 
-test: $(STAMP)
+# The Node tools of the AWS path (the CDK CLI for `avesa aws deploy`, asl-validator for the state
+# machine tests), from package-lock.json; the demo does not need them.
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch node_modules/.installed
+
+test: $(STAMP) node_modules/.installed
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/python -m pytest -q
 
@@ -28,4 +34,4 @@ lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
 
 clean:
-	rm -rf $(VENV) avesa-data .pytest_cache
+	rm -rf $(VENV) avesa-data .pytest_cache node_modules cdk.out

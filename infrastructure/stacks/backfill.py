@@ -17,7 +17,7 @@ from constructs import Construct
 from avesa.domain.environments import resource_name, state_prefix
 from avesa.state import dynamodb_layout as layout
 from infrastructure.stacks.data_pipeline import DataPipelineStack, state_machine_name
-from infrastructure.stacks.nag import acknowledge
+from infrastructure.stacks.nag import acknowledge_wildcard
 
 
 class BackfillStack(Stack):
@@ -47,11 +47,7 @@ class BackfillStack(Stack):
             actions=["dynamodb:GetItem", "dynamodb:Query", "dynamodb:DescribeTable"],
             resources=[table, f"{table}/index/*"]))
         policy = self.operator_role.node.find_child("DefaultPolicy").node.default_child
-        where = "arn:<AWS::Partition>:{service}:<AWS::Region>:<AWS::AccountId>:{rest}"
-        for finding, reason in {
-            where.format(service="states", rest=f"execution:{orchestrator}:*"):
-                "The executions of this environment's orchestrator only: a backfill is one of them.",
-            where.format(service="dynamodb", rest=f"table/{layout.STATE_TABLE.name(state_prefix(env))}/index/*"):
-                "`avesa status` reads the state table's sparse indexes (runs by status and start).",
-        }.items():
-            acknowledge(policy, f"AwsSolutions-IAM5[Resource::{finding}]", reason)
+        acknowledge_wildcard(policy, executions,
+                             "The executions of this environment's orchestrator only: a backfill is one of them.")
+        acknowledge_wildcard(policy, f"{table}/index/*",
+                             "`avesa status` reads the state table's sparse indexes (runs by status and start).")

@@ -30,7 +30,7 @@ from avesa.domain.environments import resource_name, secrets_prefix, state_prefi
 from avesa.runtime.aws import definitions
 from avesa.state import dynamodb_layout as layout
 from infrastructure.config import DeploymentConfig
-from infrastructure.stacks.nag import acknowledge
+from infrastructure.stacks.nag import acknowledge, acknowledge_wildcard
 
 LAKE_PREFIX = "lake"
 DOCKERFILE = "infrastructure/lambda/Dockerfile"
@@ -256,14 +256,13 @@ class DataPipelineStack(Stack):
                 "ecr:GetAuthorizationToken has no resource-level permissions (the image pull itself is "
                 "limited to the asset repository).",
         }
-        if role in READS_SECRETS:
-            prefix = secrets_prefix(self.config.environment)
-            secrets = f"arn:<AWS::Partition>:secretsmanager:<AWS::Region>:<AWS::AccountId>:secret:{prefix}/*"
-            reasons[f"Resource::{secrets}"] = (
-                f"Secrets are named {prefix}/{{tenant}}/{{service}} with a random ARN suffix: this environment's "
-                "prefix, never another environment's.")
         for finding, reason in reasons.items():
             acknowledge(policy, f"AwsSolutions-IAM5[{finding}]", reason)
+        if role in READS_SECRETS:
+            prefix = secrets_prefix(self.config.environment)
+            acknowledge_wildcard(policy, self.secrets_arn_pattern(),
+                                 f"Secrets are named {prefix}/{{tenant}}/{{service}} with a random ARN suffix: this "
+                                 "environment's prefix, never another environment's.")
 
     # ---- state machines --------------------------------------------------------------------
     def _state_machine(self, name: str) -> sfn.StateMachine:
@@ -322,12 +321,12 @@ class DataPipelineStack(Stack):
                 function_id = stack.resolve(self.functions[role].function_arn)["Fn::GetAtt"][0]
                 reasons[f"Resource::<{function_id}.Arn>:*"] = (
                     f"Invoking {function_name(role, env)} by any version or alias of that one function.")
-        for target in self.state_machine_arns:
-            child = f"Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:" \
-                    f"{state_machine_name(target, env)}:*"
-            reasons[child] = f"Following and stopping the executions it starts of {state_machine_name(target, env)}."
         for finding, reason in reasons.items():
             acknowledge(policy, f"AwsSolutions-IAM5[{finding}]", reason)
+        for target in self.state_machine_arns:
+            acknowledge_wildcard(policy, _states_arn(self, f"{state_machine_name(target, env)}:*", "execution"),
+                                 f"Following and stopping the executions it starts of "
+                                 f"{state_machine_name(target, env)}.")
 
     # ---- schedules -------------------------------------------------------------------------
     def _schedule(self, schedule: Any) -> events.Rule:

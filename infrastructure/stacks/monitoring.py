@@ -25,7 +25,7 @@ from constructs import Construct
 from avesa.catalog.loader import load_catalog
 from avesa.domain.environments import resource_name
 from avesa.runtime.aws import definitions
-from infrastructure.stacks.data_pipeline import SIZING, DataPipelineStack
+from infrastructure.stacks.data_pipeline import SIZING, DataPipelineStack, function_name
 from infrastructure.stacks.nag import acknowledge
 
 NAMESPACE = "AVESA"
@@ -194,7 +194,8 @@ class MonitoringStack(Stack):
         dashboard = cw.Dashboard(self, f"Tenant{tenant.replace('-', '').replace('_', '')}",
                                  dashboard_name=resource_name(f"AVESA-Tenant-{tenant}", self.env_name),
                                  default_interval=Duration.days(7))
-        log_groups = [f.log_group.log_group_name for f in self.pipeline.functions.values()]
+        # by name (the pipeline stack names them so): no export needed, and the query reads as written
+        log_groups = [f"/aws/lambda/{function_name(role, self.env_name)}" for role in self.pipeline.functions]
         names = [n for n in ("RecordsExtracted", "ApiCalls", "ChunkErrors", "TablesFailed") if n in definitions.METRICS]
         sums = ", ".join(f"sum({n}) as {n}" for n in names)
         dashboard.add_widgets(
