@@ -59,5 +59,18 @@ def build_app(context: Mapping[str, Any] | None = None, *, outdir: str | None = 
     return app, config
 
 
+def main() -> int:
+    """Synthesise; a bad context value is one line on stderr and exit code 2, not a traceback."""
+    from avesa.domain.errors import AvesaError
+
+    try:
+        app, _ = build_app()
+    except AvesaError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    app.synth()
+    return 0
+
+
 if __name__ == "__main__":
-    build_app()[0].synth()
+    sys.exit(main())

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import typer
 
-from avesa.cli import run_commands
+from avesa.cli import aws_deploy_commands, run_commands  # noqa: F401  (aws_deploy_commands: synth, deploy)
+from avesa.cli.aws_app import aws_app
 from avesa.cli.backfill_commands import backfill
 from avesa.cli.dashboard_command import dashboard
 from avesa.cli.demo import demo
@@ -27,6 +28,7 @@ app.add_typer(sandbox_app, name="sandbox")
 app.add_typer(jobs_app, name="jobs")
 app.add_typer(state_app, name="state")
 app.add_typer(schedule_app, name="schedule")
+app.add_typer(aws_app)
 app.command("run")(run_commands.run)
 app.command("backfill")(backfill)
 app.command("status")(run_commands.status)
