@@ -1,1 +1,2 @@
-"""The AWS executor: Lambda handlers and the Step Functions state machines that call them."""
+"""The AWS executor: Lambda handlers over the pipeline units and the Step Functions state machines
+that call them (docs/aws.md, "Execution")."""

@@ -1,0 +1,1 @@
+"""The state machines as Amazon States Language files (package data, read by definitions.py)."""
