@@ -55,8 +55,9 @@ SIZING: dict[str, tuple[int, int]] = {
     "finalize_table": (3008, 900),
     "finish_run": (1024, 300),
 }
-# Who reads credentials (the API calls: planning counts, extraction) and who writes the lake.
-READS_SECRETS = frozenset({"tenant_processor", "table_processor", "chunk_processor"})
+# Who reads credentials (the API calls: planning counts, extraction, the id listing of a finalize's
+# reconciliation) and who writes the lake (raw files, the canonical merge).
+READS_SECRETS = frozenset({"tenant_processor", "table_processor", "chunk_processor", "finalize_table"})
 WRITES_LAKE = frozenset({"chunk_processor", "finalize_table"})
 
 
@@ -222,8 +223,16 @@ class DataPipelineStack(Stack):
             execution_role.add_to_policy(iam.PolicyStatement(
                 actions=["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
                 resources=[self.secrets_arn_pattern()]))
+        if role == "orchestrator" and definitions.ORCHESTRATOR_DESCRIBES_EXECUTIONS:
+            # a run whose execution ended (stopped, failed) is finished by the next one at once
+            execution_role.add_to_policy(iam.PolicyStatement(
+                actions=["states:DescribeExecution"], resources=[self.orchestrator_executions()]))
         self._acknowledge_function(execution_role, role)
         return function
+
+    def orchestrator_executions(self) -> str:
+        name = state_machine_name("PipelineOrchestrator", self.config.environment.value)
+        return _states_arn(self, f"{name}:*", "execution")
 
     def secrets_arn_pattern(self) -> str:
         """The environment's secrets and nothing else: `avesa/{env}/*` (Secrets Manager appends a
@@ -258,6 +267,10 @@ class DataPipelineStack(Stack):
         }
         for finding, reason in reasons.items():
             acknowledge(policy, f"AwsSolutions-IAM5[{finding}]", reason)
+        if role == "orchestrator" and definitions.ORCHESTRATOR_DESCRIBES_EXECUTIONS:
+            acknowledge_wildcard(policy, self.orchestrator_executions(),
+                                 "Asking whether the execution that owns an unfinished run still runs: this "
+                                 "environment's orchestrator executions only.")
         if role in READS_SECRETS:
             prefix = secrets_prefix(self.config.environment)
             acknowledge_wildcard(policy, self.secrets_arn_pattern(),

@@ -28,8 +28,8 @@ from avesa.runtime.aws import definitions
 from infrastructure.stacks.data_pipeline import SIZING, DataPipelineStack, function_name
 from infrastructure.stacks.nag import acknowledge
 
-NAMESPACE = "AVESA"
-TENANT_PROPERTY = "tenant_id"
+NAMESPACE = definitions.METRIC_NAMESPACE
+TENANT_PROPERTY = "TenantId"
 """The EMF property naming a record's tenant, which the tenant dashboards filter on."""
 OVERVIEW = "AVESA-Pipeline-Overview"
 PERFORMANCE = "AVESA-Performance"
@@ -109,11 +109,11 @@ class MonitoringStack(Stack):
                         f"A {machine} execution failed, timed out or was aborted: open it in the Step Functions "
                         "console (its failed state names the table).")
         tables_failed = metric_name("TablesFailed", "TableFailures")
-        tables_ended = metric_name("TablesEnded", "TenantTables", "TablesCompleted")
+        tables_completed = metric_name("TablesCompleted")
         rate = cw.MathExpression(
-            expression="IF(ended > 0, 100 * failed / ended, 0)",
+            expression="IF(failed + completed > 0, 100 * failed / (failed + completed), 0)",
             using_metrics={"failed": self.avesa(tables_failed, period=Duration.hours(1)),
-                           "ended": self.avesa(tables_ended, period=Duration.hours(1))},
+                           "completed": self.avesa(tables_completed, period=Duration.hours(1))},
             label="Tables failed (%)", period=Duration.hours(1))
         self._alarm("TableFailureRate", "TableFailureRate", rate, 10,
                     "More than 10% of the tables that ended in the last hour failed: `avesa status` names them "

@@ -127,7 +127,7 @@ def test_functions_read_only_their_environments_secrets_and_lake_prefix(synth, e
         stmts = role_policy(result, "".join(p.capitalize() for p in role.split("_")) + "FunctionRole")
         actions = {a for s in stmts for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])}
         secret_stmts = [s for s in stmts if "secretsmanager:GetSecretValue" in s["Action"]]
-        if role in ("finalize_table", "finish_run", "orchestrator"):
+        if role in ("finish_run", "orchestrator"):
             assert not secret_stmts and not any(a.startswith("secretsmanager") for a in actions)
         else:
             [secret] = secret_stmts
@@ -253,7 +253,7 @@ def test_dashboards_overview_performance_and_one_per_tenant(synth, env):
     assert '"RecordsPerSecond"' in performance and "ConcurrentExecutions" in performance
     for tenant in tenants:
         body = boards[resource_name(f"AVESA-Tenant-{tenant}", env)]
-        assert f"filter tenant_id = '{tenant}'" in body
+        assert f"filter TenantId = '{tenant}'" in body
         for role in definitions.FUNCTIONS:
             assert f"/aws/lambda/{resource_name('avesa-' + role.replace('_', '-'), env)}" in body
 
@@ -280,3 +280,32 @@ def test_backfill_operator_may_start_only_this_environments_orchestrator(synth, 
     assert [joined(s["Resource"]) for s in start] == [
         f"arn:<AWS::Partition>:states:{where}:stateMachine:{resource_name('avesa-pipeline-orchestrator', env)}"]
     assert not any("secretsmanager" in json.dumps(s) for s in stmts)
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_each_state_machine_may_call_exactly_what_it_calls(synth, env):
+    """The roles' grants against `definitions.CALLS`: nothing missing (an AccessDenied mid-run on
+    AWS, which moto would never show) and nothing more."""
+    result = synth(env)
+    machines = result.resources("DataPipeline", "AWS::StepFunctions::StateMachine")
+    functions = result.resources("DataPipeline", "AWS::Lambda::Function")
+    handler_role = {h: r for r, h in definitions.FUNCTIONS.items()}
+    role_of = {k: handler_role[f["Properties"]["ImageConfig"]["Command"][0]] for k, f in functions.items()}
+    policies = statements(result)
+    for name, calls in definitions.CALLS.items():
+        wanted = resource_name("avesa-" + re.sub(r"(?<!^)(?=[A-Z])", "-", name).lower(), env)
+        [machine] = [m for m in machines.values() if m["Properties"]["StateMachineName"] == wanted]
+        role_id = machine["Properties"]["RoleArn"]["Fn::GetAtt"][0]
+        resources = result.template("DataPipeline")["Resources"]
+        [stmts] = [v for k, v in policies.items() if {"Ref": role_id} in resources[k]["Properties"]["Roles"]]
+        invoked = {role_of[r["Fn::GetAtt"][0]] for s in stmts if "lambda:InvokeFunction" in s["Action"]
+                   for r in s["Resource"] if isinstance(r, dict) and "Fn::GetAtt" in r}
+        started = {joined(s["Resource"]).rsplit(":", 1)[-1] for s in stmts if s["Action"] == "states:StartExecution"}
+        expected_functions = {c for c in calls if c in definitions.FUNCTIONS}
+        expected_machines = {resource_name("avesa-" + re.sub(r"(?<!^)(?=[A-Z])", "-", c).lower(), env)
+                             for c in calls if c in definitions.STATE_MACHINES}
+        assert invoked == expected_functions, name
+        assert started == expected_machines, name
+    orchestrator = role_policy(result, "OrchestratorFunctionRole")
+    [describe] = [s for s in orchestrator if s["Action"] == "states:DescribeExecution"]
+    assert joined(describe["Resource"]).endswith(f":execution:{resource_name('avesa-pipeline-orchestrator', env)}:*")
