@@ -112,6 +112,13 @@ def test_six_container_functions_with_their_handlers_and_environment(synth, env)
         for key in keys:
             default = keys[key] if isinstance(keys, dict) else None
             assert key in variables or default is None
+    # one image for all six: its build context is the engine's sources, not the checkout's clutter
+    [asset] = [p for p in result.outdir.iterdir() if p.name.startswith("asset.") and p.is_dir()]
+    staged = {p.name for p in asset.iterdir()}
+    assert {"pyproject.toml", "src", "infrastructure"} <= staged
+    assert not staged & {"node_modules", "tests", "cdk.out", ".git", "benchmarks"}
+    assert (asset / "infrastructure" / "lambda" / "Dockerfile").is_file()
+    assert (asset / "src" / "avesa" / "runtime" / "aws" / "handlers.py").is_file()
     chunk = by_command[definitions.FUNCTIONS["chunk_processor"]]
     assert chunk.get("ReservedConcurrentExecutions") == (50 if env == "prod" else None)
     assert chunk["Timeout"] == 900
@@ -200,7 +207,9 @@ def test_schedules_start_the_orchestrator_with_a_valid_pipeline_input(synth, env
         given = json.loads(target["Input"])
         assert given == payload
         parsed = definitions.PipelineInput.model_validate(given)  # exactly what the orchestrator accepts
-        assert parsed.mode == payload["mode"]
+        request = parsed.plan_request()  # and what its plan-run unit is given
+        assert request.sync is not None and request.sync.full == (payload["mode"] == "full")
+        assert request.sync.service == payload.get("service")
 
 
 def _alarms(result):
