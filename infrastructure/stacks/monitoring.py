@@ -136,6 +136,13 @@ class MonitoringStack(Stack):
                     self.config.freshness_target_hours * 3600,
                     f"Some table's newest data is older than the {self.config.freshness_target_hours:g} h freshness "
                     "target.", comparison=cw.ComparisonOperator.GREATER_THAN_THRESHOLD)
+        # a lag alarm is silent when nothing reports a lag at all: a pipeline that stopped syncing
+        # shows here, as no table completed within the freshness window (missing data breaches)
+        window = Duration.hours(min(self.config.freshness_target_hours, 24))
+        self._alarm("NothingLanded", "NothingLanded", self.avesa(metric_name("TablesCompleted"), period=window), 1,
+                    f"No table completed in the last {window.to_hours():g} h: the schedules are not starting runs, "
+                    "or every run fails (an environment with no tenants also shows this).",
+                    comparison=cw.ComparisonOperator.LESS_THAN_THRESHOLD, missing=cw.TreatMissingData.BREACHING)
         for service in sorted(load_catalog().services):
             hours = self.config.freshness_targets.get(service, self.config.freshness_target_hours)
             self._alarm(f"DataStale{service.capitalize()}", f"DataStale-{service}",

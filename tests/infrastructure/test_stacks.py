@@ -228,7 +228,7 @@ def test_alarms_cover_failures_staleness_and_stuck_chunks_and_notify_the_topic(s
     alarms = _alarms(result)
     wanted = ["PipelineOrchestrator-ExecutionsFailed", "TenantProcessor-ExecutionsFailed",
               "TableProcessor-ExecutionsFailed", "TableFailureRate", "ChunkErrors", "ChunkNearTimeout",
-              "LongRunningTable", "DataStale", *(f"DataStale-{s}" for s in load_catalog().services)]
+              "LongRunningTable", "DataStale", "NothingLanded", *(f"DataStale-{s}" for s in load_catalog().services)]
     assert set(alarms) == {resource_name(f"AVESA-{w}", env) for w in wanted}
     for props in alarms.values():
         assert props["AlarmActions"] == [{"Ref": topic_id}] == props["OKActions"]
@@ -241,6 +241,8 @@ def test_alarms_cover_failures_staleness_and_stuck_chunks_and_notify_the_topic(s
                 used.add(metric["MetricName"])
                 assert {"Name": "Environment", "Value": env} in metric["Dimensions"]
     assert used and used <= set(definitions.METRICS)
+    landed = alarms[resource_name("AVESA-NothingLanded", env)]
+    assert landed["TreatMissingData"] == "breaching" and landed["ComparisonOperator"] == "LessThanThreshold"
     stale = alarms[resource_name("AVESA-DataStale-servicenow", env)]
     assert stale["Threshold"] == (2 * 3600 if env == "staging" else 24 * 3600)
     [metric] = [m["MetricStat"]["Metric"] for m in stale["Metrics"]] if "Metrics" in stale else [stale]
