@@ -71,6 +71,13 @@ class Settings(BaseSettings):
     """Unset: SQLite in AVESA_HOME. `sqlite:///PATH`, a plain path, or `dynamodb://PREFIX[?region=R]`."""
     secrets_url: str | None = None
     """Unset: the encrypted file in AVESA_HOME. `secretsmanager://PREFIX[?region=R]`."""
+    shared_rate_budgets: bool | None = None
+    """Hold each (tenant, service) rate budget in the state store, shared by every process that calls
+    that instance. Unset: on with a DynamoDB state store (many workers), off with SQLite (one
+    process: its in-memory budget is the fast path)."""
+    ledger_retention_days: float = Field(default=90.0, gt=0, le=100 * 365, allow_inf_nan=False)
+    """A finished run's chunk records are kept this long (DynamoDB: a TTL; SQLite: purged when a later
+    run finishes); runs and table runs are kept."""
 
     # Freshness (the dashboard; alerts): how old a table's data may be before it counts as late —
     # the time since the last completed run read the source up to. A default for every table, and

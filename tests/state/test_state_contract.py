@@ -5,38 +5,18 @@ follows LastEvaluatedKey)."""
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from tests.aws_support import aws_client, unique_prefix
 
 from avesa.domain.registry import Tenant, TenantService
 from avesa.domain.work import ChunkOutcome, ChunkStatus, ChunkTask, SyncMode, TableRef
 from avesa.state.base import StateStore
-from avesa.state.sqlite_store import SqliteStateStore
 
 T0 = datetime(2025, 1, 1, tzinfo=UTC)
 _examples = itertools.count()
-
-
-@pytest.fixture(params=["sqlite", "dynamodb"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StateStore]:
-    if request.param == "sqlite":
-        backend: StateStore = SqliteStateStore(tmp_path / "state.sqlite3")
-    else:
-        from avesa.state.dynamodb_layout import ensure_tables
-        from avesa.state.dynamodb_store import DynamoDBStateStore
-
-        client = aws_client("dynamodb", request.getfixturevalue("moto_endpoint"))
-        prefix = unique_prefix("state")
-        ensure_tables(client, prefix)
-        backend = DynamoDBStateStore(client, prefix, page_size=2)
-    yield backend
-    backend.close()
 
 
 def _ref() -> TableRef:

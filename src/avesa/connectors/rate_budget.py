@@ -58,6 +58,9 @@ class RateBudget:
         self._first_sent: float | None = None
         self._last_answer = 0.0
         self._answered: deque[tuple[float, bool]] = deque()  # (when, refused) over the last RECENT_SECONDS
+        self.turn = asyncio.Lock()
+        """Held by the one task of this process asking a shared budget for a slot (shared_budget.py):
+        the others queue here, not at the state store."""
 
     def _burst_for(self, per_minute: float) -> int:
         if self._learnt.learning:
@@ -102,12 +105,29 @@ class RateBudget:
             self._resume_at = resume
             self.pauses += 1
 
+    async def wait_for_pause(self) -> None:
+        """Return once no pause (Retry-After, a used-up allowance) holds this budget."""
+        while (delay := self._resume_at - time.monotonic()) > 0:
+            await asyncio.sleep(delay)
+
+    def pace(self) -> tuple[float, int]:
+        """(requests per minute, burst) to send at now: the lowest of the rates, and the burst the
+        bucket allows at it (1 while the rate climbs back after a 429)."""
+        self._refresh(time.monotonic())
+        return self.requests_per_minute, self._bucket_burst
+
+    def sent(self, started: float) -> None:
+        """A request queued from `started` (monotonic) goes out now: count the wait."""
+        now = time.monotonic()
+        self.waited_seconds += now - started
+        if self._first_sent is None:
+            self._first_sent = now
+
     async def acquire(self) -> None:
         """Wait for this budget's next request slot (pauses first, then the bucket's pace)."""
         started = time.monotonic()
         while True:
-            while (delay := self._resume_at - time.monotonic()) > 0:
-                await asyncio.sleep(delay)
+            await self.wait_for_pause()
             self._refresh(time.monotonic())
             limiter = self._limiter
             if self._limiter_fresh:
@@ -121,10 +141,7 @@ class RateBudget:
             # holds for it too: queue again rather than go out at the old pace.
             if limiter is self._limiter and self._resume_at <= time.monotonic():
                 break
-        now = time.monotonic()
-        self.waited_seconds += now - started
-        if self._first_sent is None:
-            self._first_sent = now
+        self.sent(started)
 
     def answered(self) -> None:
         """A request got an answer other than a rate limit."""

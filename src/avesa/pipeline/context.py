@@ -6,17 +6,25 @@ import asyncio
 import os
 import socket
 from dataclasses import dataclass, field
+from typing import cast
 
 from avesa.catalog.loader import Catalog, load_catalog
 from avesa.connectors.base import SourceConnector
 from avesa.connectors.factory import build_connector
 from avesa.connectors.http_client import HttpOptions
-from avesa.connectors.rate_budget import RateBudgets
+from avesa.connectors.rate_budget import RateBudget, RateBudgets
+from avesa.connectors.shared_budget import SharedRateBudget
 from avesa.domain.errors import NotFoundError
 from avesa.domain.url_credentials import restore_passwords
 from avesa.lake.paths import LakeLayout
 from avesa.observability import events
-from avesa.pipeline.wiring import SqliteState, build_secret_store, build_state_store, parse_state_url
+from avesa.pipeline.wiring import (
+    SqliteState,
+    build_secret_store,
+    build_state_store,
+    parse_state_url,
+    shares_rate_budgets,
+)
 from avesa.secrets.base import SecretStore
 from avesa.settings import Settings
 from avesa.state.base import StateStore
@@ -44,6 +52,8 @@ class PipelineContext:
     lake: LakeLayout
     budgets: RateBudgets = field(default_factory=RateBudgets)
     http: HttpOptions = field(default_factory=HttpOptions)
+    shared_budgets: bool = False
+    """Rate budgets held in the state store, shared by every process (AVESA_SHARED_RATE_BUDGETS)."""
     owner: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
     _connectors: dict[tuple[str, str], SourceConnector] = field(default_factory=dict)
 
@@ -58,6 +68,7 @@ class PipelineContext:
             secrets=secrets,
             catalog=load_catalog(settings.catalog_path),
             lake=LakeLayout(settings.lake_root),
+            shared_budgets=shares_rate_budgets(settings),
             http=HttpOptions(
                 timeout_seconds=settings.http_timeout_seconds,
                 max_attempts=settings.max_attempts,
@@ -79,9 +90,12 @@ class PipelineContext:
             rpm = (config.rate_limit and config.rate_limit.requests_per_minute) or rate.requests_per_minute
             burst = (config.rate_limit and config.rate_limit.burst) or rate.burst
             credentials = restore_passwords({**config.settings, **self.secrets.get(config.secret_ref)})
+            budget = self.budgets.get(tenant_id, service, rpm, burst)
+            if self.shared_budgets:  # slots and pauses from the state store, for every process
+                budget = cast(RateBudget, SharedRateBudget(budget, self.state, tenant_id, service))
             self._connectors[key] = build_connector(
                 spec, credentials, tenant_id=tenant_id,
-                budget=self.budgets.get(tenant_id, service, rpm, burst),
+                budget=budget,
                 options=self.http, page_size=self.settings.page_size,
             )
         return self._connectors[key]

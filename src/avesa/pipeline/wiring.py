@@ -143,19 +143,27 @@ def aws_client(service: str, region: str | None, setting: str) -> Any:
                                                  max_pool_connections=16))
 
 
+def shares_rate_budgets(settings: Settings) -> bool:
+    """Whether rate budgets live in the state store (AVESA_SHARED_RATE_BUDGETS; by default only
+    with DynamoDB, where many workers call one instance at once)."""
+    if settings.shared_rate_budgets is not None:
+        return settings.shared_rate_budgets
+    return isinstance(parse_state_url(settings.state_url, settings.home), DynamoDBState)
+
+
 def build_state_store(settings: Settings) -> StateStore:
     where = parse_state_url(settings.state_url, settings.home)
     if isinstance(where, SqliteState):
         from avesa.state.sqlite_store import SqliteStateStore
 
-        return SqliteStateStore(where.path)
+        return SqliteStateStore(where.path, retention_days=settings.ledger_retention_days)
     from avesa.state.dynamodb_layout import ensure_tables
     from avesa.state.dynamodb_store import DynamoDBStateStore
 
     client = aws_client("dynamodb", where.region, "AVESA_STATE_URL")
     if where.create:
         ensure_tables(client, where.prefix)
-    return DynamoDBStateStore(client, where.prefix)
+    return DynamoDBStateStore(client, where.prefix, retention_days=settings.ledger_retention_days)
 
 
 def build_secret_store(settings: Settings) -> SecretStore:

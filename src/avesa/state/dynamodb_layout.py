@@ -16,6 +16,7 @@ One table, `{prefix}-state`, keys `pk` / `sk` (strings), on-demand billing. Item
 | watermark       | `TENANT#{tenant}`     | `WATERMARK#{service}#{table}`               |
 | delta link      | `TENANT#{tenant}`     | `SYNC#{service}#{table}`                    |
 | reconciliation  | `TENANT#{tenant}`     | `RECONCILED#{service}#{table}`              |
+| rate budget     | `TENANT#{tenant}`     | `BUDGET#{service}`                          |
 | queued backfill | `BACKFILLQ`           | `QUEUED#{queue id, 20 digits}`              |
 
 Why this shape: every read that decides something — the registry a run plans from, a run's
@@ -37,6 +38,11 @@ a slightly stale answer is harmless:
   over every run, for `avesa status` and the demo's reset.
 - `throughput` (`tp_key` = `{tenant}#{service}#{table}`, `tp_at` = when the chunk finished;
   records and seconds): completed chunks that read something, for sizing the next run's chunks.
+
+Retention: the chunk items and chunk locators of a finished run carry `expires_at` (TTL_ATTRIBUTE,
+epoch seconds: when the run finished plus AVESA_LEDGER_RETENTION_DAYS); `ensure_tables` turns the
+table's TTL on for it, so DynamoDB deletes them in the days after. Runs, table runs, watermarks and
+the registry never expire.
 
 Names (tenant ids, services, tables, run and chunk ids) never contain `#`; `key_part` refuses one
 that does, so no key can be read as another's.
@@ -68,6 +74,9 @@ RUNS_BY_START = "runs_by_start"
 BY_TENANT = "by_tenant"
 THROUGHPUT = "throughput"
 
+TTL_ATTRIBUTE = "expires_at"
+"""The table's time-to-live attribute (epoch seconds): set on a finished run's chunk items."""
+
 
 @dataclass(frozen=True)
 class Index:
@@ -88,6 +97,7 @@ class TableLayout:
     partition_key: str
     sort_key: str
     indexes: tuple[Index, ...] = field(default_factory=tuple)
+    ttl_attribute: str | None = None
 
     def name(self, prefix: str) -> str:
         return f"{prefix}-{self.suffix}"
@@ -133,6 +143,7 @@ STATE_TABLE = TableLayout(
         Index(BY_TENANT, "gsi_tenant", "gsi_tenant_sk", "ALL"),
         Index(THROUGHPUT, "tp_key", "tp_at", "INCLUDE", ("records", "seconds")),
     ),
+    ttl_attribute=TTL_ATTRIBUTE,
 )
 
 TABLES = (STATE_TABLE,)
@@ -140,8 +151,9 @@ TABLES = (STATE_TABLE,)
 
 
 def ensure_tables(client: Any, prefix: str, *, timeout_seconds: float = 300.0) -> list[str]:
-    """Create the state store's tables under `prefix` where missing and wait until they are
-    active; the names. For tests and development — a deployment creates them from its stack."""
+    """Create the state store's tables under `prefix` where missing, wait until they are active,
+    and turn their time to live on; the names. For tests, development and `avesa state init` — a
+    deployment creates them from its stack."""
     names = []
     for layout in TABLES:
         name = layout.name(prefix)
@@ -155,8 +167,19 @@ def ensure_tables(client: Any, prefix: str, *, timeout_seconds: float = 300.0) -
             if time.monotonic() > deadline:
                 raise TimeoutError(f"DynamoDB table {name} is not active after {timeout_seconds:.0f}s")
             time.sleep(1.0)
+        if layout.ttl_attribute:
+            enable_ttl(client, name, layout.ttl_attribute)
         names.append(name)
     return names
+
+
+def enable_ttl(client: Any, table: str, attribute: str) -> None:
+    """Turn the table's time to live on for `attribute` (left as it is when already on)."""
+    current = client.describe_time_to_live(TableName=table).get("TimeToLiveDescription", {})
+    if current.get("TimeToLiveStatus") in ("ENABLED", "ENABLING") and current.get("AttributeName") == attribute:
+        return
+    client.update_time_to_live(TableName=table,
+                               TimeToLiveSpecification={"Enabled": True, "AttributeName": attribute})
 
 
 # ---- keys ------------------------------------------------------------------------------------
@@ -224,6 +247,11 @@ def lock_marker_key(run_id: str, scope: str, tenant_id: str) -> dict[str, str]:
 def table_state_key(kind: str, tenant_id: str, service: str, table: str) -> dict[str, str]:
     """A (tenant, service, table)'s WATERMARK, SYNC (delta link) or RECONCILED item."""
     return _key(tenant_pk(tenant_id), f"{kind}#{key_part(service)}#{key_part(table)}")
+
+
+def budget_key(tenant_id: str, service: str) -> dict[str, str]:
+    """The rate budget every worker calling a tenant's instance of a service shares."""
+    return _key(tenant_pk(tenant_id), f"BUDGET#{key_part(service)}")
 
 
 def queued_backfill_key(queue_id: int) -> dict[str, str]:

@@ -18,6 +18,10 @@ become DynamoDB writes:
   check above for a cancel, by its lease being gone once the sweep passed for the others.
 - **Several items that must appear together** (a chunk and its locator; a split's narrowed
   parent and its children; a lock and its marker) are one transaction.
+- **Rate budgets**: a token bucket per (tenant, service) on one item, read and written back on
+  condition that its `version` is still the one read (state/rate_bucket.py's rule).
+- **Retention**: finishing, cancelling or abandoning a run gives its chunk items and locators a
+  TTL (`dynamodb_layout.TTL_ATTRIBUTE`); reopening a failed run takes it off again.
 - An abandon asks `is_interrupted` on what it read, then writes on condition that the run's
   lease and the leases it saw on the run's chunks (up to 98) are still those it read: a lease
   renewed meanwhile leaves the run alone.
@@ -47,6 +51,7 @@ from avesa.domain.timeutil import parse_utc
 from avesa.domain.work import ChunkOutcome, ChunkStatus, ChunkTask, TableRef
 from avesa.state import dynamodb_codec as codec
 from avesa.state import dynamodb_layout as layout
+from avesa.state import rate_bucket
 from avesa.state.dynamodb_gateway import Gateway, Item, Update, parallel
 from avesa.state.ledger_records import ChunkRecord, QueuedBackfill, RunRecord, TableRunRecord
 
@@ -58,6 +63,12 @@ _LOCK_SCOPES = ("sync", "backfill")
 _LEASE = ("lease_owner", "lease_expires")
 _MAX_TRANSACTION = 100
 _LOCK_ATTEMPTS = 8
+_BUDGET_ATTEMPTS = 16
+"""Tries of a rate budget's compare-and-set that met other workers' writes before the taker is
+told to come back a moment later."""
+_CONTENDED_WAIT = 0.02
+DEFAULT_RETENTION_DAYS = 90.0
+"""How long a finished run's chunk items are kept (AVESA_LEDGER_RETENTION_DAYS)."""
 
 _CANCELLED = ChunkStatus.CANCELLED.value
 _COMPLETE = ChunkStatus.COMPLETE.value
@@ -69,6 +80,12 @@ def _run_not_cancelled() -> ConditionBase:
     return Attr("pk").not_exists() | Attr("run_status").ne("cancelled")
 
 
+def _lease_free(owner: str, now: datetime) -> ConditionBase:
+    """On a chunk item: nobody else holds a live lease on it (the condition of `acquire_chunk`)."""
+    return (Attr("lease_owner").not_exists() | Attr("lease_owner").eq(owner)
+            | Attr("lease_expires").not_exists() | Attr("lease_expires").lte(codec.ts(now)))
+
+
 def _lease_held(owner: str) -> ConditionBase:
     """On a chunk item: `owner` holds its lease and it was not cancelled."""
     return Attr("lease_owner").eq(owner) & Attr("status").ne(_CANCELLED)
@@ -78,10 +95,12 @@ class DynamoDBStateStore:
     """State store on one DynamoDB table (`{prefix}-state`). Safe across threads: boto3 clients are."""
 
     def __init__(self, client: Any, prefix: str, *, setting: str = "AVESA_STATE_URL",
-                 page_size: int | None = None) -> None:
+                 page_size: int | None = None, retention_days: float = DEFAULT_RETENTION_DAYS) -> None:
         """`client`: a boto3 DynamoDB client. `page_size` caps the items of each Query page (tests
-        use a tiny one so that every read follows LastEvaluatedKey); None is DynamoDB's 1 MB."""
+        use a tiny one so that every read follows LastEvaluatedKey); None is DynamoDB's 1 MB.
+        `retention_days`: a finished run's chunk items expire that long after it finished."""
         self.prefix = prefix
+        self.retention_days = retention_days
         self.table_name = layout.STATE_TABLE.name(prefix)
         self._db = Gateway(client, self.table_name, setting, page_size)
         self._locators: dict[str, dict[str, str]] = {}
@@ -152,6 +171,7 @@ class DynamoDBStateStore:
                                Attr("run_status").eq("running")):
             return False
         self._release_running_chunks(run_id, f"stopped when its run ended {status}")
+        self._expire_chunks(run_id, finished_at)
         return True
 
     def get_run(self, run_id: str) -> RunRecord | None:
@@ -190,6 +210,7 @@ class DynamoDBStateStore:
                                Attr("run_status").eq("failed")):
             return False
         self._release_running_chunks(run_id, "stopped when its run ended failed")
+        self._expire_chunks(run_id, None)  # retried: its chunks are live again
         return True
 
     def abandon_run(self, run_id: str, expected_owner: str, now: datetime,
@@ -214,6 +235,7 @@ class DynamoDBStateStore:
         self._release_running_chunks(run_id, "its run was abandoned (`avesa jobs cleanup-stuck`)")
         self._close_table_runs(run_id, "abandoned", now)
         self.unlock_tenants(run_id)
+        self._expire_chunks(run_id, now)
         return True
 
     def cancel_run(self, run_id: str, now: datetime) -> bool:
@@ -231,6 +253,7 @@ class DynamoDBStateStore:
                                 Attr("status").ne(_COMPLETE))
         self._close_table_runs(run_id, "cancelled", now)
         self.unlock_tenants(run_id)
+        self._expire_chunks(run_id, now)
         return True
 
     def _release_running_chunks(self, run_id: str, note: str) -> None:
@@ -242,6 +265,19 @@ class DynamoDBStateStore:
                                 Attr("status").eq(_RUNNING))
             elif item.get("lease_owner"):
                 self._db.update(_key(item), Update(remove=_LEASE), Attr("lease_owner").eq(item["lease_owner"]))
+
+    def _expire_chunks(self, run_id: str, finished_at: datetime | None) -> None:
+        """Give the run's chunk items and their locators the TTL of a run that finished at
+        `finished_at` (None: take it off). Conditional on the item being there, so an item a reset
+        deleted meanwhile is not brought back."""
+        expires = (None if finished_at is None
+                   else int(finished_at.timestamp() + self.retention_days * 86400.0))
+        update = Update(set={layout.TTL_ATTRIBUTE: expires})
+        keys = []
+        for item in self._db.query(Key("pk").eq(layout.run_pk(run_id)) & Key("sk").begins_with("CHUNK#"),
+                                   attributes=("pk", "sk", "chunk_id")):
+            keys += [_key(item), layout.locator_key(item["chunk_id"])]
+        parallel(lambda key: self._db.update(key, update, Attr("pk").exists()), keys)
 
     def _close_table_runs(self, run_id: str, status: str, now: datetime) -> None:
         for item in self._db.query(Key("pk").eq(layout.run_pk(run_id)) & Key("sk").begins_with("TABLE#"),
@@ -347,13 +383,11 @@ class DynamoDBStateStore:
 
     def acquire_chunk(self, chunk_id: str, owner: str, lease_seconds: float, now: datetime) -> bool:
         """Take the chunk's lease if it is free, expired or already ours; count the attempt."""
-        free = (Attr("lease_owner").not_exists() | Attr("lease_owner").eq(owner)
-                | Attr("lease_expires").not_exists() | Attr("lease_expires").lte(codec.ts(now)))
         return self._worker_write(
             chunk_id,
             Update(set={"status": _RUNNING, "lease_owner": owner, "lease_expires": codec.expiry(now, lease_seconds)},
                    add={"attempts": 1}),
-            ~Attr("status").is_in([_COMPLETE, _CANCELLED]) & free)
+            ~Attr("status").is_in([_COMPLETE, _CANCELLED]) & _lease_free(owner, now))
 
     def checkpoint_chunk(self, chunk_id: str, owner: str, outcome: ChunkOutcome, lease_seconds: float,
                          now: datetime) -> bool:
@@ -495,6 +529,31 @@ class DynamoDBStateStore:
                  self._db.put_part({**key, "kind": "sync_token", "token": token, "run_id": run_id}))
         self._db.transact([self._db.check_part(layout.run_key(run_id), _run_not_cancelled()), write])
 
+    # ---- rate budgets shared by every worker ---------------------------------------------------
+    def take_rate_token(self, tenant_id: str, service: str, requests_per_minute: float, burst: int,
+                        now: datetime) -> float:
+        """See SqliteStateStore.take_rate_token: the budget item is read and written back on
+        condition that nobody wrote it meanwhile; one who did makes this read again."""
+        key = layout.budget_key(tenant_id, service)
+        for _ in range(_BUDGET_ATTEMPTS):
+            item = self._db.get(key)
+            new, wait = rate_bucket.take(_bucket(item), requests_per_minute, burst, now.timestamp())
+            if new is None:
+                return wait
+            if self._db.put(_bucket_item(key, tenant_id, service, new, item), _unchanged(item)):
+                return 0.0
+        return _CONTENDED_WAIT
+
+    def pause_rate_budget(self, tenant_id: str, service: str, until: datetime) -> None:
+        """Every worker of the (tenant, service) budget waits until `until` (a later pause wins)."""
+        key = layout.budget_key(tenant_id, service)
+        for _ in range(_BUDGET_ATTEMPTS):
+            item = self._db.get(key)
+            new = rate_bucket.pause(_bucket(item), until.timestamp())
+            if new is None or self._db.put(_bucket_item(key, tenant_id, service, new, item), _unchanged(item)):
+                return
+        raise RuntimeError(f"the rate budget of {tenant_id}/{service} kept changing while it was paused")
+
     # ---- watermarks -----------------------------------------------------------------------
     def get_watermark(self, tenant_id: str, service: str, table: str) -> datetime | None:
         item = self._db.get(layout.table_state_key("WATERMARK", tenant_id, service, table))
@@ -513,6 +572,24 @@ class DynamoDBStateStore:
 
 def _key(item: Item) -> dict[str, str]:
     return {"pk": item["pk"], "sk": item["sk"]}
+
+
+def _bucket(item: Item | None) -> rate_bucket.BucketState | None:
+    if item is None:
+        return None
+    return rate_bucket.BucketState(float(item["tokens"]), float(item["updated_at"]), float(item["paused_until"]))
+
+
+def _bucket_item(key: dict[str, str], tenant_id: str, service: str, state: rate_bucket.BucketState,
+                 read: Item | None) -> Item:
+    version = 0 if read is None else int(read["version"])
+    return {**key, "kind": "rate_budget", "tenant_id": tenant_id, "service": service, "tokens": state.tokens,
+            "updated_at": state.updated_at, "paused_until": state.paused_until, "version": version + 1}
+
+
+def _unchanged(read: Item | None) -> ConditionBase:
+    """The budget item is as it was read (compare-and-set on its version)."""
+    return Attr("pk").not_exists() if read is None else Attr("version").eq(int(read["version"]))
 
 
 def _progress(outcome: ChunkOutcome) -> dict[str, object]:

@@ -14,7 +14,11 @@ from pathlib import Path
 from avesa.domain.registry import RateLimitOverride, ScheduleOverride, Tenant, TenantService
 from avesa.domain.timeutil import parse_utc
 from avesa.domain.work import ChunkOutcome, ChunkStatus, ChunkTask, TableRef
+from avesa.state import rate_bucket
 from avesa.state.ledger_records import ChunkRecord, QueuedBackfill, RunRecord, TableRunRecord
+
+DEFAULT_RETENTION_DAYS = 90.0
+"""How long a finished run's chunk rows are kept (AVESA_LEDGER_RETENTION_DAYS)."""
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS tenants (
@@ -55,6 +59,10 @@ CREATE TABLE IF NOT EXISTS watermarks (
 CREATE TABLE IF NOT EXISTS backfill_queue (
     queue_id INTEGER PRIMARY KEY AUTOINCREMENT, request TEXT NOT NULL, queued_at TEXT NOT NULL,
     queued_by TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS rate_budgets (
+    tenant_id TEXT NOT NULL, service TEXT NOT NULL, tokens REAL NOT NULL, updated_at REAL NOT NULL,
+    paused_until REAL NOT NULL DEFAULT 0, PRIMARY KEY (tenant_id, service));
+CREATE INDEX IF NOT EXISTS runs_by_finish ON runs (finished_at);
 CREATE TABLE IF NOT EXISTS sync_tokens (
     tenant_id TEXT NOT NULL, service TEXT NOT NULL, tbl TEXT NOT NULL, token TEXT NOT NULL,
     run_id TEXT NOT NULL, PRIMARY KEY (tenant_id, service, tbl));
@@ -105,16 +113,36 @@ def _release_running_chunks(c: sqlite3.Connection, run_id: str, note: str) -> No
               (run_id,))
 
 
+def _leased_to_another(row: sqlite3.Row, owner: str, now: datetime) -> bool:
+    """The rule of `acquire_chunk`: a live lease of someone else's keeps the chunk theirs (checked
+    and written in one transaction)."""
+    held = row["lease_owner"] and row["lease_owner"] != owner
+    return bool(held and row["lease_expires"] and parse_utc(row["lease_expires"]) > now)
+
+
 class _SplitRefused(Exception):
     """Rolls a split back: one of its children's ids was already in the ledger."""
 
 
-class SqliteStateStore:
-    """State store on one SQLite file. Methods are short transactions; safe across threads."""
+def _purge_old_chunks(c: sqlite3.Connection, now: datetime, retention_days: float) -> None:
+    """Drop the chunk rows of runs that finished more than `retention_days` before `now` — what
+    DynamoDB's TTL does to a finished run's chunk items. The runs and their table runs stay (a table
+    run then reports the records it was given when it finalized)."""
+    cutoff = _ts(datetime.fromtimestamp(now.timestamp() - retention_days * 86400.0, now.tzinfo))
+    c.execute("DELETE FROM chunks WHERE run_id IN (SELECT run_id FROM runs WHERE status!='running' "
+              "AND finished_at IS NOT NULL AND finished_at < ?)", (cutoff,))
 
-    def __init__(self, path: Path) -> None:
+
+class SqliteStateStore:
+    """State store on one SQLite file. Methods are short transactions; safe across threads.
+
+    `retention_days`: a finished run's chunk rows are purged once it finished that long ago (when a
+    later run finishes); runs and table runs are kept."""
+
+    def __init__(self, path: Path, retention_days: float = DEFAULT_RETENTION_DAYS) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
+        self.retention_days = retention_days
         self._lock = threading.RLock()
         self._conn = sqlite3.connect(path, timeout=30.0, isolation_level=None, check_same_thread=False)
         self._conn.row_factory = sqlite3.Row
@@ -250,6 +278,7 @@ class SqliteStateStore:
             if cursor.rowcount != 1:
                 return False
             _release_running_chunks(c, run_id, f"stopped when its run ended {status}")
+            _purge_old_chunks(c, finished_at, self.retention_days)
             return True
 
     def _run(self, row: sqlite3.Row) -> RunRecord:
@@ -379,8 +408,7 @@ class SqliteStateStore:
                 return False
             if row["run_status"] == "cancelled":
                 return False
-            held = row["lease_owner"] and row["lease_owner"] != owner
-            if held and row["lease_expires"] and parse_utc(row["lease_expires"]) > now:
+            if _leased_to_another(row, owner, now):
                 return False
             c.execute(
                 "UPDATE chunks SET status=?, lease_owner=?, lease_expires=?, attempts=attempts+1 WHERE chunk_id=?",
@@ -501,6 +529,7 @@ class SqliteStateStore:
                       "('complete', 'failed')", (_ts(now), run_id))
             for table in _LOCK_TABLES.values():
                 c.execute(f"DELETE FROM {table} WHERE run_id=?", (run_id,))
+            _purge_old_chunks(c, now, self.retention_days)
             return True
 
     def cancel_run(self, run_id: str, now: datetime) -> bool:
@@ -519,6 +548,7 @@ class SqliteStateStore:
                       "('complete', 'failed')", (_ts(now), run_id))
             for table in _LOCK_TABLES.values():
                 c.execute(f"DELETE FROM {table} WHERE run_id=?", (run_id,))
+            _purge_old_chunks(c, now, self.retention_days)
             return True
 
     # ---- tenant locks: one run of a scope writes a tenant's tables at a time -----------------
@@ -549,7 +579,7 @@ class SqliteStateStore:
     def forget_tenant_history(self, tenant_id: str) -> None:
         """Drop a tenant's ledger rows and watermarks (the demo's reset); the registry stays."""
         with self._tx() as c:
-            for table in ("chunks", "table_runs", "watermarks", "sync_tokens", "reconciliations",
+            for table in ("chunks", "table_runs", "watermarks", "sync_tokens", "reconciliations", "rate_budgets",
                           *_LOCK_TABLES.values()):
                 c.execute(f"DELETE FROM {table} WHERE tenant_id=?", (tenant_id,))
 
@@ -614,6 +644,38 @@ class SqliteStateStore:
             c.execute("INSERT INTO sync_tokens VALUES (?,?,?,?,?) ON CONFLICT(tenant_id, service, tbl) "
                       "DO UPDATE SET token=excluded.token, run_id=excluded.run_id",
                       (tenant_id, service, table, token, run_id))
+
+    # ---- rate budgets shared by every worker ---------------------------------------------------
+    def take_rate_token(self, tenant_id: str, service: str, requests_per_minute: float, burst: int,
+                        now: datetime) -> float:
+        """Take one request slot of the (tenant, service) budget: 0.0 when taken, else the seconds
+        until one is free (the bucket refilling, or a pause); state/rate_bucket.py's rule, in one
+        transaction, so processes sharing the file share the budget."""
+        with self._tx() as c:
+            state = self._bucket(c, tenant_id, service)
+            new, wait = rate_bucket.take(state, requests_per_minute, burst, now.timestamp())
+            if new is not None:
+                self._store_bucket(c, tenant_id, service, new)
+            return wait
+
+    def pause_rate_budget(self, tenant_id: str, service: str, until: datetime) -> None:
+        """Every worker of the (tenant, service) budget waits until `until` (a later pause wins)."""
+        with self._tx() as c:
+            new = rate_bucket.pause(self._bucket(c, tenant_id, service), until.timestamp())
+            if new is not None:
+                self._store_bucket(c, tenant_id, service, new)
+
+    @staticmethod
+    def _bucket(c: sqlite3.Connection, tenant_id: str, service: str) -> rate_bucket.BucketState | None:
+        row = c.execute("SELECT tokens, updated_at, paused_until FROM rate_budgets WHERE tenant_id=? AND service=?",
+                        (tenant_id, service)).fetchone()
+        return None if row is None else rate_bucket.BucketState(row["tokens"], row["updated_at"], row["paused_until"])
+
+    @staticmethod
+    def _store_bucket(c: sqlite3.Connection, tenant_id: str, service: str, state: rate_bucket.BucketState) -> None:
+        c.execute("INSERT INTO rate_budgets VALUES (?,?,?,?,?) ON CONFLICT(tenant_id, service) DO UPDATE SET "
+                  "tokens=excluded.tokens, updated_at=excluded.updated_at, paused_until=excluded.paused_until",
+                  (tenant_id, service, state.tokens, state.updated_at, state.paused_until))
 
     # ---- watermarks -----------------------------------------------------------------------
     def get_watermark(self, tenant_id: str, service: str, table: str) -> datetime | None:
