@@ -17,6 +17,7 @@ One table, `{prefix}-state`, keys `pk` / `sk` (strings), on-demand billing. Item
 | delta link      | `TENANT#{tenant}`     | `SYNC#{service}#{table}`                    |
 | reconciliation  | `TENANT#{tenant}`     | `RECONCILED#{service}#{table}`              |
 | queued backfill | `BACKFILLQ`           | `QUEUED#{queue id, 20 digits}`              |
+| alert incident  | `ALERTS`              | `ALERT#{alert key}`                         |
 
 Why this shape: every read that decides something — the registry a run plans from, a run's
 chunks before its table is finalized, a lease — is a strongly consistent GetItem or Query on
@@ -56,6 +57,7 @@ TABLE_SUFFIX = "state"
 
 REGISTRY_PK = "REGISTRY"
 QUEUE_PK = "BACKFILLQ"
+ALERTS_PK = "ALERTS"
 RUN_SK = "#RUN"
 LOCATOR_SK = "#LOCATOR"
 RUN_LIST = "runs"  # the one value of `run_list`: every run item is in `runs_by_start`
@@ -230,3 +232,8 @@ def queued_backfill_key(queue_id: int) -> dict[str, str]:
 
 def throughput_key(tenant_id: str, service: str, table: str) -> str:
     return f"{key_part(tenant_id)}#{key_part(service)}#{key_part(table)}"
+
+
+def alert_key(key: str) -> dict[str, str]:
+    """An alert incident's item (alert keys hold `:` and `/`, never `#`)."""
+    return _key(ALERTS_PK, f"ALERT#{key_part(key)}")
