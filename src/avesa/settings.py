@@ -11,7 +11,7 @@ ConfigError naming the variable, the value and what it accepts.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -20,6 +20,8 @@ from avesa.domain.environments import Environment
 from avesa.domain.errors import ConfigError
 
 ENV_PREFIX = "AVESA_"
+SECRET_SETTINGS = frozenset({"secret_key", "alert_webhook_url", "alert_smtp_password"})
+"""Settings whose values are secrets: never shown, in an error or anywhere else."""
 _YEAR_SECONDS = 365 * 24 * 3600
 """Upper bound of the durations: beyond it a date computed from one overflows."""
 _Hours = Annotated[float, Field(gt=0, le=_YEAR_SECONDS / 3600, allow_inf_nan=False)]
@@ -107,6 +109,26 @@ class Settings(BaseSettings):
     # reported (metric, event, `avesa status`); 0 reports any difference.
     count_tolerance: float = Field(default=0.01, ge=0, le=1, allow_inf_nan=False)
 
+    # ---- alerts of `avesa serve` (docs/operating.md, "Alerts") ----
+    # Which rules: "all", "off", or a comma list of failures, stale, auth, rate_limited, stuck, count.
+    alert_rules: str = "all"
+    alert_failures_in_a_row: int = Field(default=3, ge=1, le=1000)  # failed runs of a table in a row
+    alert_rate_limited_max: int = Field(default=100, ge=0)  # HTTP 429s one run may meet before it is a storm
+    alert_stuck_run_hours: float = Field(default=6.0, gt=0, le=_YEAR_SECONDS / 3600, allow_inf_nan=False)
+    # how often serve evaluates the rules besides after each run (staleness without a run)
+    alert_interval_seconds: float = Field(default=60.0, gt=0, le=_YEAR_SECONDS, allow_inf_nan=False)
+    alert_rules_file: Path | None = None  # per-tenant rules, thresholds and destinations (TOML)
+    alert_webhook_url: str | None = Field(default=None, repr=False)  # Slack/Teams incoming webhook: a secret
+    alert_email_to: str = ""  # comma-separated addresses
+    alert_email_from: str = "avesa@localhost"
+    alert_smtp_host: str | None = None
+    alert_smtp_port: int | None = Field(default=None, ge=1, le=65535)  # default 587 (starttls), 465 (ssl), 25
+    alert_smtp_security: Literal["starttls", "ssl", "none"] = "starttls"
+    alert_smtp_username: str | None = None
+    alert_smtp_password: str | None = Field(default=None, repr=False)
+    alert_delivery_attempts: int = Field(default=3, ge=1, le=20)  # tries of one delivery (backing off)
+    alert_timeout_seconds: float = Field(default=10.0, gt=0, le=600, allow_inf_nan=False)
+
     @property
     def state_path(self) -> Path:
         return self.home / "state.sqlite3"
@@ -141,6 +163,6 @@ def settings_problem(exc: ValidationError) -> str:
     for error in exc.errors():
         field = str(error["loc"][0]) if error["loc"] else ""
         name = f"{ENV_PREFIX}{field.upper()}"
-        shown = "" if field == "secret_key" else f"={error.get('input')!r}"
+        shown = "" if field in SECRET_SETTINGS else f"={error.get('input')!r}"
         problems.append(f"{name}{shown}: {error['msg'][:1].lower()}{error['msg'][1:]}")
     return "; ".join(problems) + " — set a valid value or unset it for the default (see README, Settings)"

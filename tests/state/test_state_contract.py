@@ -545,3 +545,45 @@ def test_a_table_runs_data_quality_counts_are_kept(store: StateStore) -> None:
     store.update_table_run(ref, source_count=120, canonical_count=118)
     tr = store.get_table_run(ref)
     assert (tr.source_count, tr.canonical_count, tr.count_difference) == (120, 118, 2)
+
+
+# ---- alert incidents --------------------------------------------------------------------------
+def _incident(key: str = "failures:acme/connectwise/service_tickets", at: datetime = T0):
+    from avesa.state.alert_records import AlertIncident
+
+    return AlertIncident(key=key, rule="failures", tenant_id="acme", summary="failed 3 runs in a row",
+                         details={"last error": "HTTP 500"}, opened_at=at)
+
+
+def test_an_alert_incident_opens_once_until_resolved_then_opens_anew(store: StateStore) -> None:
+    first = _incident()
+    assert store.open_alert(first)
+    assert not store.open_alert(_incident(at=T0 + timedelta(minutes=5))), "one open incident per key"
+    kept = store.get_alert(first.key)
+    assert (kept.opened_at, kept.details, kept.tenant_id) == (T0, {"last error": "HTTP 500"}, "acme")
+    assert kept.is_open
+    assert not store.resolve_alert(first.key, T0 + timedelta(minutes=5), T0 + timedelta(hours=1)), "another incident"
+    assert store.resolve_alert(first.key, T0, T0 + timedelta(hours=1))
+    assert not store.resolve_alert(first.key, T0, T0 + timedelta(hours=2)), "closed already"
+    assert store.get_alert(first.key).resolved_at == T0 + timedelta(hours=1)
+    assert store.list_alerts() == []
+    assert [a.key for a in store.list_alerts(open_only=False)] == [first.key]
+    again = _incident(at=T0 + timedelta(days=1))
+    assert store.open_alert(again)
+    assert store.get_alert(first.key).opened_at == again.opened_at and store.get_alert(first.key).is_open
+    assert store.get_alert("stale:nobody/x/y") is None
+
+
+def test_alert_deliveries_are_noted_per_destination_and_phase(store: StateStore) -> None:
+    store.open_alert(_incident())
+    store.open_alert(_incident("auth:acme/connectwise", T0 - timedelta(hours=1)))
+    key = "failures:acme/connectwise/service_tickets"
+    assert [a.key for a in store.list_alerts()] == ["auth:acme/connectwise", key]
+    assert store.mark_alert_sent(key, T0, "webhook")
+    assert store.mark_alert_sent(key, T0, "webhook"), "noting it twice keeps it once"
+    assert store.mark_alert_sent(key, T0, "email")
+    assert not store.mark_alert_sent(key, T0 + timedelta(1), "email"), "not that incident"
+    store.resolve_alert(key, T0, T0 + timedelta(hours=1))
+    assert store.mark_alert_sent(key, T0, "webhook", resolved=True)
+    kept = store.get_alert(key)
+    assert (kept.sent, kept.resolved_sent) == (["webhook", "email"], ["webhook"])

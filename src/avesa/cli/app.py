@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from avesa.cli import aws_deploy_commands, run_commands  # noqa: F401  (aws_deploy_commands: synth, deploy)
+from avesa.cli.alerts_commands import alerts_app
 from avesa.cli.aws_app import aws_app
 from avesa.cli.backfill_commands import backfill
 from avesa.cli.dashboard_command import dashboard
@@ -29,6 +30,7 @@ app.add_typer(jobs_app, name="jobs")
 app.add_typer(state_app, name="state")
 app.add_typer(schedule_app, name="schedule")
 app.add_typer(aws_app)
+app.add_typer(alerts_app, name="alerts")
 app.command("run")(run_commands.run)
 app.command("backfill")(backfill)
 app.command("status")(run_commands.status)

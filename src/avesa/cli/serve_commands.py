@@ -12,6 +12,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
+from avesa.alerts.incidents import AlertEngine
 from avesa.cli.common import console, friendly_errors, literal, literals, load_context, table_title
 from avesa.cli.progress import PlainProgress
 from avesa.domain.errors import NotFoundError, UsageError
@@ -57,16 +58,17 @@ def serve(
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     Serve.check(settings)  # every schedule setting, before the port is taken
+    alerts = AlertEngine(settings)  # and the alert settings and rules file
     sock = bind(host, port)
     events.to_console(sys.stdout)
-    asyncio.run(_serve(settings, sock, host, level))
+    asyncio.run(_serve(settings, sock, host, level, alerts))
 
 
-async def _serve(settings: Settings, sock: object, host: str, level: str) -> None:
+async def _serve(settings: Settings, sock: object, host: str, level: str, alerts: AlertEngine | None = None) -> None:
     interval = settings.progress_interval_seconds
     metrics = EventMetrics()
     service = Serve(settings, lambda: PipelineContext.from_settings(settings),
-                    observer_factory=lambda what: PlainProgress(_say, interval, label=what))
+                    observer_factory=lambda what: PlainProgress(_say, interval, label=what), alerts=alerts)
     stop, force = asyncio.Event(), asyncio.Event()
     loop = asyncio.get_running_loop()
 
@@ -86,7 +88,8 @@ async def _serve(settings: Settings, sock: object, host: str, level: str) -> Non
         app = build_server_app(metrics.registry, dashboard_app=dashboard,
                                health=lambda: {"runs_started": service.state.runs_started,
                                                "running": list(service.state.running),
-                                               "schedules": len(service.jobs)})
+                                               "schedules": len(service.jobs),
+                                               "alerts_open": service.state.alerts_open})
         server = http_server(app, level)
         http = asyncio.create_task(server.serve(sockets=[sock]))  # type: ignore[list-item]
         while not server.started and not http.done():

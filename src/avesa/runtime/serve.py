@@ -15,6 +15,9 @@ to `AVESA_SERVE_MAX_RUNS` at once, all under one set of caps and rate budgets (`
   checkpoint; the runs stay resumable and the process exits 0. The next start resumes every
   interrupted run first — its own, too: in a container the next start has the same host name and
   process id, so a run whose owner is this very process id cannot be running and is resumed.
+- Alerts (alerts/): the rules are evaluated from the ledger after every run this process ends and
+  every `AVESA_ALERT_INTERVAL_SECONDS` (so staleness is found without a run), in a worker thread,
+  one evaluation at a time; a run ending while one waits is seen by it.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from apscheduler.events import EVENT_JOB_MAX_INSTANCES, JobSubmissionEvent
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.date import DateTrigger
 
+from avesa.alerts.incidents import AlertEngine
 from avesa.domain.errors import AvesaError
 from avesa.domain.timeutil import utc_now
 from avesa.domain.work import BackfillRequest, RunRequest
@@ -73,13 +77,16 @@ class ServeState:
     runs_started: int = 0
     runs_ended: int = 0
     running: list[str] = field(default_factory=list)
+    alerts_open: int | None = None
+    """Open alert incidents at the last evaluation (None before one)."""
 
 
 class Serve:
     """The scheduler and the runs it starts (see the module)."""
 
     def __init__(self, settings: Settings, ctx_factory: ContextFactory, *,
-                 observer_factory: ObserverFactory | None = None, clock: Callable[[], datetime] = utc_now) -> None:
+                 observer_factory: ObserverFactory | None = None, clock: Callable[[], datetime] = utc_now,
+                 alerts: AlertEngine | None = None) -> None:
         self.settings = settings
         self.ctx_factory = ctx_factory
         self.observer_factory = observer_factory
@@ -95,6 +102,9 @@ class Serve:
         self._backfills: set[int] = set()
         self._stopping = False
         self._ctx: PipelineContext | None = None
+        self.alerts = alerts
+        self._alerts_lock = asyncio.Lock()
+        self._alerts_waiting = False
 
     @staticmethod
     def check(settings: Settings) -> tzinfo:
@@ -117,6 +127,9 @@ class Serve:
         self.refresh()
         poll = self.settings.serve_poll_seconds
         self.scheduler.add_job(self._poll, "interval", seconds=poll, id="poll", next_run_time=self.clock())
+        if self.alerts is not None:
+            self.scheduler.add_job(self.evaluate_alerts, "interval", seconds=self.settings.alert_interval_seconds,
+                                   id="alerts", next_run_time=self.clock())
         events.emit("serve_started", owner=self.ctx.owner, schedules=len(self.jobs), resuming=len(leftovers),
                     max_runs=self.settings.serve_max_runs)
 
@@ -352,7 +365,23 @@ class Serve:
                 self.state.running.remove(what)
                 self.state.runs_ended += 1
                 ctx.state.close()
+                if self.alerts is not None and not self._stopping:
+                    self._spawn(self.evaluate_alerts())
             return None
+
+    async def evaluate_alerts(self) -> None:
+        """Evaluate the alert rules now (after a run, on the timer), off the loop. One evaluation at a
+        time; a call while one waits its turn is folded into it (it reads the ledger after this)."""
+        if self.alerts is None or self._alerts_waiting:
+            return
+        self._alerts_waiting = True
+        async with self._alerts_lock:
+            self._alerts_waiting = False
+            try:
+                report = await asyncio.to_thread(self.alerts.evaluate, self.clock())
+                self.state.alerts_open = len(report.open)
+            except Exception as exc:  # alerts must never stop the scheduler
+                events.emit("serve_error", level=logging.ERROR, during="alerts", error=f"{type(exc).__name__}: {exc}")
 
     @contextlib.asynccontextmanager
     async def _locked(self, tenants: list[str], scope: str) -> AsyncIterator[None]:

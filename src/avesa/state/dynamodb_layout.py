@@ -18,6 +18,7 @@ One table, `{prefix}-state`, keys `pk` / `sk` (strings), on-demand billing. Item
 | reconciliation  | `TENANT#{tenant}`     | `RECONCILED#{service}#{table}`              |
 | rate budget     | `TENANT#{tenant}`     | `BUDGET#{service}`                          |
 | queued backfill | `BACKFILLQ`           | `QUEUED#{queue id, 20 digits}`              |
+| alert incident  | `ALERTS`              | `ALERT#{alert key}`                         |
 
 Why this shape: every read that decides something — the registry a run plans from, a run's
 chunks before its table is finalized, a lease — is a strongly consistent GetItem or Query on
@@ -65,6 +66,7 @@ after that time. The deployed table enables it; the store writes it on no item t
 
 REGISTRY_PK = "REGISTRY"
 QUEUE_PK = "BACKFILLQ"
+ALERTS_PK = "ALERTS"
 RUN_SK = "#RUN"
 LOCATOR_SK = "#LOCATOR"
 RUN_LIST = "runs"  # the one value of `run_list`: every run item is in `runs_by_start`
@@ -261,3 +263,8 @@ def queued_backfill_key(queue_id: int) -> dict[str, str]:
 
 def throughput_key(tenant_id: str, service: str, table: str) -> str:
     return f"{key_part(tenant_id)}#{key_part(service)}#{key_part(table)}"
+
+
+def alert_key(key: str) -> dict[str, str]:
+    """An alert incident's item (alert keys hold `:` and `/`, never `#`)."""
+    return _key(ALERTS_PK, f"ALERT#{key_part(key)}")

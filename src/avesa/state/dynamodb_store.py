@@ -52,6 +52,7 @@ from avesa.domain.work import ChunkOutcome, ChunkStatus, ChunkTask, TableRef
 from avesa.state import dynamodb_codec as codec
 from avesa.state import dynamodb_layout as layout
 from avesa.state import rate_bucket
+from avesa.state.alert_records import AlertIncident
 from avesa.state.dynamodb_gateway import Gateway, Item, Update, parallel
 from avesa.state.ledger_records import ChunkRecord, QueuedBackfill, RunRecord, TableRunRecord
 
@@ -569,6 +570,51 @@ class DynamoDBStateStore:
                               Attr("pk").not_exists() | Attr("watermark").lt(stamp)),
         ])
 
+
+    # ---- alert incidents (alerts/incidents.py) ------------------------------------------------
+    def open_alert(self, incident: AlertIncident) -> bool:
+        """Keep `incident` as its key's unless the kept one is still open (one conditional put)."""
+        item = {**layout.alert_key(incident.key), "kind": "alert", "alert_key": incident.key, "rule": incident.rule,
+                "tenant_id": incident.tenant_id, "summary": incident.summary, "details": dict(incident.details),
+                "opened_at": codec.ts(incident.opened_at), "resolved_at": codec.ts(incident.resolved_at),
+                "sent": list(incident.sent), "resolved_sent": list(incident.resolved_sent)}
+        return self._db.put(item, Attr("pk").not_exists() | Attr("resolved_at").exists())
+
+    @staticmethod
+    def _alert(item: Item) -> AlertIncident:
+        return AlertIncident(key=item["alert_key"], rule=item["rule"], tenant_id=item.get("tenant_id"),
+                             summary=item["summary"], details=item.get("details") or {},
+                             opened_at=codec.dt(item["opened_at"]), resolved_at=codec.dt(item.get("resolved_at")),
+                             sent=item.get("sent") or [], resolved_sent=item.get("resolved_sent") or [])
+
+    def get_alert(self, key: str) -> AlertIncident | None:
+        item = self._db.get(layout.alert_key(key))
+        return self._alert(item) if item else None
+
+    def list_alerts(self, open_only: bool = True) -> list[AlertIncident]:
+        items = self._db.query(Key("pk").eq(layout.ALERTS_PK) & Key("sk").begins_with("ALERT#"))
+        found = [self._alert(i) for i in items]
+        return sorted((a for a in found if a.is_open or not open_only), key=lambda a: (a.opened_at, a.key))
+
+    def resolve_alert(self, key: str, opened_at: datetime, resolved_at: datetime) -> bool:
+        return self._db.update(layout.alert_key(key), Update(set={"resolved_at": codec.ts(resolved_at)}),
+                               Attr("opened_at").eq(codec.ts(opened_at)) & Attr("resolved_at").not_exists())
+
+    def mark_alert_sent(self, key: str, opened_at: datetime, destination: str, resolved: bool = False) -> bool:
+        """Read, add, write on condition that the list is still the one read (another process's
+        mark in between makes the write read again)."""
+        name = "resolved_sent" if resolved else "sent"
+        for _ in range(_LOCK_ATTEMPTS):
+            item = self._db.get(layout.alert_key(key))
+            if item is None or item.get("opened_at") != codec.ts(opened_at):
+                return False
+            sent = list(item.get(name) or [])
+            if destination in sent:
+                return True
+            if self._db.update(layout.alert_key(key), Update(set={name: [*sent, destination]}),
+                               Attr("opened_at").eq(codec.ts(opened_at)) & Attr(name).eq(sent)):
+                return True
+        return False
 
 def _key(item: Item) -> dict[str, str]:
     return {"pk": item["pk"], "sk": item["sk"]}

@@ -15,6 +15,7 @@ from avesa.domain.registry import RateLimitOverride, ScheduleOverride, Tenant, T
 from avesa.domain.timeutil import parse_utc
 from avesa.domain.work import ChunkOutcome, ChunkStatus, ChunkTask, TableRef
 from avesa.state import rate_bucket
+from avesa.state.alert_records import AlertIncident
 from avesa.state.ledger_records import ChunkRecord, QueuedBackfill, RunRecord, TableRunRecord
 
 DEFAULT_RETENTION_DAYS = 90.0
@@ -66,6 +67,10 @@ CREATE INDEX IF NOT EXISTS runs_by_finish ON runs (finished_at);
 CREATE TABLE IF NOT EXISTS sync_tokens (
     tenant_id TEXT NOT NULL, service TEXT NOT NULL, tbl TEXT NOT NULL, token TEXT NOT NULL,
     run_id TEXT NOT NULL, PRIMARY KEY (tenant_id, service, tbl));
+CREATE TABLE IF NOT EXISTS alert_incidents (
+    alert_key TEXT PRIMARY KEY, rule TEXT NOT NULL, tenant_id TEXT, summary TEXT NOT NULL,
+    details TEXT NOT NULL, opened_at TEXT NOT NULL, resolved_at TEXT, sent TEXT NOT NULL,
+    resolved_sent TEXT NOT NULL);
 """
 
 # Lock scopes: "sync" runs (`avesa run`) exclude each other per tenant; a "backfill" excludes other
@@ -699,3 +704,50 @@ class SqliteStateStore:
                 "watermark=excluded.watermark, run_id=excluded.run_id",
                 (tenant_id, service, table, _ts(value), run_id),
             )
+
+    # ---- alert incidents (alerts/incidents.py) ------------------------------------------------
+    def open_alert(self, incident: AlertIncident) -> bool:
+        """Keep `incident` as its key's unless the kept one is still open; True if stored."""
+        with self._tx() as c:
+            cursor = c.execute(
+                "INSERT INTO alert_incidents VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT(alert_key) DO UPDATE SET "
+                "rule=excluded.rule, tenant_id=excluded.tenant_id, summary=excluded.summary, details=excluded.details, "
+                "opened_at=excluded.opened_at, resolved_at=excluded.resolved_at, sent=excluded.sent, "
+                "resolved_sent=excluded.resolved_sent WHERE alert_incidents.resolved_at IS NOT NULL",
+                (incident.key, incident.rule, incident.tenant_id, incident.summary,
+                 json.dumps(incident.details, sort_keys=True), _ts(incident.opened_at), _ts(incident.resolved_at),
+                 json.dumps(incident.sent), json.dumps(incident.resolved_sent)))
+            return cursor.rowcount == 1
+
+    def _alert(self, row: sqlite3.Row) -> AlertIncident:
+        return AlertIncident(key=row["alert_key"], rule=row["rule"], tenant_id=row["tenant_id"], summary=row["summary"],
+                             details=json.loads(row["details"]), opened_at=parse_utc(row["opened_at"]),
+                             resolved_at=_dt(row["resolved_at"]), sent=json.loads(row["sent"]),
+                             resolved_sent=json.loads(row["resolved_sent"]))
+
+    def get_alert(self, key: str) -> AlertIncident | None:
+        rows = self._query("SELECT * FROM alert_incidents WHERE alert_key=?", (key,))
+        return self._alert(rows[0]) if rows else None
+
+    def list_alerts(self, open_only: bool = True) -> list[AlertIncident]:
+        where = " WHERE resolved_at IS NULL" if open_only else ""
+        rows = self._query(f"SELECT * FROM alert_incidents{where}")
+        return sorted((self._alert(r) for r in rows), key=lambda a: (a.opened_at, a.key))
+
+    def resolve_alert(self, key: str, opened_at: datetime, resolved_at: datetime) -> bool:
+        with self._tx() as c:
+            return c.execute("UPDATE alert_incidents SET resolved_at=? WHERE alert_key=? AND opened_at=? "
+                             "AND resolved_at IS NULL", (_ts(resolved_at), key, _ts(opened_at))).rowcount == 1
+
+    def mark_alert_sent(self, key: str, opened_at: datetime, destination: str, resolved: bool = False) -> bool:
+        column = "resolved_sent" if resolved else "sent"
+        with self._tx() as c:
+            row = c.execute(f"SELECT {column} FROM alert_incidents WHERE alert_key=? AND opened_at=?",
+                            (key, _ts(opened_at))).fetchone()
+            if row is None:
+                return False
+            sent = json.loads(row[column])
+            if destination not in sent:
+                c.execute(f"UPDATE alert_incidents SET {column}=? WHERE alert_key=?",
+                          (json.dumps([*sent, destination]), key))
+            return True
