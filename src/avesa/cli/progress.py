@@ -18,6 +18,7 @@ from rich.table import Table
 from rich.text import Text
 
 from avesa.cli.common import literals, table_title
+from avesa.domain.errors import AvesaError
 from avesa.domain.work import TablePlan, TableRef, TableResult, TableStatus
 from avesa.runtime.local import RunSummary
 from avesa.settings import Settings
@@ -85,7 +86,7 @@ def progress_interval() -> float:
     """AVESA_PROGRESS_INTERVAL_SECONDS (30 s unless set)."""
     try:
         return Settings().progress_interval_seconds
-    except ValueError:  # a bad setting is reported by the command that reads the settings
+    except (ValueError, AvesaError):  # a bad setting is reported by the command that reads the settings
         return 30.0
 
 
