@@ -90,8 +90,7 @@ def _resolved(name: str, value: Any, base: Path) -> Any:
     if not isinstance(value, str) or not value:
         return value
     if name in PATH_KEYS:
-        return str((base / Path(value).expanduser()).absolute()) if not Path(value).expanduser().is_absolute() \
-            else str(Path(value).expanduser())
+        return os.path.abspath(base / Path(value).expanduser())
     if name == "state_url" and "://" not in value:  # a plain SQLite path
         return str(base / value) if not Path(value).is_absolute() else value
     return value
@@ -150,8 +149,8 @@ def write_settings(path: Path, changes: dict[str, Any], removals: tuple[str, ...
 def stored_path(value: Path, config: Path) -> str:
     """A path as the file keeps it: relative when it lies in the file's folder (the pair can move
     together), absolute otherwise."""
-    absolute = value.expanduser().absolute()
+    absolute = Path(os.path.abspath(value.expanduser()))  # `..` folded, symlinks kept as named
     try:
-        return str(absolute.relative_to(config.parent.absolute())) or "."
+        return str(absolute.relative_to(Path(os.path.abspath(config.parent)))) or "."
     except ValueError:
         return str(absolute)
