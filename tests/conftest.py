@@ -29,9 +29,18 @@ def sandbox_admin(engine_sandbox: SandboxServer) -> Iterator[SandboxAdmin]:
         yield client
 
 
+@pytest.fixture(autouse=True)
+def _no_config_file(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test reads a developer's own avesa.toml (the repository's, or ~/.config/avesa's): the config
+    file is one that does not exist unless a test writes it (config_file.py, AVESA_CONFIG)."""
+    monkeypatch.setenv("AVESA_CONFIG", str(tmp_path_factory.mktemp("no-config") / "avesa.toml"))
+
+
 @pytest.fixture
 def avesa_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty, existing home named by AVESA_HOME (commands refuse a home that does not exist)."""
     home = tmp_path / "avesa-home"
+    home.mkdir()
     monkeypatch.setenv("AVESA_HOME", str(home))
     monkeypatch.delenv("AVESA_LAKE_URL", raising=False)
     return home

@@ -1,7 +1,12 @@
-"""Process settings from the environment (AVESA_*), with the defaults of the embedded mode.
+"""Process settings from the environment (AVESA_*) and the config file `avesa.toml`
+(config_file.py), with the defaults of the embedded mode. The environment wins over the file.
 
-`AVESA_HOME` (default `./avesa-data`) holds the lake (`$AVESA_HOME/lake`, unless `AVESA_LAKE_URL`
+`AVESA_HOME` holds the lake (`$AVESA_HOME/lake`, unless `AVESA_LAKE_URL`
 names another root such as `s3://bucket/prefix`), the SQLite state and the encrypted secrets.
+
+The home is whatever the environment or the config file names; when neither does, the default
+`./avesa-data` is only a placeholder: commands refuse it (`cli/common.py: require_home`) rather than
+make a new home wherever they happen to run.
 
 Every value is checked when the settings are read: a cap of 0 would hang a run forever waiting for
 a slot, a `nan` deadline would never pass. `load_settings` turns what pydantic refuses into one
@@ -10,12 +15,15 @@ ConfigError naming the variable, the value and what it accepts.
 
 from __future__ import annotations
 
+import os
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, ValidationError
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from avesa.config_file import AvesaTomlSource, find_config_file, read_config
 from avesa.domain.environments import Environment
 from avesa.domain.errors import ConfigError
 
@@ -129,6 +137,16 @@ class Settings(BaseSettings):
     alert_delivery_attempts: int = Field(default=3, ge=1, le=20)  # tries of one delivery (backing off)
     alert_timeout_seconds: float = Field(default=10.0, gt=0, le=600, allow_inf_nan=False)
 
+    @classmethod
+    def settings_customise_sources(cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
+                                   env_settings: PydanticBaseSettingsSource,
+                                   dotenv_settings: PydanticBaseSettingsSource,
+                                   file_secret_settings: PydanticBaseSettingsSource,
+                                   ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Arguments, then the environment, then `avesa.toml` (found as config_file.py says), then defaults."""
+        path, _ = find_config_file()
+        return init_settings, env_settings, AvesaTomlSource(settings_cls, path)
+
     @property
     def state_path(self) -> Path:
         return self.home / "state.sqlite3"
@@ -149,20 +167,70 @@ class Settings(BaseSettings):
 
 
 def load_settings() -> Settings:
-    """The settings from the environment, or a ConfigError naming each refused variable."""
+    """The settings from the environment and the config file, or a ConfigError naming each refused
+    variable (and the file, for a value that came from it)."""
     try:
         return Settings()
     except ValidationError as exc:
         raise ConfigError(settings_problem(exc)) from None
 
 
+@dataclass(frozen=True)
+class Source:
+    """Where a setting's effective value comes from."""
+
+    kind: str  # "environment", "file", "default" or "argument"
+    where: str = ""  # the variable, or the file's path
+    overrides: Any = None  # the file's value an environment variable hides, if any
+
+    def __str__(self) -> str:
+        if self.kind == "environment":
+            return f"environment ({self.where})" + (" — overrides the file" if self.overrides is not None else "")
+        if self.kind == "file":
+            return f"file ({self.where})"
+        return self.kind
+
+
+def config_file_data() -> tuple[Path | None, dict[str, Any]]:
+    """The config file in use (None when there is none) and its settings."""
+    path, _ = find_config_file()
+    if path is None or not path.is_file():
+        return path, {}
+    return path, read_config(path, set(Settings.model_fields))
+
+
+def setting_sources(settings: Settings) -> dict[str, Source]:
+    """Where each of `settings`' values comes from: the environment (case as pydantic-settings reads
+    it: any), the config file, the default — or an argument, for a value none of those gives."""
+    path, data = config_file_data()
+    environ = {name.upper(): name for name in os.environ}
+    sources: dict[str, Source] = {}
+    for name, field in Settings.model_fields.items():
+        variable = f"{ENV_PREFIX}{name.upper()}"
+        if variable in environ:
+            sources[name] = Source("environment", environ[variable], data.get(name))
+        elif name in data:
+            sources[name] = Source("file", str(path))
+        elif getattr(settings, name) == field.get_default(call_default_factory=True):
+            sources[name] = Source("default")
+        else:
+            sources[name] = Source("argument")
+    return sources
+
+
 def settings_problem(exc: ValidationError) -> str:
     """`AVESA_ENV='production': input should be 'dev', 'staging' or 'prod'; …` — one line for a user,
     each variable with its value (never the secret key's) and what it accepts."""
     problems = []
+    try:
+        path, data = config_file_data()
+    except ConfigError:
+        path, data = None, {}
     for error in exc.errors():
         field = str(error["loc"][0]) if error["loc"] else ""
-        name = f"{ENV_PREFIX}{field.upper()}"
+        name, where = f"{ENV_PREFIX}{field.upper()}", ""
+        if field in data and not any(key.upper() == name for key in os.environ):
+            name, where = field, f" in {path}"
         shown = "" if field in SECRET_SETTINGS else f"={error.get('input')!r}"
-        problems.append(f"{name}{shown}: {error['msg'][:1].lower()}{error['msg'][1:]}")
+        problems.append(f"{name}{shown}{where}: {error['msg'][:1].lower()}{error['msg'][1:]}")
     return "; ".join(problems) + " — set a valid value or unset it for the default (see README, Settings)"

@@ -45,7 +45,7 @@ def test_an_invalid_setting_is_one_line_naming_the_variable_and_exit_2(
     assert result.exit_code == 2, result.output
     line = _one_line_error(result.output)
     assert says in line and "set a valid value or unset it" in line
-    assert not avesa_home.exists(), "nothing is written with settings that are wrong"
+    assert not any(avesa_home.iterdir()), "nothing is written with settings that are wrong"
 
 
 def test_every_wrong_setting_is_named_at_once(avesa_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -62,6 +62,10 @@ def test_an_avesa_home_that_cannot_be_created_names_the_path(tmp_path: Path, mon
     result = runner.invoke(app, ["tenant", "add", "acme", "--company-name", "Acme"])
     assert result.exit_code == 2, result.output
     line = _one_line_error(result.output)
+    assert f"AVESA_HOME={blocker / 'home'} does not exist" in line and "`avesa init" in line
+    made = runner.invoke(app, ["init", str(blocker / "home"), "--config", str(tmp_path / "avesa.toml")])
+    assert made.exit_code == 2, made.output
+    line = _one_line_error(made.output)
     assert f"AVESA_HOME={blocker / 'home'}: cannot create it" in line and "point AVESA_HOME at a folder" in line
 
 

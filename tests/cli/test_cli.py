@@ -24,7 +24,7 @@ def test_a_tenant_id_that_is_not_a_slug_is_refused_before_anything_is_written(av
         result = runner.invoke(app, ["tenant", "add", bad, "--company-name", "X"])
         assert result.exit_code == 2
         assert "invalid tenant id" in result.output
-    assert not avesa_home.exists()
+    assert not any(avesa_home.iterdir())
 
 
 def test_service_add_dry_run_writes_nothing_and_masks_secrets(sandbox_admin: SandboxAdmin, new_instance,

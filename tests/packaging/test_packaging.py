@@ -129,7 +129,8 @@ def test_the_containers_entry_point_serves_passes_its_health_check_and_stops_on_
     port = _free_port()
     entrypoint, command = json.loads(_instruction("ENTRYPOINT")[0]), json.loads(_instruction("CMD")[0])
     argv = _program(entrypoint[0]) + entrypoint[1:] + [str(port) if arg == "8080" else arg for arg in command]
-    home = tmp_path / "data"  # the volume
+    home = tmp_path / "data"  # the volume: the image makes /data (and a mounted volume exists), so avesa finds it
+    home.mkdir()
     environment = {**_image_environment(), **{k: str(v) for k, v in _compose()["environment"].items()}}
     assert environment["AVESA_HOME"] == "/data"
     env = {**os.environ, **environment, "AVESA_HOME": str(home)}

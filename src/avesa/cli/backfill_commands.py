@@ -7,7 +7,7 @@ import getpass
 import typer
 from rich.text import Text
 
-from avesa.cli.common import console, friendly_errors, load_context
+from avesa.cli.common import EXIT_FAILED, console, friendly_errors, load_context, tenant_option
 from avesa.cli.progress import RichRunObserver, rate_limit_notes, summary_table
 from avesa.domain.errors import UsageError
 from avesa.domain.timeutil import utc_now
@@ -53,7 +53,7 @@ def _who() -> str:
 
 @friendly_errors
 def backfill(
-    tenant: str = typer.Option(..., "--tenant", help="the tenant to backfill"),
+    tenant: str = tenant_option("the tenant to backfill", required=True),
     service: str = typer.Option(..., "--service", help="the service to backfill (e.g. connectwise)"),
     table: str = typer.Option(None, "--table", help="only this table (default: every enabled table)"),
     since: str = typer.Option(None, "--since", help=f"start of the range, inclusive; {DATE_HINT}. "
@@ -67,7 +67,10 @@ def backfill(
     """Re-read a past range of a tenant's data in windows and merge it into the canonical tables.
 
     Runs beside the scheduled `avesa run`, never moves its watermarks, and is harmless to SCD2
-    history. Running the same command again continues an unfinished backfill."""
+    history. Running the same command again continues an unfinished backfill. Exit 3 when another
+    backfill holds the tenant.
+
+    Example: avesa backfill --tenant acme --service connectwise --since 2024-01-01 --window-days 30"""
     ctx = load_context()
     request = BackfillRequest(tenant_id=tenant, service=service, table=table, since=parse_when(since, "--since"),
                               until=parse_when(until, "--until"), window_days=window_days)
@@ -92,8 +95,8 @@ def backfill(
                   f" UTC in {window.window_days}-day windows, {summary.seconds:.1f}s; watermarks unchanged")
     if summary.cancelled:
         console.print(f"[red]backfill run {summary.run_id} was cancelled[/]")
-        raise typer.Exit(1)
+        raise typer.Exit(EXIT_FAILED)
     if summary.failed:
         console.print(f"[red]{len(summary.failed)} table(s) failed[/]: running the same command again continues "
                       f"the backfill from where it stopped (or `avesa jobs retry {summary.run_id}`)")
-        raise typer.Exit(1)
+        raise typer.Exit(EXIT_FAILED)

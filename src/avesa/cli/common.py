@@ -20,10 +20,11 @@ from rich.console import Console
 from rich.text import Text
 
 from avesa.catalog.loader import Catalog, load_catalog
-from avesa.domain.errors import AvesaError, ConfigError
+from avesa.config_file import find_config_file
+from avesa.domain.errors import AvesaError, BusyError, ConfigError
 from avesa.domain.storage_errors import storage_problem
 from avesa.pipeline.context import PipelineContext
-from avesa.settings import Settings, load_settings
+from avesa.settings import Settings, load_settings, setting_sources
 
 # Tables are wide; when output is not a terminal (CI logs, pipes) rich would fold them at 80 columns.
 console = Console(width=None if Console().is_terminal else 160)
@@ -35,15 +36,59 @@ MAX_LISTED = 100_000
 """The largest `--limit` of a listing: more rows than a terminal shows, and within SQLite's integers."""
 
 
+# Exit codes, the same for every command (README, "Exit codes").
+EXIT_OK = 0
+EXIT_FAILED = 1
+"""A table (or a resumed or retried one) failed, or the run was cancelled."""
+EXIT_USAGE = 2
+"""Bad input or configuration: nothing was done (click's own usage errors exit 2 as well)."""
+EXIT_BUSY = 3
+"""Skipped: other live runs hold the tenants asked for; nothing was synced."""
+EXIT_INTERRUPTED = 130
+"""Ctrl-C (SIGINT), as shells report it: the run stopped and resumes with the next `avesa run`."""
+
+TENANT_HELP = "only this tenant"
+
+
+def tenant_option(help: str = TENANT_HELP, *, required: bool = False) -> Any:
+    """The tenant flag, one name everywhere: `--tenant ID` (`--tenant-id` kept as an alias)."""
+    return typer.Option(... if required else None, "--tenant", "--tenant-id", metavar="<tenant>", help=help)
+
+
 def load_context(settings: Settings | None = None) -> PipelineContext:
-    """The pipeline context of `settings` (default: the environment's), its home created first."""
+    """The pipeline context of `settings` (default: the environment's and the config file's), on a
+    home that must exist already (`require_home`)."""
     settings = load_settings() if settings is None else settings
-    ensure_home(settings)
+    require_home(settings)
     return PipelineContext.from_settings(settings)
 
 
+def require_home(settings: Settings) -> None:
+    """Refuse a home that was never made: a command run from another folder must not silently start
+    a new, empty one (and report "nothing to run" with exit 0). `avesa init` makes homes."""
+    source = setting_sources(settings)["home"]
+    home = settings.home
+    if source.kind == "default":
+        _, looked = find_config_file()
+        raise ConfigError(f"no AVESA home is configured here ({looked}; AVESA_HOME is not set): create one with "
+                          "`avesa init PATH` (it writes the config file every folder finds), or set AVESA_HOME to "
+                          "an existing home")
+    if home.is_dir():
+        return
+    named = f"AVESA_HOME={home}" if source.kind == "environment" else f"the home {home}"
+    origin = f" (named by {source.where})" if source.kind == "file" else ""
+    if home.exists():
+        raise ConfigError(f"{named}{origin} is not a folder: point it at an AVESA home, or create one with "
+                          "`avesa init PATH`")
+    relative = "" if Path(home).is_absolute() else f", relative to the current folder {Path.cwd()}"
+    raise ConfigError(f"{named}{origin} does not exist{relative}: create it with `avesa init "
+                      f"{home.absolute()}`, or point {'AVESA_HOME' if source.kind == 'environment' else 'the config'}"
+                      " at your existing home")
+
+
 def ensure_home(settings: Settings) -> None:
-    """Create AVESA_HOME, or say why it cannot be: a path under a file, a read-only mount, no rights."""
+    """Create AVESA_HOME for the commands that make homes (`avesa init`, `avesa state init`, the
+    demo's own), or say why it cannot be: a path under a file, a read-only mount, no rights."""
     try:
         settings.home.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -51,23 +96,34 @@ def ensure_home(settings: Settings) -> None:
                           "at a folder this user can write") from None
 
 
+INTERRUPTED_NOTE = ("interrupted (Ctrl-C): what was landed is kept; the run will resume with the next `avesa run` "
+                    "(or `avesa jobs resume`)")
+
+
 def friendly_errors(func: F) -> F:
     """A user sees `error: <what is wrong and what to do>` and exit code 2, never a traceback — for
-    AVESA's own errors and for a write the machine refused (a full disk, a read-only folder)."""
+    AVESA's own errors and for a write the machine refused (a full disk, a read-only folder); 3 when
+    another run holds what was asked for; 130 and what happens next on Ctrl-C."""
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
+        except KeyboardInterrupt:
+            err_console.print(Text(INTERRUPTED_NOTE, style="yellow"), soft_wrap=True)
+            raise typer.Exit(EXIT_INTERRUPTED) from None
+        except BusyError as exc:
+            _print_error(str(exc))
+            raise typer.Exit(EXIT_BUSY) from None
         except AvesaError as exc:
             _print_error(str(exc))
-            raise typer.Exit(2) from None
+            raise typer.Exit(EXIT_USAGE) from None
         except (OSError, sqlite3.Error) as exc:
             problem = storage_problem(exc, state_path=_state_path())
             if problem is None:
                 raise
             _print_error(problem)
-            raise typer.Exit(2) from None
+            raise typer.Exit(EXIT_USAGE) from None
 
     return wrapper  # type: ignore[return-value]
 

@@ -7,7 +7,7 @@ import ipaddress
 import typer
 from rich.text import Text
 
-from avesa.cli.common import console, friendly_errors
+from avesa.cli.common import console, friendly_errors, require_home
 from avesa.domain.errors import UsageError
 from avesa.settings import load_settings
 
@@ -37,9 +37,7 @@ def dashboard(
     if not 0 < port < 65536:
         raise UsageError(f"--port {port} is not a TCP port: use 1-65535")
     settings = load_settings()
-    if not settings.home.exists():
-        raise UsageError(f"AVESA_HOME {settings.home} does not exist: point AVESA_HOME at the home the pipeline "
-                         "uses, or register a tenant first (`avesa service add`)")
+    require_home(settings)
     shown = f"[{host}]" if ":" in host else host
     console.print(Text(f"AVESA dashboard (read-only) on http://{shown}:{port}/ — Ctrl-C stops it"), soft_wrap=True)
     console.print(Text(f"home: {settings.home.resolve()}"), soft_wrap=True)

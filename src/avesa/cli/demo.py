@@ -6,7 +6,8 @@ inserts, deletes); an incremental sync while more changes land during extraction
 reconciles deletes; then a check of every canonical table against the sandbox's ground truth, and
 a summary with canonical rows from every source.
 
-The demo lives in a home of its own — `$AVESA_HOME/demo` unless `--home` names another — with its
+The demo lives in a home of its own — `$AVESA_HOME/demo` (the home the environment or the config
+file names; `./avesa-data/demo` when none is configured) unless `--home` names another — with its
 own state, lake and secret key (AVESA_LAKE_URL and AVESA_SECRET_KEY are not used): its full syncs
 read every tenant of that home, so it never shares one with real tenants. A `--home` holding any
 tenant that is not one of the demo's is refused before anything is written.
@@ -26,7 +27,7 @@ import typer
 from rich.panel import Panel
 from rich.table import Table
 
-from avesa.cli.common import console, friendly_errors, literal, load_context
+from avesa.cli.common import console, ensure_home, friendly_errors, literal, load_context
 from avesa.cli.ground_truth import TableCheck, check_tenant
 from avesa.cli.progress import RichRunObserver, summary_table
 from avesa.domain.errors import UsageError
@@ -88,7 +89,7 @@ def demo_settings(home: Path | None) -> Settings:
     lake, state and encrypted secrets inside it and a key of its own: nothing of the user's real lake,
     state store (AVESA_STATE_URL) or secret store (AVESA_SECRETS_URL) is used."""
     settings = load_settings()
-    return settings.model_copy(update={"home": home or settings.home / "demo", "lake_url": None,
+    return settings.model_copy(update={"home": (home or settings.home / "demo").absolute(), "lake_url": None,
                                        "secret_key": None, "state_url": None, "secrets_url": None})
 
 
@@ -195,6 +196,7 @@ def demo(
     started = time.monotonic()
     settings = demo_settings(home)
     _refuse_other_tenants(settings)
+    ensure_home(settings)  # the demo's own home: made here, never a user's
     ctx = load_context(settings)
     sources = _sources(ctx)
     services = sorted({s.service for s in sources})

@@ -1,8 +1,11 @@
-"""Rich progress while a run extracts (tables, chunks, records/s) and the summary table after.
+"""Live progress while a run goes (tables, chunks, records/s, the merge phase) and the summary
+table after.
 
-Off a terminal (a pipe, a log file, CI, systemd's journal) rich draws nothing until the run ends, so
-plain lines are printed instead as the run goes (`PlainProgress`): one when a table ends, and a
-summary line every AVESA_PROGRESS_INTERVAL_SECONDS while anything moves.
+On a terminal the display fits the screen whatever the number of tables: one line per table while
+they fit, else a roll-up — an overall bar, one line per tenant and the slowest tables at work
+(`RunBoard`). Off a terminal (a pipe, a log file, CI, systemd's journal) rich draws nothing until
+the run ends, so plain lines are printed instead as the run goes (`PlainProgress`): one when a
+table ends, and a summary line every AVESA_PROGRESS_INTERVAL_SECONDS while anything moves.
 
 Table labels and error messages are printed as text, never as markup (see cli/common.py)."""
 
@@ -10,14 +13,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
-from rich.console import Console
-from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+from rich.console import Console, ConsoleOptions, Group, RenderResult
+from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
 from avesa.cli.common import literals, table_title
+from avesa.domain.errors import AvesaError
 from avesa.domain.work import TablePlan, TableRef, TableResult, TableStatus
 from avesa.runtime.local import RunSummary
 from avesa.settings import Settings
@@ -37,12 +41,14 @@ class PlainProgress:
         self.tables_started = self.tables_done = self.tables_failed = 0
         self.chunks_planned = self.chunks_done = 0
         self.records = 0
+        self.merging: set[str] = set()
 
     def line(self) -> str:
         elapsed = max(1e-9, self.clock() - self.started)
         running = self.tables_started - self.tables_done
         failed = f", {self.tables_failed} failed" if self.tables_failed else ""
-        return (f"{self.label}: {self.tables_done} tables done{failed}, {running} running; chunks "
+        merging = f" ({len(self.merging)} merging)" if self.merging else ""
+        return (f"{self.label}: {self.tables_done} tables done{failed}, {running} running{merging}; chunks "
                 f"{self.chunks_done}/{self.chunks_planned}; {self.records:,} records, "
                 f"{self.records / elapsed:,.0f} rec/s, {elapsed:,.0f}s")
 
@@ -71,7 +77,12 @@ class PlainProgress:
     def chunks_added(self, ref: TableRef, count: int) -> None:
         self.chunks_planned += count
 
+    def table_merging(self, ref: TableRef) -> None:
+        self.merging.add(ref.label)
+        self._tick()
+
     def table_finished(self, result: TableResult) -> None:
+        self.merging.discard(result.table.label)
         self.tables_done += 1
         self.tables_failed += result.status is TableStatus.FAILED
         rate = result.records / result.seconds if result.seconds > 0 else 0.0
@@ -85,83 +96,280 @@ def progress_interval() -> float:
     """AVESA_PROGRESS_INTERVAL_SECONDS (30 s unless set)."""
     try:
         return Settings().progress_interval_seconds
-    except ValueError:  # a bad setting is reported by the command that reads the settings
+    except (ValueError, AvesaError):  # a bad setting is reported by the command that reads the settings
         return 30.0
 
 
+_DONE_PHASES = {"ok", "failed", "cancelled", "stopped"}
+_MARKS = {"ok": ("✓", "green"), "failed": ("✗", "red"), "cancelled": ("-", "yellow"), "stopped": ("…", "yellow")}
+
+
+@dataclass
+class TableProgress:
+    """One table of a run as the display knows it."""
+
+    tenant: str
+    label: str
+    started: float
+    chunks_total: int | None = None
+    chunks_done: int = 0
+    records: int = 0
+    phase: str = "planning"  # planning, extracting, merging, then ok, failed, cancelled or stopped
+    ended: float | None = None
+
+    def seconds(self, now: float) -> float:
+        return (self.ended if self.ended is not None else now) - self.started
+
+    @property
+    def done(self) -> bool:
+        return self.phase in _DONE_PHASES
+
+
+def _duration(seconds: float) -> str:
+    seconds = max(0, int(seconds))
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m{seconds % 60:02d}s"
+    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+
+
+def _count(value: int) -> str:
+    """12,345 or 1.2M: a column of records stays narrow."""
+    return f"{value / 1e6:.1f}M" if value >= 10_000_000 else f"{value:,}"
+
+
+class RunBoard:
+    """What a run's tables are doing, drawn to fit a terminal of any height (see the module): rich
+    calls `__rich_console__` with the console's size on every refresh."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
+        self.started = clock()
+        self.tables: dict[str, TableProgress] = {}
+
+    # ---- what the executor reports ----
+    def table_started(self, ref: TableRef) -> None:
+        self.tables[ref.label] = TableProgress(ref.tenant_id, ref.label, self.clock())
+
+    def _table(self, ref: TableRef) -> TableProgress:
+        if ref.label not in self.tables:
+            self.table_started(ref)
+        return self.tables[ref.label]
+
+    def table_planned(self, plan: TablePlan) -> None:
+        table = self._table(plan.table)
+        table.chunks_total = len(plan.chunks)
+        table.phase = "extracting"
+
+    def records_landed(self, ref: TableRef, count: int) -> None:
+        self._table(ref).records += count
+
+    def chunk_finished(self, ref: TableRef) -> None:
+        self._table(ref).chunks_done += 1
+
+    def chunks_added(self, ref: TableRef, count: int) -> None:
+        table = self._table(ref)
+        table.chunks_total = (table.chunks_total or 0) + count
+
+    def table_merging(self, ref: TableRef) -> None:
+        self._table(ref).phase = "merging"
+
+    def table_finished(self, result: TableResult) -> None:
+        table = self._table(result.table)
+        table.ended = self.clock()
+        table.phase = {TableStatus.COMPLETE: "ok", TableStatus.FAILED: "failed",
+                       TableStatus.CANCELLED: "cancelled"}.get(result.status, "stopped")
+
+    # ---- drawing ----
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        height = options.height or console.size.height
+        yield self.render(options.max_width, height)
+
+    def render(self, width: int, height: int) -> Group:
+        """The display in at most `height - 1` lines of `width` columns."""
+        now, lines = self.clock(), max(3, height - 1)
+        tables = list(self.tables.values())
+        parts = [self._overall(tables, now, width)]
+        if 1 + len(tables) <= lines:
+            parts += [self._table_line(t, now, width) for t in tables]
+            return Group(*parts)
+        at_work = sorted((t for t in tables if not t.done), key=lambda t: -t.seconds(now))
+        slow = min(len(at_work), max(3, (lines - 1) // 3))
+        room = lines - 1 - (1 + slow if slow else 0) - 1  # overall, slowest and their header, tenants' header
+        parts.append(Text("tenants", style="bold"))
+        parts += self._tenant_lines(tables, width, room)
+        if slow:
+            parts.append(Text("slowest tables at work", style="bold"))
+            parts += [self._table_line(t, now, width) for t in at_work[:slow]]
+        return Group(*parts)
+
+    def _overall(self, tables: list[TableProgress], now: float, width: int) -> Text:
+        done = [t for t in tables if t.done]
+        failed = sum(t.phase == "failed" for t in tables)
+        merging = sum(t.phase == "merging" for t in tables)
+        records = sum(t.records for t in tables)
+        elapsed = max(1e-9, now - self.started)
+        facts = [f"{len(done)}/{len(tables)} tables"]
+        if failed:
+            facts.append(f"{failed} failed")
+        if merging:
+            facts.append(f"{merging} merging")
+        facts += [f"chunks {sum(t.chunks_done for t in tables)}/{sum(t.chunks_total or 0 for t in tables)}",
+                  f"{_count(records)} rec", f"{records / elapsed:,.0f} rec/s", _duration(elapsed)]
+        line = Text.assemble(("run ", "bold"), _bar(len(done), len(tables), _bar_width(width)), " ",
+                             (" · ".join(facts), "red" if failed else ""))
+        return _fitted(line, width)
+
+    def _table_line(self, table: TableProgress, now: float, width: int) -> Text:
+        mark, style = _MARKS.get(table.phase, ("", ""))
+        total = table.chunks_total
+        fields = [  # (text, width, priority: the lowest goes first when the line is too narrow)
+            (_bar(table.chunks_done, total, _bar_width(width)), _bar_width(width), 1),
+            (Text(f"{table.chunks_done}/{total}" if total is not None else "-", justify="right"), 9, 4),
+            (Text(f"{_count(table.records)} rec", justify="right"), 12, 2),
+            (Text(table.phase, style="cyan" if table.phase == "merging" else style), 10, 5),
+            (Text(_duration(table.seconds(now)), justify="right"), 7, 3),
+        ]
+        return _columns((f"{mark} " if mark else "  ", style), table.label, fields, width, label_min=24)
+
+    def _tenant_lines(self, tables: list[TableProgress], width: int, room: int) -> list[Text]:
+        by_tenant: dict[str, list[TableProgress]] = {}
+        for table in tables:
+            by_tenant.setdefault(table.tenant, []).append(table)
+
+        def order(item: tuple[str, list[TableProgress]]) -> tuple[int, int, str]:
+            tenant, own = item
+            failed = any(t.phase == "failed" for t in own)
+            at_work = any(not t.done for t in own)
+            return (0 if failed else 1 if at_work else 2, -len(own), tenant)
+
+        ranked = sorted(by_tenant.items(), key=order)
+        shown = ranked if len(ranked) <= room else ranked[:max(0, room - 1)]
+        rows = []
+        for tenant, own in shown:
+            done = sum(t.done for t in own)
+            failed = sum(t.phase == "failed" for t in own)
+            merging = sum(t.phase == "merging" for t in own)
+            facts = [f"{done}/{len(own)} tables", f"{_count(sum(t.records for t in own))} rec"]
+            if merging:
+                facts.append(f"{merging} merging")
+            if failed:
+                facts.append(f"{failed} failed")
+            rows.append((tenant, done, len(own), Text(" · ".join(facts), style="red" if failed else "")))
+        facts_width = min(max((len(r[3]) for r in rows), default=0), max(8, width - 17))
+        lines = [_columns(("", ""), tenant, [(_bar(done, total, _bar_width(width)), _bar_width(width), 1),
+                                            (facts, facts_width, 2)], width, style=facts.style)
+                 for tenant, done, total, facts in rows]
+        hidden = ranked[len(shown):]
+        if hidden:
+            finished = sum(all(t.done for t in own) for _, own in hidden)
+            lines.append(_fitted(Text(f"… {len(hidden)} more tenants ({finished} done, {len(hidden) - finished} at "
+                                      "work)", style="dim"), width))
+        return lines
+
+
+def _bar_width(width: int) -> int:
+    return max(6, min(24, width // 6))
+
+
+def _bar(done: int, total: int | None, width: int) -> Text:
+    """A bar of `width` cells, `done` of `total` filled (rich's style); dim when the total is unknown."""
+    if not total:
+        return Text("━" * width, style="bar.back")
+    filled = min(width, round(width * done / total))
+    return Text.assemble(("━" * filled, "bar.finished" if done >= total else "bar.complete"),
+                         ("━" * (width - filled), "bar.back"))
+
+
+def _fitted(line: Text, width: int) -> Text:
+    line.no_wrap, line.overflow = True, "ellipsis"
+    line.truncate(width, overflow="ellipsis")
+    return line
+
+
+def _short(label: str, room: int) -> str:
+    """`tenant/service/table` in `room` columns: the service goes first (`acme/…/tickets`), then the end."""
+    if len(label) <= room:
+        return label
+    pieces = label.split("/")
+    if len(pieces) == 3 and len(shorter := f"{pieces[0]}/…/{pieces[2]}") <= room:
+        return shorter
+    return label[:max(0, room - 1)] + "…"
+
+
+def _columns(mark: tuple[str, str], label: str, fields: list[tuple[Text, int, int]], width: int,
+             label_min: int = 16, style: str = "") -> Text:
+    """`mark` and `label`, then each field padded to its width, dropping the least important fields
+    while the label would get fewer than `label_min` columns; the label is shortened to what is left."""
+    kept = list(fields)
+    while kept and width - len(mark[0]) - sum(w + 1 for _, w, _ in kept) < label_min:
+        kept.remove(min(kept, key=lambda field: field[2]))
+    room = max(1, width - len(mark[0]) - sum(w + 1 for _, w, _ in kept))
+    shown = _short(label, room)
+    parts = [Text(mark[0], style=mark[1]), Text(shown + " " * (room - len(shown)), style=str(style))]
+    for text, w, _ in kept:
+        cell = text.copy()
+        cell.truncate(w, overflow="ellipsis")
+        pad = w - cell.cell_len
+        parts += [" ", Text(" " * pad) + cell if cell.justify == "right" else cell + Text(" " * pad)]
+    return _fitted(Text.assemble(*parts), width)
+
+
 class RichRunObserver:
-    """One line per table while it runs: chunks done of planned, records landed, records/s. Off a
-    terminal, plain lines as well (`PlainProgress`)."""
+    """The run as it goes: `RunBoard` redrawn live on a terminal; plain lines (`PlainProgress`) off one."""
 
     def __init__(self, console: Console, interval: float | None = None) -> None:
+        self.board = RunBoard()
         self._plain = None if console.is_terminal else PlainProgress(
             lambda line: console.print(Text(line), soft_wrap=True),
             progress_interval() if interval is None else interval)
-        self.progress = Progress(
-            TextColumn("[bold]{task.description}", justify="left"),
-            BarColumn(bar_width=24),
-            MofNCompleteColumn(),
-            TextColumn("chunks"),
-            TextColumn("{task.fields[records]:>8,} rec"),
-            TextColumn("{task.fields[rate]:>7,.0f} rec/s"),
-            TimeElapsedColumn(),
-            console=console,
-            transient=False,
-        )
-        self._tasks: dict[str, TaskID] = {}
-        self._records: dict[str, int] = {}
+        self._live = Live(self.board, console=console, refresh_per_second=4, transient=False,
+                          vertical_overflow="crop") if console.is_terminal else None
 
     def __enter__(self) -> RichRunObserver:
-        self.progress.__enter__()
+        if self._live is not None:
+            self._live.__enter__()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.progress.__exit__(*exc)
+        if self._live is not None:
+            self._live.__exit__(*exc)
 
     def table_started(self, ref: TableRef) -> None:
+        self.board.table_started(ref)
         if self._plain is not None:
             self._plain.table_started(ref)
-        self._records[ref.label] = 0
-        # the description column is a markup template: the label goes in escaped
-        self._tasks[ref.label] = self.progress.add_task(escape(ref.label), total=None, records=0, rate=0.0)
 
     def table_planned(self, plan: TablePlan) -> None:
+        self.board.table_planned(plan)
         if self._plain is not None:
             self._plain.table_planned(plan)
-        self.progress.update(self._tasks[plan.table.label], total=max(1, len(plan.chunks)),
-                             completed=0 if plan.chunks else 1)
 
     def records_landed(self, ref: TableRef, count: int) -> None:
+        self.board.records_landed(ref, count)
         if self._plain is not None:
             self._plain.records_landed(ref, count)
-        self._records[ref.label] += count
-        task = self.progress.tasks[self._tasks[ref.label]]
-        elapsed = task.elapsed or 0.0
-        rate = self._records[ref.label] / elapsed if elapsed > 0 else 0.0
-        self.progress.update(self._tasks[ref.label], records=self._records[ref.label], rate=rate)
 
     def chunk_finished(self, ref: TableRef) -> None:
+        self.board.chunk_finished(ref)
         if self._plain is not None:
             self._plain.chunk_finished(ref)
-        self.progress.advance(self._tasks[ref.label])
 
     def chunks_added(self, ref: TableRef, count: int) -> None:
+        self.board.chunks_added(ref, count)
         if self._plain is not None:
             self._plain.chunks_added(ref, count)
-        task = self.progress.tasks[self._tasks[ref.label]]
-        self.progress.update(self._tasks[ref.label], total=(task.total or 0) + count)
+
+    def table_merging(self, ref: TableRef) -> None:
+        self.board.table_merging(ref)
+        if self._plain is not None:
+            self._plain.table_merging(ref)
 
     def table_finished(self, result: TableResult) -> None:
+        self.board.table_finished(result)
         if self._plain is not None:
             self._plain.table_finished(result)
-        label = result.table.label
-        task = self._tasks.get(label)
-        if task is None:
-            return
-        marks = {TableStatus.COMPLETE: "[green]✓[/]", TableStatus.CANCELLED: "[yellow]-[/]"}
-        mark = marks.get(result.status, "[red]✗[/]")
-        self.progress.update(task, description=f"{mark} {escape(label)}")
-        self.progress.stop_task(task)
 
 
 def summary_table(summary: RunSummary, title: str | None = None) -> Table:

@@ -10,7 +10,16 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from avesa.cli.common import console, friendly_errors, literal, literals, load_context, table_title, user_catalog
+from avesa.cli.common import (
+    console,
+    friendly_errors,
+    literal,
+    literals,
+    load_context,
+    table_title,
+    tenant_option,
+    user_catalog,
+)
 from avesa.domain.errors import NotFoundError, UsageError
 from avesa.domain.registry import MAX_BURST, MAX_REQUESTS_PER_MINUTE, RateLimitOverride, Tenant
 from avesa.domain.tenant import validate_tenant_id
@@ -29,7 +38,10 @@ def tenant_add(
     tenant_id: str = typer.Argument(..., help="slug: lower-case letters, digits, '-'"),
     company_name: str = typer.Option(..., "--company-name", help="the client company's name"),
 ) -> None:
-    """Register a tenant (or rename an existing one)."""
+    """Register a tenant (or rename an existing one).
+
+    Example: avesa tenant add acme --company-name "Acme Corp"
+    """
     validate_tenant_id(tenant_id)
     ctx = load_context()
     existing = ctx.state.get_tenant(tenant_id)
@@ -66,7 +78,9 @@ def _set_enabled(tenant_id: str, enabled: bool) -> None:
 @tenant_app.command("disable")
 @friendly_errors
 def tenant_disable(tenant_id: str) -> None:
-    """Stop syncing a tenant; its data stays in the lake."""
+    """Stop syncing a tenant; its data stays in the lake.
+
+    Example: avesa tenant disable acme"""
     _set_enabled(tenant_id, False)
 
 
@@ -104,14 +118,18 @@ def _read_credentials(service: str, interactive: bool) -> dict[str, str]:
 @service_app.command("add")
 @friendly_errors
 def service_add(
-    tenant_id: str = typer.Option(..., "--tenant-id"),
+    tenant_id: str = tenant_option("the tenant (slug: lower-case letters, digits, '-')", required=True),
     company_name: str = typer.Option(None, "--company-name", help="registers the tenant too if it is new"),
     service: str = typer.Option(..., "--service"),
     tables: str = typer.Option(None, "--tables", help="comma-separated; default: the service's default tables"),
     dry_run: bool = typer.Option(False, "--dry-run", help="validate and show, write nothing"),
     environment: str = typer.Option(None, "--environment", help="accepted for the brief's scripts; see AVESA_ENV"),
 ) -> None:
-    """Configure a service for a tenant; credentials go to the encrypted secret store."""
+    """Configure a service for a tenant; credentials go to the encrypted secret store.
+
+    Credentials come from {SERVICE}_{FIELD} variables, else a hidden prompt.
+
+    Example: CONNECTWISE_SITE=... avesa service add --tenant acme --company-name "Acme" --service connectwise"""
     validate_tenant_id(tenant_id)
     spec = user_catalog().service(service)
     chosen = resolve_tables(spec, [t.strip() for t in tables.split(",") if t.strip()] if tables else None)
@@ -135,16 +153,18 @@ def service_add(
     register_service(ctx, tenant_id=tenant_id, service=service, credentials=credentials,
                      company_name=company_name, tables=chosen)
     console.print(Text.assemble("service ", (service, "bold"), " configured for ", (tenant_id, "bold"),
-                                f"; check it with `avesa service test --tenant-id {tenant_id} --service {service}`"))
+                                f"; check it with `avesa service test --tenant {tenant_id} --service {service}`"))
 
 
 @service_app.command("test")
 @friendly_errors
 def service_test(
-    tenant_id: str = typer.Option(..., "--tenant-id"),
+    tenant_id: str = tenant_option("the tenant", required=True),
     service: str = typer.Option(..., "--service"),
 ) -> None:
-    """Check the stored credentials against the live service."""
+    """Check the stored credentials against the live service.
+
+    Example: avesa service test --tenant acme --service connectwise"""
     ctx = load_context()
     count = check_service(ctx, tenant_id, service)
     console.print(Text.assemble(("ok", "green"), f": {tenant_id}/{service} answered ({count})"))
@@ -153,14 +173,16 @@ def service_test(
 @service_app.command("limit")
 @friendly_errors
 def service_limit(
-    tenant_id: str = typer.Option(..., "--tenant-id"),
+    tenant_id: str = tenant_option("the tenant", required=True),
     service: str = typer.Option(..., "--service"),
     per_minute: float = typer.Option(None, "--requests-per-minute", help="sustained rate for this tenant's instance"),
     burst: int = typer.Option(None, "--burst", help="requests that may go out at once"),
     clear: bool = typer.Option(False, "--clear", help="back to the service's documented limits"),
 ) -> None:
     """Override the request budget of one tenant's instance (an MSP's own contract may allow more,
-    or its admin may have set a lower limit than the service documents)."""
+    or its admin may have set a lower limit than the service documents).
+
+    Example: avesa service limit --tenant acme --service connectwise --requests-per-minute 120"""
     if not clear and per_minute is None and burst is None:
         raise UsageError("give --requests-per-minute and/or --burst, or --clear")
     if per_minute is not None and not (math.isfinite(per_minute) and 0 < per_minute <= MAX_REQUESTS_PER_MINUTE):
@@ -184,8 +206,10 @@ def service_limit(
 
 @service_app.command("list")
 @friendly_errors
-def service_list(tenant_id: str = typer.Option(None, "--tenant-id")) -> None:
-    """List configured services (never their credentials)."""
+def service_list(tenant_id: str = tenant_option()) -> None:
+    """List configured services (never their credentials).
+
+    Example: avesa service list --tenant acme"""
     ctx = load_context()
     table = Table("tenant", "service", "enabled", "tables", "rate limit", "settings")
     for s in ctx.state.list_services(tenant_id):

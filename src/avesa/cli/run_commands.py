@@ -13,7 +13,18 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from avesa.cli.common import MAX_LISTED, console, friendly_errors, literal, literals, load_context, nulled_summary
+from avesa.cli.common import (
+    EXIT_BUSY,
+    EXIT_FAILED,
+    MAX_LISTED,
+    console,
+    friendly_errors,
+    literal,
+    literals,
+    load_context,
+    nulled_summary,
+    tenant_option,
+)
 from avesa.cli.metrics_output import FILE_HELP as METRICS_FILE_HELP
 from avesa.cli.metrics_output import PUSH_HELP as METRICS_PUSH_HELP
 from avesa.cli.metrics_output import writes_metrics
@@ -32,7 +43,7 @@ from avesa.runtime.local import resume_sync, run_sync
 @friendly_errors
 @writes_metrics
 def run(
-    tenant: str = typer.Option(None, "--tenant", help="only this tenant"),
+    tenant: str = tenant_option(),
     service: str = typer.Option(None, "--service", help="only this service"),
     table: str = typer.Option(None, "--table", help="only this table"),
     full: bool = typer.Option(False, "--full", help="re-read everything and reconcile deletes"),
@@ -41,8 +52,11 @@ def run(
 ) -> None:
     """Sync tenants' data: extract to raw Parquet, then build canonical SCD2 tables.
 
-    A run a crash interrupted is finished first, from where it stopped. Exit 0: done; 1: a table
-    failed or the run was cancelled; 2: bad input; 3: other runs hold every tenant, nothing synced."""
+    A run a crash interrupted (or Ctrl-C stopped) is finished first, from where it stopped. Exit 0:
+    done; 1: a table failed or the run was cancelled; 2: bad input or configuration; 3: other runs
+    hold every tenant, nothing synced; 130: interrupted (Ctrl-C), resumed by the next run.
+
+    Examples: avesa run · avesa run --tenant acme --service connectwise · avesa run --full"""
     ctx = load_context()
     resumed_failures = _resume_interrupted(ctx, tenant)
     request = RunRequest(tenant_id=tenant, service=service, table=table, full=full)
@@ -60,15 +74,15 @@ def run(
     if summary.cancelled:
         console.print(Text.assemble((f"run {summary.run_id} was cancelled", "red"),
                                     " (`avesa jobs cancel`); the next run starts from the watermarks"))
-        raise typer.Exit(1)
+        raise typer.Exit(EXIT_FAILED)
     if summary.failed or resumed_failures:
         console.print(f"[red]{len(summary.failed) + resumed_failures} table(s) failed[/]")
-        raise typer.Exit(1)
+        raise typer.Exit(EXIT_FAILED)
     if not summary.results and summary.held_by:
         _all_held(summary.held_by)
 
 
-EXIT_ALL_HELD = 3
+EXIT_ALL_HELD = EXIT_BUSY
 """`avesa run` synced nothing because other live runs hold every tenant it would have synced."""
 
 
@@ -134,9 +148,11 @@ def _resume_interrupted(ctx: PipelineContext, tenant: str | None = None) -> int:
 
 
 @friendly_errors
-def status(tenant: str = typer.Option(None, "--tenant"),
+def status(tenant: str = tenant_option(),
            limit: int = typer.Option(40, "--limit", min=1, max=MAX_LISTED, help="tables to show")) -> None:
-    """The last runs per tenant and table, with watermarks."""
+    """The last runs per tenant and table, with watermarks.
+
+    Example: avesa status --tenant acme"""
     ctx = load_context()
     latest: dict[tuple[str, str, str], object] = {}
     history = ctx.state.list_table_runs(tenant_id=tenant)
@@ -207,12 +223,14 @@ def _as_text(column: pa.ChunkedArray, render: Callable[[Any], str]) -> pa.Array:
 @friendly_errors
 def query(
     sql: str = typer.Argument(..., help="one SELECT over companies, contacts, tickets, time_entries"),
-    tenant: str = typer.Option(None, "--tenant", help="only this tenant's rows"),
+    tenant: str = tenant_option("only this tenant's rows"),
     fmt: str = typer.Option("table", "--format", help="table | csv | json"),
 ) -> None:
     """Run one read-only SELECT (DuckDB) over the canonical tables of every tenant, or of --tenant's.
 
-    It sees those views and nothing else: no files, network, extensions, ATTACH, COPY or settings."""
+    It sees those views and nothing else: no files, network, extensions, ATTACH, COPY or settings.
+
+    Example: avesa query "SELECT tenant_id, count(*) FROM tickets WHERE is_current GROUP BY 1" --format csv"""
     if fmt not in ("table", "csv", "json"):
         raise UsageError(f"unknown --format {fmt!r}: use table, csv or json")
     ctx = load_context()

@@ -13,7 +13,16 @@ from rich.table import Table
 from rich.text import Text
 
 from avesa.alerts.incidents import AlertEngine
-from avesa.cli.common import console, friendly_errors, literal, literals, load_context, table_title
+from avesa.cli.common import (
+    console,
+    friendly_errors,
+    literal,
+    literals,
+    load_context,
+    require_home,
+    table_title,
+    tenant_option,
+)
 from avesa.cli.progress import PlainProgress
 from avesa.domain.errors import NotFoundError, UsageError
 from avesa.domain.registry import ScheduleOverride, TenantService
@@ -52,6 +61,7 @@ def serve(
 
     Example: AVESA_SCHEDULE="every 30m; servicenow=every 15m" avesa serve --port 8080"""
     settings = load_settings()
+    require_home(settings)
     level = log_level or settings.log_level
     try:
         events.set_level(level, max_bytes=settings.log_max_bytes, backups=settings.log_backups)
@@ -139,7 +149,7 @@ def _configs(ctx: PipelineContext, tenant: str | None, service: str | None) -> l
 
 @schedule_app.command("show")
 @friendly_errors
-def schedule_show(tenant: str = typer.Option(None, "--tenant", help="only this tenant")) -> None:
+def schedule_show(tenant: str = tenant_option()) -> None:
     """Each tenant's schedules, where they come from, and when `avesa serve` runs them next.
 
     Example: avesa schedule show --tenant acme"""
@@ -172,7 +182,7 @@ def schedule_show(tenant: str = typer.Option(None, "--tenant", help="only this t
 @friendly_errors
 def schedule_set(
     schedule: str = typer.Argument(..., help="`every 30m`, a cron expression (`*/15 * * * *`), `off`, or `default`"),
-    tenant: str = typer.Option(..., "--tenant", help="the tenant"),
+    tenant: str = tenant_option("the tenant", required=True),
     service: str = typer.Option(None, "--service", help="only this service (default: all the tenant's)"),
     full: bool = typer.Option(False, "--full", help="set the full reconciliation's schedule, not the sync's"),
 ) -> None:

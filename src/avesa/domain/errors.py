@@ -33,6 +33,11 @@ class UsageError(AvesaError):
     """The user asked for something malformed; nothing has been written."""
 
 
+class BusyError(UsageError):
+    """Another live run holds what was asked for (a tenant's lock); nothing was done — `avesa` exits 3,
+    which a scheduler can tell from a failure."""
+
+
 class NotFoundError(UsageError):
     """An unknown tenant, service or table; the message lists the known ones."""
 

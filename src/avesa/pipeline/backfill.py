@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from avesa.domain.errors import NotFoundError, UsageError
+from avesa.domain.errors import BusyError, NotFoundError, UsageError
 from avesa.domain.tenant import validate_tenant_id
 from avesa.domain.timeutil import parse_utc, utc_now
 from avesa.domain.work import BackfillRange, BackfillRequest, RunPlan, SyncMode, TableRef
@@ -117,7 +117,7 @@ def lock_for_backfill(ctx: PipelineContext, tenant_id: str, run_id: str, now: da
     holder = ctx.state.lock_tenant(tenant_id, run_id, ctx.owner, now, holder_is_stale(ctx), scope="backfill")
     if holder is not None:
         holder_run, holder_owner, since = holder
-        raise UsageError(f"{tenant_id} is being backfilled by run {holder_run} ({holder_owner}, since "
+        raise BusyError(f"{tenant_id} is being backfilled by run {holder_run} ({holder_owner}, since "
                          f"{since:%Y-%m-%d %H:%M:%S} UTC); one backfill per tenant at a time — wait for it, "
                          f"or stop it with `avesa jobs cancel {holder_run}`")
 

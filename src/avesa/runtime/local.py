@@ -259,6 +259,8 @@ class LocalExecutor:
         if self._stopping and any(o.status is ChunkStatus.INCOMPLETE for o in outcomes):
             return TableResult(table=ref, status=TableStatus.EXTRACTING, records=sum(o.records for o in outcomes))
         failed = [o for o in outcomes if o.status is not ChunkStatus.COMPLETE]
+        if not failed and not self.extract_only:
+            self.observer.table_merging(ref)
         return await finalize_table(self.ctx, FinalizeRequest(table=ref, failed_chunks=failed[:MAX_REPORTED_FAILURES],
                                                               merge=not self.extract_only))
 

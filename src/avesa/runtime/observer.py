@@ -13,6 +13,7 @@ class RunObserver(Protocol):
     def records_landed(self, ref: TableRef, count: int) -> None: ...
     def chunk_finished(self, ref: TableRef) -> None: ...
     def chunks_added(self, ref: TableRef, count: int) -> None: ...
+    def table_merging(self, ref: TableRef) -> None: ...  # every chunk landed: the merge into canonical begins
     def table_finished(self, result: TableResult) -> None: ...
 
 
@@ -30,6 +31,9 @@ class NullObserver:
         pass
 
     def chunks_added(self, ref: TableRef, count: int) -> None:
+        pass
+
+    def table_merging(self, ref: TableRef) -> None:
         pass
 
     def table_finished(self, result: TableResult) -> None:
