@@ -7,6 +7,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Protocol
 
+from avesa.domain.audit import AuditEntry
 from avesa.domain.registry import Tenant, TenantService
 from avesa.domain.work import ChunkOutcome, ChunkStatus, ChunkTask, TableRef
 from avesa.state.ledger_records import ChunkRecord, QueuedBackfill, RunRecord, TableRunRecord
@@ -78,3 +79,15 @@ class StateStore(Protocol):
     # watermarks
     def get_watermark(self, tenant_id: str, service: str, table: str) -> datetime | None: ...
     def set_watermark(self, tenant_id: str, service: str, table: str, value: datetime, run_id: str) -> None: ...
+
+    # registry in bulk, and removals (`avesa tenant import|remove`, `avesa service remove`):
+    # `apply_registry` writes every tenant and service or none (SQLite: one transaction; DynamoDB:
+    # transactions of up to 100 items, earlier ones undone if a later one fails)
+    def apply_registry(self, tenants: list[Tenant], services: list[TenantService]) -> None: ...
+    def remove_service(self, tenant_id: str, service: str) -> bool: ...
+    def remove_tenant(self, tenant_id: str) -> bool: ...
+
+    # the audit trail (`avesa audit`), newest first
+    def append_audit(self, entries: list[AuditEntry]) -> None: ...
+    def list_audit(self, tenant_id: str | None = None, action: str | None = None, since: datetime | None = None,
+                   limit: int = 100) -> list[AuditEntry]: ...

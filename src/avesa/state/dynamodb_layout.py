@@ -17,6 +17,7 @@ One table, `{prefix}-state`, keys `pk` / `sk` (strings), on-demand billing. Item
 | delta link      | `TENANT#{tenant}`     | `SYNC#{service}#{table}`                    |
 | reconciliation  | `TENANT#{tenant}`     | `RECONCILED#{service}#{table}`              |
 | queued backfill | `BACKFILLQ`           | `QUEUED#{queue id, 20 digits}`              |
+| audit entry     | `AUDIT`               | `AT#{UTC time, fixed width}#{entry id}`     |
 
 Why this shape: every read that decides something — the registry a run plans from, a run's
 chunks before its table is finalized, a lease — is a strongly consistent GetItem or Query on
@@ -56,6 +57,7 @@ TABLE_SUFFIX = "state"
 
 REGISTRY_PK = "REGISTRY"
 QUEUE_PK = "BACKFILLQ"
+AUDIT_PK = "AUDIT"
 RUN_SK = "#RUN"
 LOCATOR_SK = "#LOCATOR"
 RUN_LIST = "runs"  # the one value of `run_list`: every run item is in `runs_by_start`
@@ -230,3 +232,8 @@ def queued_backfill_key(queue_id: int) -> dict[str, str]:
 
 def throughput_key(tenant_id: str, service: str, table: str) -> str:
     return f"{key_part(tenant_id)}#{key_part(service)}#{key_part(table)}"
+
+
+def audit_key(at: str, entry_id: str) -> dict[str, str]:
+    """An audit entry: the fixed-width time first, so the partition reads newest first by key."""
+    return _key(AUDIT_PK, f"AT#{at}#{key_part(entry_id)}")
