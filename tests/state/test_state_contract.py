@@ -596,7 +596,8 @@ def test_apply_registry_writes_nothing_when_it_fails(store: StateStore) -> None:
     # DynamoDB transaction, after two went through, and inside SQLite's one transaction
     bad = _bulk_service(150).model_copy(update={"settings": {"api_url": object()}})
     with pytest.raises(TypeError):
-        store.apply_registry([_bulk_tenant(i) for i in range(1, 151)], [_bulk_service(i) for i in range(1, 150)] + [bad])
+        store.apply_registry([_bulk_tenant(i) for i in range(1, 151)],
+                             [_bulk_service(i) for i in range(1, 150)] + [bad])
     assert [(t.tenant_id, t.company_name) for t in store.list_tenants()] == [("t-001", "Before 1")]
     assert [(s.tenant_id, s.tables) for s in store.list_services()] == [("t-001", ["company_companies"])]
 
