@@ -108,3 +108,12 @@ def test_every_back_end_has_every_method_of_the_contract_with_its_signature(back
     cls = getattr(importlib.import_module(module), name)
     for member in ("put", "get", "delete", "refs"):
         assert inspect.signature(getattr(cls, member)) == inspect.signature(getattr(SecretStore, member)), member
+
+
+def test_put_many_writes_every_reference_and_replaces_whole(store: SecretStore) -> None:
+    store.put(secret_ref("acme", "connectwise"), {"private_key": "old", "public_key": "old-pub"})
+    store.put_many({secret_ref(f"t-{i}", "connectwise"): {"private_key": f"k{i}"} for i in range(12)}
+                   | {secret_ref("acme", "connectwise"): {"private_key": "new"}})
+    assert store.get(secret_ref("acme", "connectwise")) == {"private_key": "new"}
+    assert store.get(secret_ref("t-11", "connectwise")) == {"private_key": "k11"}
+    assert len(store.refs()) == 13

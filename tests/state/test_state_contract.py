@@ -587,3 +587,73 @@ def test_alert_deliveries_are_noted_per_destination_and_phase(store: StateStore)
     assert store.mark_alert_sent(key, T0, "webhook", resolved=True)
     kept = store.get_alert(key)
     assert (kept.sent, kept.resolved_sent) == (["webhook", "email"], ["webhook"])
+# ---- registry in bulk, removals, the audit trail (`avesa tenant import`, `avesa audit`) -------------
+def _bulk_tenant(i: int, name: str = "Co") -> Tenant:
+    return Tenant(tenant_id=f"t-{i:03d}", company_name=f"{name} {i}", created_at=T0 + timedelta(seconds=i))
+
+
+def _bulk_service(i: int, tables: list[str] | None = None) -> TenantService:
+    return TenantService(tenant_id=f"t-{i:03d}", service="connectwise", settings={"api_url": f"http://h{i}"},
+                         tables=tables or ["service_tickets"], secret_ref=f"avesa/t-{i:03d}/connectwise",
+                         created_at=T0 + timedelta(seconds=i))
+
+
+def test_apply_registry_writes_past_one_transaction_and_keeps_first_registration_times(store: StateStore) -> None:
+    store.put_tenant(_bulk_tenant(0, "Old"))
+    tenants = [_bulk_tenant(i) for i in range(120)]  # with their services, past DynamoDB's 100 items a transaction
+    later = [t.model_copy(update={"created_at": T0 + timedelta(days=9)}) for t in tenants]
+    store.apply_registry(later, [_bulk_service(i) for i in range(120)])
+    listed = store.list_tenants()
+    assert [t.tenant_id for t in listed] == [t.tenant_id for t in tenants]
+    assert listed[0].company_name == "Co 0" and listed[0].created_at == T0  # updated, first registration kept
+    assert len(store.list_services()) == 120
+    assert store.get_service("t-119", "connectwise").settings == {"api_url": "http://h119"}
+
+
+def test_apply_registry_writes_nothing_when_it_fails(store: StateStore) -> None:
+    store.apply_registry([_bulk_tenant(1, "Before")], [_bulk_service(1, ["company_companies"])])
+    # the last service cannot be stored (a value no back end can encode): it fails in the third
+    # DynamoDB transaction, after two went through, and inside SQLite's one transaction
+    bad = _bulk_service(150).model_copy(update={"settings": {"api_url": object()}})
+    with pytest.raises(TypeError):
+        store.apply_registry([_bulk_tenant(i) for i in range(1, 151)],
+                             [_bulk_service(i) for i in range(1, 150)] + [bad])
+    assert [(t.tenant_id, t.company_name) for t in store.list_tenants()] == [("t-001", "Before 1")]
+    assert [(s.tenant_id, s.tables) for s in store.list_services()] == [("t-001", ["company_companies"])]
+
+
+def test_remove_service_and_tenant(store: StateStore) -> None:
+    store.apply_registry([_bulk_tenant(1), _bulk_tenant(2)], [_bulk_service(1), _bulk_service(2)])
+    store.set_watermark("t-001", "connectwise", "service_tickets", T0, "run-1")
+    assert store.remove_service("t-002", "connectwise")
+    assert not store.remove_service("t-002", "connectwise")
+    assert [t.tenant_id for t in store.list_tenants()] == ["t-001", "t-002"]
+    assert store.remove_tenant("t-001")
+    assert not store.remove_tenant("t-001")
+    assert [t.tenant_id for t in store.list_tenants()] == ["t-002"]
+    assert store.list_services() == []
+    # the ledger and watermarks stay: a tenant added back continues where it was
+    assert store.get_watermark("t-001", "connectwise", "service_tickets") == T0
+
+
+def test_audit_entries_newest_first_with_filters(store: StateStore) -> None:
+    from avesa.domain.audit import AuditEntry, Outcome
+
+    def entry(i: int, action: str, tenant: str | None, outcome: Outcome = Outcome.OK) -> AuditEntry:
+        return AuditEntry(entry_id=f"e{i}", at=T0 + timedelta(minutes=i), actor="alice", action=action,
+                          outcome=outcome, tenant_id=tenant, service="connectwise" if tenant else None,
+                          target=f"run-{i}", details={"tables": ["a", "b"], "n": i}, message="" if i else "why")
+
+    store.append_audit([entry(0, "service.add", "acme", Outcome.REFUSED), entry(1, "service.add", "acme"),
+                        entry(2, "jobs.cancel", None), entry(3, "service_x.add", "beta")])
+    store.append_audit([entry(4, "service.tables", "beta")])
+    everything = store.list_audit()
+    assert [e.entry_id for e in everything] == ["e4", "e3", "e2", "e1", "e0"]
+    first = everything[-1]
+    assert (first.at, first.actor, first.outcome, first.details, first.message, first.target) == (
+        T0, "alice", Outcome.REFUSED, {"tables": ["a", "b"], "n": 0}, "why", "run-0")
+    assert [e.entry_id for e in store.list_audit(tenant_id="acme")] == ["e1", "e0"]
+    assert [e.entry_id for e in store.list_audit(action="service")] == ["e4", "e1", "e0"]  # not service_x
+    assert [e.entry_id for e in store.list_audit(action="service.add")] == ["e1", "e0"]
+    assert [e.entry_id for e in store.list_audit(since=T0 + timedelta(minutes=2))] == ["e4", "e3", "e2"]
+    assert [e.entry_id for e in store.list_audit(limit=2)] == ["e4", "e3"]

@@ -118,6 +118,13 @@ class EncryptedFileSecretStore:
             data[ref] = dict(values)
             self._write(data)
 
+    def put_many(self, values: dict[str, dict[str, str]]) -> None:
+        """Every reference in one write of the file: all of them, or (the write failing) none."""
+        with self._lock:
+            data = self._read()
+            data.update({ref: dict(v) for ref, v in values.items()})
+            self._write(data)
+
     def get(self, ref: str) -> dict[str, str]:
         data = self._read()
         if ref not in data:

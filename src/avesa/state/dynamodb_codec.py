@@ -12,6 +12,7 @@ import json
 from datetime import datetime
 from typing import Any
 
+from avesa.domain.audit import AuditEntry
 from avesa.domain.registry import RateLimitOverride, ScheduleOverride, Tenant, TenantService
 from avesa.domain.timeutil import parse_utc
 from avesa.domain.work import ChunkStatus, ChunkTask, TableRef
@@ -60,6 +61,34 @@ def service(item: Item) -> TenantService:
                          settings=item.get("settings") or {}, tables=item.get("tables") or [],
                          secret_ref=item["secret_ref"], rate_limit=rate, schedule=schedule,
                          created_at=dt(item["created_at"]))
+
+
+def full_tenant_item(tenant: Tenant) -> Item:
+    """A tenant as one whole item (a Put), `created_at` included."""
+    return {**layout.tenant_key(tenant.tenant_id), **tenant_item(tenant), "created_at": ts(tenant.created_at)}
+
+
+def full_service_item(config: TenantService) -> Item:
+    """A service as one whole item (a Put), `created_at` included; None attributes are left out."""
+    item = {**layout.service_key(config.tenant_id, config.service), **service_item(config),
+            "created_at": ts(config.created_at)}
+    return {k: v for k, v in item.items() if v is not None}
+
+
+def audit_item(entry: AuditEntry) -> Item:
+    at = ts(entry.at) or ""
+    item = {**layout.audit_key(at, entry.entry_id), "kind": "audit", "entry_id": entry.entry_id, "at": at,
+            "actor": entry.actor, "action": entry.action, "outcome": entry.outcome.value,
+            "tenant_id": entry.tenant_id, "service": entry.service, "target": entry.target,
+            "details": json.dumps(entry.details, sort_keys=True, default=str), "message": entry.message}
+    return {k: v for k, v in item.items() if v is not None}
+
+
+def audit(item: Item) -> AuditEntry:
+    return AuditEntry(entry_id=item["entry_id"], at=parse_utc(item["at"]), actor=item["actor"],
+                      action=item["action"], outcome=item["outcome"], tenant_id=item.get("tenant_id"),
+                      service=item.get("service"), target=item.get("target"),
+                      details=json.loads(item.get("details") or "{}"), message=item.get("message", ""))
 
 
 def queued_backfill_item(queue_id: int, request: dict, queued_at: datetime, queued_by: str) -> Item:

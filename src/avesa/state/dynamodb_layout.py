@@ -19,6 +19,7 @@ One table, `{prefix}-state`, keys `pk` / `sk` (strings), on-demand billing. Item
 | rate budget     | `TENANT#{tenant}`     | `BUDGET#{service}`                          |
 | queued backfill | `BACKFILLQ`           | `QUEUED#{queue id, 20 digits}`              |
 | alert incident  | `ALERTS`              | `ALERT#{alert key}`                         |
+| audit entry     | `AUDIT`               | `AT#{UTC time, fixed width}#{entry id}`     |
 
 Why this shape: every read that decides something — the registry a run plans from, a run's
 chunks before its table is finalized, a lease — is a strongly consistent GetItem or Query on
@@ -67,6 +68,7 @@ after that time. The deployed table enables it; the store writes it on no item t
 REGISTRY_PK = "REGISTRY"
 QUEUE_PK = "BACKFILLQ"
 ALERTS_PK = "ALERTS"
+AUDIT_PK = "AUDIT"
 RUN_SK = "#RUN"
 LOCATOR_SK = "#LOCATOR"
 RUN_LIST = "runs"  # the one value of `run_list`: every run item is in `runs_by_start`
@@ -268,3 +270,6 @@ def throughput_key(tenant_id: str, service: str, table: str) -> str:
 def alert_key(key: str) -> dict[str, str]:
     """An alert incident's item (alert keys hold `:` and `/`, never `#`)."""
     return _key(ALERTS_PK, f"ALERT#{key_part(key)}")
+def audit_key(at: str, entry_id: str) -> dict[str, str]:
+    """An audit entry: the fixed-width time first, so the partition reads newest first by key."""
+    return _key(AUDIT_PK, f"AT#{at}#{key_part(entry_id)}")

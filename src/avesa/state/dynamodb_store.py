@@ -46,6 +46,7 @@ from typing import Any
 
 from boto3.dynamodb.conditions import Attr, ConditionBase, Key
 
+from avesa.domain.audit import AuditEntry
 from avesa.domain.registry import Tenant, TenantService
 from avesa.domain.timeutil import parse_utc
 from avesa.domain.work import ChunkOutcome, ChunkStatus, ChunkTask, TableRef
@@ -615,6 +616,80 @@ class DynamoDBStateStore:
                                Attr("opened_at").eq(codec.ts(opened_at)) & Attr(name).eq(sent)):
                 return True
         return False
+    # ---- registry in bulk, removals -----------------------------------------------------------
+    def apply_registry(self, tenants: list[Tenant], services: list[TenantService]) -> None:
+        """Every tenant and service, or none. DynamoDB's transactions hold at most 100 items, so the
+        items go in transactions of 100; what they replace is read first, and if a later
+        transaction fails the earlier ones are undone (each item put back as it was, or deleted),
+        then the error is raised. Not isolated: a reader during those milliseconds may see part."""
+        items = [codec.full_tenant_item(t) for t in tenants] + [codec.full_service_item(s) for s in services]
+        keys = [_key(i) for i in items]
+        if len({(k["pk"], k["sk"]) for k in keys}) != len(keys):
+            raise ValueError("apply_registry was given one tenant or service twice")
+        before = {(i["pk"], i["sk"]): i for i in self._db.get_many(keys)}
+        for item in items:  # a tenant or service already registered keeps when it was first registered
+            old = before.get((item["pk"], item["sk"]))
+            if old is not None and old.get("created_at"):
+                item["created_at"] = old["created_at"]
+        batches = [items[i:i + _MAX_TRANSACTION] for i in range(0, len(items), _MAX_TRANSACTION)]
+        written: list[Item] = []
+        try:
+            for batch in batches:
+                self._db.transact([self._db.put_part(item) for item in batch])
+                written += batch
+        except BaseException:
+            self._undo(written, before)
+            raise
+
+    def _undo(self, written: list[Item], before: dict[tuple[str, str], Item]) -> None:
+        """Put every item of `written` back as it was in `before` (deleting the ones that were new)."""
+        parts = []
+        for item in written:
+            old = before.get((item["pk"], item["sk"]))
+            parts.append(self._db.put_part(old) if old is not None else self._db.delete_part(_key(item)))
+        for start in range(0, len(parts), _MAX_TRANSACTION):
+            self._db.transact(parts[start:start + _MAX_TRANSACTION])
+
+    def remove_service(self, tenant_id: str, service: str) -> bool:
+        return self._db.delete(layout.service_key(tenant_id, service), Attr("pk").exists())
+
+    def remove_tenant(self, tenant_id: str) -> bool:
+        """The tenant and its services in one transaction (a tenant has a handful of services)."""
+        services = list(self._db.query(
+            Key("pk").eq(layout.REGISTRY_PK) & Key("sk").begins_with(f"SERVICE#{layout.key_part(tenant_id)}#"),
+            attributes=("pk", "sk")))
+        parts = [self._db.delete_part(layout.tenant_key(tenant_id), Attr("pk").exists())]
+        parts += [self._db.delete_part(_key(s)) for s in services[:_MAX_TRANSACTION - 1]]
+        if not self._db.transact(parts):
+            return False
+        for rest in services[_MAX_TRANSACTION - 1:]:
+            self._db.delete(_key(rest))
+        return True
+
+    # ---- the audit trail -----------------------------------------------------------------------
+    def append_audit(self, entries: list[AuditEntry]) -> None:
+        """Entries in transactions of up to 100 (an import appends one per tenant)."""
+        items = [codec.audit_item(e) for e in entries]
+        for start in range(0, len(items), _MAX_TRANSACTION):
+            self._db.transact([self._db.put_part(i) for i in items[start:start + _MAX_TRANSACTION]])
+
+    def list_audit(self, tenant_id: str | None = None, action: str | None = None, since: datetime | None = None,
+                   limit: int = 100) -> list[AuditEntry]:
+        """Newest first, read from the one `AUDIT` partition down to `since`; the tenant and action
+        are matched while reading (operator actions are few: thousands a year)."""
+        condition = Key("pk").eq(layout.AUDIT_PK)
+        condition &= (Key("sk").gte(f"AT#{codec.ts(since)}") if since is not None else Key("sk").begins_with("AT#"))
+        found: list[AuditEntry] = []
+        for item in self._db.query(condition, forward=False):
+            if tenant_id is not None and item.get("tenant_id") != tenant_id:
+                continue
+            if action is not None and item["action"] != action and not item["action"].startswith(action + "."):
+                continue
+            found.append(codec.audit(item))
+            if len(found) >= limit:
+                break
+        return found
+
 
 def _key(item: Item) -> dict[str, str]:
     return {"pk": item["pk"], "sk": item["sk"]}

@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
+from avesa.domain.audit import AuditEntry
 from avesa.domain.registry import RateLimitOverride, ScheduleOverride, Tenant, TenantService
 from avesa.domain.timeutil import parse_utc
 from avesa.domain.work import ChunkOutcome, ChunkStatus, ChunkTask, TableRef
@@ -71,6 +72,11 @@ CREATE TABLE IF NOT EXISTS alert_incidents (
     alert_key TEXT PRIMARY KEY, rule TEXT NOT NULL, tenant_id TEXT, summary TEXT NOT NULL,
     details TEXT NOT NULL, opened_at TEXT NOT NULL, resolved_at TEXT, sent TEXT NOT NULL,
     resolved_sent TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS audit_log (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, entry_id TEXT NOT NULL, at TEXT NOT NULL, actor TEXT NOT NULL,
+    action TEXT NOT NULL, outcome TEXT NOT NULL, tenant_id TEXT, service TEXT, target TEXT,
+    details TEXT NOT NULL, message TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS audit_by_at ON audit_log (at);
 """
 
 # Lock scopes: "sync" runs (`avesa run`) exclude each other per tenant; a "backfill" excludes other
@@ -91,8 +97,33 @@ def _dt(value: str | None) -> datetime | None:
     return None if value is None else parse_utc(value)
 
 
+def _fixed(value: datetime) -> str:
+    """A time of one width (microseconds always), so that comparing the strings compares the times."""
+    return parse_utc(value).isoformat(timespec="microseconds")
+
+
 def _expiry(now: datetime, lease_seconds: float) -> str | None:
     return _ts(datetime.fromtimestamp(now.timestamp() + lease_seconds, now.tzinfo))
+
+
+_PUT_TENANT = ("INSERT INTO tenants VALUES (?,?,?,?) ON CONFLICT(tenant_id) DO UPDATE SET "
+               "company_name=excluded.company_name, enabled=excluded.enabled")
+_PUT_SERVICE = (
+    "INSERT INTO tenant_services (tenant_id, service, enabled, settings, tables, secret_ref, rate_limit, "
+    "created_at, schedule) VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT(tenant_id, service) DO UPDATE SET "
+    "enabled=excluded.enabled, settings=excluded.settings, tables=excluded.tables, "
+    "secret_ref=excluded.secret_ref, rate_limit=excluded.rate_limit, schedule=excluded.schedule")
+
+
+def _tenant_row(tenant: Tenant) -> tuple:
+    return tenant.tenant_id, tenant.company_name, int(tenant.enabled), _ts(tenant.created_at)
+
+
+def _service_row(service: TenantService) -> tuple:
+    rate = service.rate_limit.model_dump_json() if service.rate_limit else None
+    schedule = service.schedule.model_dump_json() if service.schedule else None
+    return (service.tenant_id, service.service, int(service.enabled), json.dumps(service.settings),
+            json.dumps(service.tables), service.secret_ref, rate, _ts(service.created_at), schedule)
 
 
 # A chunk's lease is still `owner`'s, and its run was not cancelled (a cancel marks the chunk so):
@@ -199,11 +230,7 @@ class SqliteStateStore:
     # ---- registry -------------------------------------------------------------------------
     def put_tenant(self, tenant: Tenant) -> None:
         with self._tx() as c:
-            c.execute(
-                "INSERT INTO tenants VALUES (?,?,?,?) ON CONFLICT(tenant_id) DO UPDATE SET "
-                "company_name=excluded.company_name, enabled=excluded.enabled",
-                (tenant.tenant_id, tenant.company_name, int(tenant.enabled), _ts(tenant.created_at)),
-            )
+            c.execute(_PUT_TENANT, _tenant_row(tenant))
 
     def _tenant(self, row: sqlite3.Row) -> Tenant:
         return Tenant(tenant_id=row["tenant_id"], company_name=row["company_name"],
@@ -217,17 +244,8 @@ class SqliteStateStore:
         return [self._tenant(r) for r in self._query("SELECT * FROM tenants ORDER BY tenant_id")]
 
     def put_service(self, service: TenantService) -> None:
-        rate = service.rate_limit.model_dump_json() if service.rate_limit else None
-        schedule = service.schedule.model_dump_json() if service.schedule else None
         with self._tx() as c:
-            c.execute(
-                "INSERT INTO tenant_services (tenant_id, service, enabled, settings, tables, secret_ref, rate_limit, "
-                "created_at, schedule) VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT(tenant_id, service) DO UPDATE SET "
-                "enabled=excluded.enabled, settings=excluded.settings, tables=excluded.tables, "
-                "secret_ref=excluded.secret_ref, rate_limit=excluded.rate_limit, schedule=excluded.schedule",
-                (service.tenant_id, service.service, int(service.enabled), json.dumps(service.settings),
-                 json.dumps(service.tables), service.secret_ref, rate, _ts(service.created_at), schedule),
-            )
+            c.execute(_PUT_SERVICE, _service_row(service))
 
     def _service(self, row: sqlite3.Row) -> TenantService:
         rate = RateLimitOverride.model_validate_json(row["rate_limit"]) if row["rate_limit"] else None
@@ -751,3 +769,50 @@ class SqliteStateStore:
                 c.execute(f"UPDATE alert_incidents SET {column}=? WHERE alert_key=?",
                           (json.dumps([*sent, destination]), key))
             return True
+    # ---- registry in bulk, removals -----------------------------------------------------------
+    def apply_registry(self, tenants: list[Tenant], services: list[TenantService]) -> None:
+        """Every tenant and service in one transaction: all of them, or (on any error) none."""
+        with self._tx() as c:
+            c.executemany(_PUT_TENANT, [_tenant_row(t) for t in tenants])
+            c.executemany(_PUT_SERVICE, [_service_row(s) for s in services])
+
+    def remove_service(self, tenant_id: str, service: str) -> bool:
+        """Take a service out of the registry; its runs, watermarks and lake data stay. False if absent."""
+        with self._tx() as c:
+            return c.execute("DELETE FROM tenant_services WHERE tenant_id=? AND service=?",
+                             (tenant_id, service)).rowcount == 1
+
+    def remove_tenant(self, tenant_id: str) -> bool:
+        """Take a tenant and its services out of the registry, in one transaction; its runs,
+        watermarks and lake data stay. False if it was not registered."""
+        with self._tx() as c:
+            c.execute("DELETE FROM tenant_services WHERE tenant_id=?", (tenant_id,))
+            return c.execute("DELETE FROM tenants WHERE tenant_id=?", (tenant_id,)).rowcount == 1
+
+    # ---- the audit trail -----------------------------------------------------------------------
+    def append_audit(self, entries: list[AuditEntry]) -> None:
+        with self._tx() as c:
+            c.executemany(
+                "INSERT INTO audit_log (entry_id, at, actor, action, outcome, tenant_id, service, target, details, "
+                "message) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                [(e.entry_id, _fixed(e.at), e.actor, e.action, e.outcome.value, e.tenant_id, e.service, e.target,
+                  json.dumps(e.details, sort_keys=True, default=str), e.message) for e in entries])
+
+    def list_audit(self, tenant_id: str | None = None, action: str | None = None, since: datetime | None = None,
+                   limit: int = 100) -> list[AuditEntry]:
+        """Newest first. `action` matches itself and, without a dot, every `action.*` (`service`)."""
+        clauses, params = [], []
+        if tenant_id is not None:
+            clauses.append("tenant_id=?")
+            params.append(tenant_id)
+        if action is not None:
+            clauses.append("(action=? OR action LIKE ? ESCAPE '\\')")
+            params += [action, action.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + ".%"]
+        if since is not None:
+            clauses.append("at>=?")
+            params.append(_fixed(since))
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        rows = self._query(f"SELECT * FROM audit_log {where} ORDER BY at DESC, seq DESC LIMIT ?", (*params, limit))
+        return [AuditEntry(entry_id=r["entry_id"], at=parse_utc(r["at"]), actor=r["actor"], action=r["action"],
+                           outcome=r["outcome"], tenant_id=r["tenant_id"], service=r["service"], target=r["target"],
+                           details=json.loads(r["details"]), message=r["message"]) for r in rows]
