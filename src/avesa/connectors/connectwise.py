@@ -27,6 +27,7 @@ from avesa.connectors.templates import fill
 from avesa.domain.errors import BadDataError, ConfigError
 from avesa.domain.pages import Page
 from avesa.domain.timeutil import iso_z, parse_utc
+from avesa.observability.stage_cpu import stage
 
 CHANGE_FIELD = "_info/lastUpdated"
 
@@ -221,7 +222,8 @@ class ConnectWiseConnector:
                 {"conditions": conditions, "orderBy": "id asc", "page": 1, "pageSize": self.page_size},
                 table=table, page=number,
             )
-            page = self._page(body, table, number, start, end, cursor)
+            with stage("decode"):
+                page = self._page(body, table, number, start, end, cursor)
             if len(page):
                 cursor = int(page.last_id)
                 yield dataclasses.replace(page, remaining=_remaining(headers, len(page), self.page_size))

@@ -30,6 +30,7 @@ from avesa.domain.timeutil import compact_stamp, utc_now
 from avesa.domain.work import ChunkAttempt, ChunkAttemptResult, ChunkOutcome, ChunkStatus, ChunkTask
 from avesa.lake.raw_files import build_raw_table, write_raw_file
 from avesa.observability import events
+from avesa.observability.stage_cpu import stage
 from avesa.pipeline.cancel import run_cancelled
 from avesa.pipeline.chunking import chunk_target, should_halve, split_points
 from avesa.pipeline.context import PipelineContext
@@ -210,15 +211,18 @@ async def _attempt(ctx: PipelineContext, chunk: ChunkTask, deadline: datetime, m
             outcome.cursor = buffer[-1].last_id
             outcome.pages += len(buffer)
             buffer = []
-            if not ctx.state.checkpoint_chunk(chunk.chunk_id, ctx.owner, outcome, ctx.settings.lease_seconds,
-                                              utc_now()):
+            with stage("ledger"):
+                kept = ctx.state.checkpoint_chunk(chunk.chunk_id, ctx.owner, outcome, ctx.settings.lease_seconds,
+                                                  utc_now())
+            if not kept:
                 raise _LeaseLost(chunk.chunk_id)
             return
-        table = build_raw_table(
-            buffer, tenant_id=ref.tenant_id, service=ref.service, table=ref.table, run_id=ref.run_id,
-            chunk_id=chunk.chunk_id, extracted_at=utc_now(), deny=deny,
-        )
-        write_raw_file(directory, ctx.lake.raw_file_name(stamp, chunk.chunk_id, outcome.seq), table)
+        with stage("raw_write"):
+            table = build_raw_table(
+                buffer, tenant_id=ref.tenant_id, service=ref.service, table=ref.table, run_id=ref.run_id,
+                chunk_id=chunk.chunk_id, extracted_at=utc_now(), deny=deny,
+            )
+            write_raw_file(directory, ctx.lake.raw_file_name(stamp, chunk.chunk_id, outcome.seq), table)
         newest: datetime = max(max(page.updated_at) for page in buffer if len(page))
         outcome.max_updated_at = newest if outcome.max_updated_at is None else max(outcome.max_updated_at, newest)
         outcome.cursor = buffer[-1].last_id
@@ -227,7 +231,9 @@ async def _attempt(ctx: PipelineContext, chunk: ChunkTask, deadline: datetime, m
         outcome.records += buffered
         outcome.pages += len(buffer)
         buffer, buffered = [], 0
-        if not ctx.state.checkpoint_chunk(chunk.chunk_id, ctx.owner, outcome, ctx.settings.lease_seconds, utc_now()):
+        with stage("ledger"):
+            kept = ctx.state.checkpoint_chunk(chunk.chunk_id, ctx.owner, outcome, ctx.settings.lease_seconds, utc_now())
+        if not kept:
             raise _LeaseLost(chunk.chunk_id)
 
     connector = ctx.connector(ref.tenant_id, ref.service)
@@ -283,6 +289,8 @@ async def _attempt(ctx: PipelineContext, chunk: ChunkTask, deadline: datetime, m
         _release(ctx, chunk, exc)
         raise
     clock()
-    if not ctx.state.finish_chunk(chunk.chunk_id, outcome, utc_now(), owner=ctx.owner):
+    with stage("ledger"):
+        finished = ctx.state.finish_chunk(chunk.chunk_id, outcome, utc_now(), owner=ctx.owner)
+    if not finished:
         return _stopped(ctx, chunk, outcome), split_off
     return outcome, split_off

@@ -12,7 +12,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any, TypeVar
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -32,6 +34,7 @@ from avesa.domain.work import (
 from avesa.lake.delta_tables import merge_scd2
 from avesa.lake.raw_files import iter_raw_batches, list_raw_files, remove_temporary_files
 from avesa.observability import events
+from avesa.observability.stage_cpu import stage
 from avesa.pipeline.cancel import cancelled_result, run_cancelled
 from avesa.pipeline.context import PipelineContext
 from avesa.pipeline.extract import raw_file_prefix
@@ -42,6 +45,7 @@ from avesa.state.ledger_records import ChunkRecord
 from avesa.transform.mapping import CompiledMapping, NulledValues
 
 MERGE_BATCH_ROWS = 200_000
+T = TypeVar("T")
 
 
 def compiled_mapping(ctx: PipelineContext, service: str, table: str) -> CompiledMapping | None:
@@ -100,7 +104,8 @@ def _transform_and_merge(ctx: PipelineContext, ref: TableRef, mapping: CompiledM
     def merge_pending() -> None:
         nonlocal created, pending, pending_rows
         if pending:
-            result = merge_scd2(uri, _latest_reading(pa.concat_tables(pending)), mapping.business_columns)
+            with stage("merge"):
+                result = merge_scd2(uri, _latest_reading(pa.concat_tables(pending)), mapping.business_columns)
             created += result.stats.new_versions
             pending, pending_rows = [], 0
 
@@ -122,8 +127,9 @@ def _transform_and_merge(ctx: PipelineContext, ref: TableRef, mapping: CompiledM
                 else:
                     live.append((record_id, stamp, record))
                     read.append(at)
-            versions = mapping.to_versions(live, tenant_id=ref.tenant_id, run_id=ref.run_id, loaded_at=loaded_at,
-                                           nulled=nulled, extracted_at=read)
+            with stage("mapping"):
+                versions = mapping.to_versions(live, tenant_id=ref.tenant_id, run_id=ref.run_id,
+                                               loaded_at=loaded_at, nulled=nulled, extracted_at=read)
             pending.append(versions)
             pending_rows += versions.num_rows
         if pending_rows >= MERGE_BATCH_ROWS:
@@ -157,6 +163,12 @@ def _keep_delta_link(ctx: PipelineContext, ref: TableRef, chunks: list) -> None:
         ctx.state.set_sync_token(ref.tenant_id, ref.service, ref.table, links[-1], ref.run_id)
 
 
+def _timed(name: str, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """`function(*args, **kwargs)`, its CPU charged to stage `name` (run in a worker thread)."""
+    with stage(name):
+        return function(*args, **kwargs)
+
+
 def reconciliation_due(ctx: PipelineContext, ref: TableRef) -> bool:
     """Deletes are looked for on every full sync, and on incremental ones once the table's last
     reconciliation is older than AVESA_RECONCILE_INTERVAL_HOURS (0: every run; negative: never)."""
@@ -179,12 +191,12 @@ async def reconcile_deletes(ctx: PipelineContext, ref: TableRef, mapping: Compil
     live_ids: set[str] = set()
     async for batch in connector.list_ids(ref.table):
         live_ids.update(batch)
-    found = await asyncio.to_thread(reconcile, uri, mapping, live_ids, run_id=ref.run_id, listed_at=listed_at,
-                                    loaded_at=utc_now())
+    found = await asyncio.to_thread(_timed, "reconcile", reconcile, uri, mapping, live_ids, run_id=ref.run_id,
+                                    listed_at=listed_at, loaded_at=utc_now())
     versions = found.versions
     if versions is None:
         return 0, 0
-    result = await asyncio.to_thread(merge_scd2, uri, versions, mapping.business_columns)
+    result = await asyncio.to_thread(_timed, "merge", merge_scd2, uri, versions, mapping.business_columns)
     return (found.deletes.num_rows if found.deletes is not None else 0), result.stats.new_versions
 
 
@@ -260,7 +272,8 @@ async def _finalize(ctx: PipelineContext, request: FinalizeRequest) -> TableResu
     newest = [c.max_updated_at for c in chunks if c.max_updated_at is not None]
     watermark = max(newest) if newest and ref.mode is not SyncMode.BACKFILL else None
     if watermark is not None:
-        ctx.state.set_watermark(ref.tenant_id, ref.service, ref.table, watermark, ref.run_id)
+        with stage("ledger"):
+            ctx.state.set_watermark(ref.tenant_id, ref.service, ref.table, watermark, ref.run_id)
     _keep_delta_link(ctx, ref, chunks)
     source_count, canonical_count = counts
     ctx.state.update_table_run(ref, status=TableStatus.COMPLETE.value, versions_created=created, deletes=deletes,

@@ -52,6 +52,8 @@ from collections.abc import Iterable, Sequence
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from avesa.observability.stage_cpu import stage
+
 HASH_VERSION = 1
 HASH_HEX_CHARS = 32  # 128 bits: ample for telling one key's consecutive versions apart
 DUCKDB_MIN_ROWS = 512  # below this, a DuckDB query costs more than hashing in Python
@@ -190,6 +192,12 @@ def record_hashes(table: pa.Table, business_columns: Sequence[str], deleted_colu
 
     `engine` is "auto", "python" or "duckdb" (the last two for tests: they must agree).
     """
+    with stage("hash"):
+        return _record_hashes(table, business_columns, deleted_column, engine)
+
+
+def _record_hashes(table: pa.Table, business_columns: Sequence[str], deleted_column: str,
+                   engine: str) -> pa.Array:
     missing = [c for c in [*business_columns, deleted_column] if c not in table.column_names]
     if missing:
         raise ValueError(f"cannot hash: missing columns {missing}")
