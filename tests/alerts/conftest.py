@@ -8,7 +8,7 @@ import socket
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from email import message_from_bytes
+from email import message_from_bytes, policy
 from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -69,11 +69,11 @@ class Mailbox:
     logins: list[str] = field(default_factory=list)
 
     async def handle_DATA(self, server, session, envelope) -> str:
-        self.messages.append((list(envelope.rcpt_tos), message_from_bytes(envelope.content)))
+        self.messages.append((list(envelope.rcpt_tos), message_from_bytes(envelope.content, policy=policy.default)))
         return "250 OK"
 
     def subjects(self) -> list[str]:
-        return [str(m["Subject"]) for _, m in self.messages]
+        return [str(m["Subject"]).strip() for _, m in self.messages]
 
 
 def _free_port() -> int:

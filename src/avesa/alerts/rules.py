@@ -30,6 +30,7 @@ from pathlib import Path
 from avesa.alerts.config import AlertConfig, Policy
 from avesa.dashboard.freshness import freshness, short_duration, target_for
 from avesa.dashboard.runlog import RunCounters, run_counters
+from avesa.dashboard.views import newest_first
 from avesa.domain.work import SyncMode, TableStatus
 from avesa.pipeline.quality import beyond_tolerance
 from avesa.settings import Settings
@@ -70,7 +71,9 @@ class _Inputs:
 
 
 def _newest_first(rows: Iterable[TableRunRecord]) -> list[TableRunRecord]:
-    return sorted(rows, key=lambda t: (t.started_at, t.run_id), reverse=True)
+    """Start times are whole seconds: two runs of one second are told apart by when they finished
+    (an unfinished one is the newest), as the dashboard orders them."""
+    return sorted(rows, key=newest_first, reverse=True)
 
 
 def _is_auth(error: str | None) -> bool:
@@ -144,8 +147,10 @@ def _histories(state: StateStore, keys: set[tuple[str, str, str]]) -> dict[tuple
     found: dict[tuple[str, str, str], list[TableRunRecord]] = defaultdict(list)
     pending = set(keys)
     budget = max(ROWS_PER_TABLE * len(keys), ROWS_AT_LEAST)
+    settled: datetime | None = None  # when the last table found its completed sync
     for run in state.list_runs(limit=RECENT_RUNS):
-        if not pending or budget <= 0:
+        # runs of one second come in any order: read them all before stopping
+        if budget <= 0 or (not pending and settled is not None and run.started_at < settled):
             break
         rows = state.list_table_runs(run_id=run.run_id)
         budget -= len(rows)
@@ -155,6 +160,7 @@ def _histories(state: StateStore, keys: set[tuple[str, str, str]]) -> dict[tuple
                 found[key].append(row)
                 if row.status == TableStatus.COMPLETE.value and row.mode != SyncMode.BACKFILL.value:
                     pending.discard(key)
+                    settled = run.started_at
     for tenant_id in sorted({key[0] for key in pending}):
         for key in [k for k in pending if k[0] == tenant_id]:
             found.pop(key, None)
@@ -211,7 +217,7 @@ def _run_findings(inputs: _Inputs) -> Iterable[Finding]:
         return
     counters = inputs.counters()
     seen: set[tuple[str | None, str | None]] = set()
-    for run in state.list_runs(limit=RECENT_RUNS):  # newest first
+    for run in sorted(state.list_runs(limit=RECENT_RUNS), key=newest_first, reverse=True):
         scope = _scope(run)
         if run.status == "running" or scope in seen or run.run_id not in counters:
             continue
