@@ -65,7 +65,7 @@ def init(
     if named is not None and Path(named) != home and not force:
         raise UsageError(f"{target} already names the home {named}: give --force to point it at {home}, or "
                          f"--config another file")
-    settings = Settings(home=home)
+    settings = load_settings().model_copy(update={"home": home})  # a bad setting is one line, exit 2
     ensure_home(settings)
     changes: dict[str, Any] = {"home": stored_path(home, target)}
     if catalog_path is not None:
@@ -76,12 +76,13 @@ def init(
     effective = load_settings()
     console.print(Text.assemble(("home ", "bold"), literal(str(home)), " ready; ", literal(str(target)),
                                 " names it"), soft_wrap=True)
+    console.print(literal(init_state(settings)))
     if effective.home.absolute() != home:
         source = setting_sources(effective)["home"]
-        console.print(Text(f"note: this shell still uses {effective.home} ({source}): unset it, or run from a folder "
-                           f"where {target} is the config file in effect", style="yellow"), soft_wrap=True)
-    else:
-        console.print(literal(init_state(effective)))
+        fix = ("unset AVESA_HOME" if source.kind == "environment" else
+               f"set AVESA_CONFIG={target}, or run from a folder where it is the nearest avesa.toml")
+        console.print(Text(f"note: commands here still use {effective.home} ({source}): {fix}", style="yellow"),
+                      soft_wrap=True)
     console.print(literal("next: `avesa service add --tenant ID --company-name NAME --service connectwise`, then "
                           "`avesa run`; `avesa config show` lists every setting"))
 

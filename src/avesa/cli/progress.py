@@ -335,6 +335,8 @@ class RichRunObserver:
     def __exit__(self, *exc: object) -> None:
         if self._live is not None:
             self._live.__exit__(*exc)
+        if self._plain is not None and self._plain.tables_started:
+            self._plain.write(self._plain.line())  # off a terminal, the totals once more at the end
 
     def table_started(self, ref: TableRef) -> None:
         self.board.table_started(ref)
