@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import typer
 
-from avesa.cli import run_commands
+from avesa.cli import onboarding_commands, run_commands
+from avesa.cli.audit_command import audit
 from avesa.cli.backfill_commands import backfill
 from avesa.cli.dashboard_command import dashboard
 from avesa.cli.demo import demo
@@ -34,6 +35,8 @@ app.command("query")(run_commands.query)
 app.command("demo")(demo)
 app.command("dashboard")(dashboard)
 app.command("serve")(serve)
+app.command("audit")(audit)
+assert onboarding_commands.tenant_import  # registers `tenant import|export|remove`, `service remove|…|tables`
 
 
 @app.callback()
