@@ -8,8 +8,13 @@ from importlib.metadata import version as package_version
 import typer
 import typer.core
 
-from avesa.cli import aws_deploy_commands, run_commands  # noqa: F401  (aws_deploy_commands: synth, deploy)
+from avesa.cli import (  # noqa: F401  (they add commands to sub-apps: synth, deploy; tenant import…)
+    aws_deploy_commands,
+    onboarding_commands,
+    run_commands,
+)
 from avesa.cli.alerts_commands import alerts_app
+from avesa.cli.audit_command import audit
 from avesa.cli.aws_app import aws_app
 from avesa.cli.backfill_commands import backfill
 from avesa.cli.config_commands import config_app, init
@@ -73,6 +78,8 @@ app.command("query")(run_commands.query)
 app.command("demo")(demo)
 app.command("dashboard")(dashboard)
 app.command("serve")(serve)
+app.command("audit")(audit)
+assert onboarding_commands.tenant_import  # registers `tenant import|export|remove`, `service remove|…|tables`
 
 
 @app.callback()

@@ -20,15 +20,15 @@ from avesa.cli.common import (
     tenant_option,
     user_catalog,
 )
-from avesa.domain.errors import NotFoundError, UsageError
-from avesa.domain.registry import MAX_BURST, MAX_REQUESTS_PER_MINUTE, RateLimitOverride, Tenant
+from avesa.domain.errors import UsageError
+from avesa.domain.registry import MAX_BURST, MAX_REQUESTS_PER_MINUTE, RateLimitOverride
 from avesa.domain.tenant import validate_tenant_id
-from avesa.domain.timeutil import utc_now
 from avesa.domain.url_credentials import DOTS, masked, password_key
 from avesa.pipeline.registration import register_service, resolve_tables, split_credentials
+from avesa.pipeline.registry_changes import add_tenant, set_rate_limit, set_tenant_enabled
 from avesa.pipeline.service_check import check_service
 
-tenant_app = typer.Typer(help="Register, list and disable tenants.", no_args_is_help=True)
+tenant_app = typer.Typer(help="Register, list, import, export, disable and remove tenants.", no_args_is_help=True)
 service_app = typer.Typer(help="Configure a tenant's services and their credentials.", no_args_is_help=True)
 
 
@@ -42,13 +42,10 @@ def tenant_add(
 
     Example: avesa tenant add acme --company-name "Acme Corp"
     """
-    validate_tenant_id(tenant_id)
-    ctx = load_context()
-    existing = ctx.state.get_tenant(tenant_id)
-    ctx.state.put_tenant(Tenant(tenant_id=tenant_id, company_name=company_name, enabled=True,
-                                created_at=existing.created_at if existing else utc_now()))
+    validate_tenant_id(tenant_id)  # before the home is made: a bad id writes nothing
+    _, existed = add_tenant(load_context(), tenant_id, company_name)
     console.print(Text.assemble("tenant ", (tenant_id, "bold"),
-                                f" ({company_name}) {'updated' if existing else 'added'}"))
+                                f" ({company_name}) {'updated' if existed else 'added'}"))
 
 
 @tenant_app.command("list")
@@ -67,11 +64,7 @@ def tenant_list() -> None:
 
 
 def _set_enabled(tenant_id: str, enabled: bool) -> None:
-    ctx = load_context()
-    tenant = ctx.state.get_tenant(tenant_id)
-    if tenant is None:
-        raise NotFoundError("tenant", tenant_id, [t.tenant_id for t in ctx.state.list_tenants()])
-    ctx.state.put_tenant(tenant.model_copy(update={"enabled": enabled}))
+    set_tenant_enabled(load_context(), tenant_id, enabled)
     console.print(Text.assemble("tenant ", (tenant_id, "bold"), f" {'enabled' if enabled else 'disabled'}"))
 
 
@@ -191,12 +184,8 @@ def service_limit(
     if burst is not None and not 1 <= burst <= MAX_BURST:
         raise UsageError(f"--burst must be a whole number from 1 to {MAX_BURST:,} (e.g. 20), got {burst}")
     ctx = load_context()
-    configured = ctx.state.get_service(tenant_id, service)
-    if configured is None:
-        known = [s.service for s in ctx.state.list_services(tenant_id)]
-        raise NotFoundError("service", service, known, f"for tenant {tenant_id}; add it with `avesa service add`")
     override = None if clear else RateLimitOverride(requests_per_minute=per_minute, burst=burst)
-    ctx.state.put_service(configured.model_copy(update={"rate_limit": override}))
+    set_rate_limit(ctx, tenant_id, service, override)
     documented = user_catalog().service(service).rate_limit
     effective_rate = (override and override.requests_per_minute) or documented.requests_per_minute
     effective_burst = (override and override.burst) or documented.burst

@@ -15,6 +15,7 @@ from avesa.domain.registry import Tenant, TenantService
 from avesa.domain.tenant import validate_tenant_id
 from avesa.domain.timeutil import utc_now
 from avesa.domain.url_credentials import masked, password_key, split_password
+from avesa.pipeline.audit import audited
 from avesa.pipeline.context import PipelineContext
 from avesa.secrets.base import secret_ref
 
@@ -62,23 +63,29 @@ def register_service(
     company_name: str | None = None,
     tables: list[str] | None = None,
 ) -> TenantService:
-    validate_tenant_id(tenant_id)
-    spec = ctx.catalog.service(service)
-    chosen = resolve_tables(spec, tables)
-    settings, secrets = split_credentials(spec, credentials)
-    tenant = ctx.state.get_tenant(tenant_id)
-    if tenant is None:
-        if not company_name:
-            raise UsageError(f"tenant {tenant_id!r} is new: give --company-name to register it")
-        tenant = Tenant(tenant_id=tenant_id, company_name=company_name, created_at=utc_now())
-    elif company_name and company_name != tenant.company_name:
-        tenant = tenant.model_copy(update={"company_name": company_name})
-    ref = secret_ref(tenant_id, service)
-    existing = ctx.state.get_service(tenant_id, service)
-    record = TenantService(tenant_id=tenant_id, service=service, enabled=True, settings=settings, tables=chosen,
-                           secret_ref=ref, rate_limit=existing.rate_limit if existing else None,
-                           created_at=existing.created_at if existing else utc_now())
-    ctx.state.put_tenant(tenant)
-    ctx.secrets.put(ref, secrets)
-    ctx.state.put_service(record)
-    return record
+    """Validate and store one tenant's service (recorded in the audit trail as `service.add`:
+    its tables and the *names* of the credential fields given)."""
+    with audited(ctx.state, "service.add", tenant_id=tenant_id, service=service,
+                 credential_fields=sorted(credentials)) as entry:
+        validate_tenant_id(tenant_id)
+        spec = ctx.catalog.service(service)
+        chosen = resolve_tables(spec, tables)
+        settings, secrets = split_credentials(spec, credentials)
+        tenant = ctx.state.get_tenant(tenant_id)
+        if tenant is None:
+            if not company_name:
+                raise UsageError(f"tenant {tenant_id!r} is new: give --company-name to register it")
+            tenant = Tenant(tenant_id=tenant_id, company_name=company_name, created_at=utc_now())
+        elif company_name and company_name != tenant.company_name:
+            tenant = tenant.model_copy(update={"company_name": company_name})
+        ref = secret_ref(tenant_id, service)
+        existing = ctx.state.get_service(tenant_id, service)
+        record = TenantService(tenant_id=tenant_id, service=service, enabled=True, settings=settings, tables=chosen,
+                               secret_ref=ref, rate_limit=existing.rate_limit if existing else None,
+                               schedule=existing.schedule if existing else None,
+                               created_at=existing.created_at if existing else utc_now())
+        ctx.state.put_tenant(tenant)
+        ctx.secrets.put(ref, secrets)
+        ctx.state.put_service(record)
+        entry.details.update(tables=chosen, existed=existing is not None)
+        return record
