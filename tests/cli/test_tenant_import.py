@@ -168,6 +168,7 @@ def test_reimport_and_export_update_tables_and_keep_stored_credentials(
     csv_export = runner.invoke(app, ["tenant", "export", "--format", "csv", "--references"])
     assert "${CONNECTWISE_PRIVATE_KEY_ACME}" in csv_export.stdout and "priv-1" not in csv_export.stdout
     (tmp_path / "all.csv").write_text(csv_export.stdout)
+    (tmp_path / "other-home").mkdir()  # a home is made by `avesa init` (or exists), never by a command
     monkeypatch.setenv("AVESA_HOME", str(tmp_path / "other-home"))
     monkeypatch.setenv("CONNECTWISE_PRIVATE_KEY_ACME", "priv-2")
     monkeypatch.setenv("CONNECTWISE_PUBLIC_KEY_ACME", "pub-2")
