@@ -107,6 +107,13 @@ def _reference(record: Record, column: str) -> str:
 # -- per-table changes -----------------------------------------------------------------------------
 
 
+MAX_DURATION = 365 * 24 * 3600 - 1
+"""The longest ``glide_duration`` the schema admits (a date-time within 1970). Generated incidents
+open in 2024–2025 and are resolved at the sandbox clock's now, which is today: without the cap an
+old incident's duration would pass a year, a value no sample of the real API shows, and the records
+would stop validating as time goes by."""
+
+
 def _incident(record: Record, rng: random.Random, pool: Pool, f: Factory, now: int) -> Changes:
     state = record.get("state", "1")
     agent = pool.agent(rng)
@@ -139,7 +146,7 @@ def _incident_progress(
     if state == "2" and rng.random() < 0.3:
         return {"state": "3", "incident_state": "3", "hold_reason": rng.choice(("1", "3", "4", "5"))}
     if state == "2":
-        stc = max(60, now - parse_datetime(record["opened_at"]))
+        stc = min(MAX_DURATION, max(60, now - parse_datetime(record["opened_at"])))
         resolver = record.get("assigned_to") or f.ref("sys_user", agent)
         return {
             "state": "6",
