@@ -13,6 +13,7 @@ import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -20,7 +21,10 @@ from typer.testing import CliRunner
 
 from avesa.cli import aws_run_commands
 from avesa.cli.app import app
+from avesa.domain.work import BackfillRequest, PlanRunRequest
+from avesa.pipeline.cancel import cancel_run
 from avesa.pipeline.registration import register_service
+from avesa.pipeline.units import plan_work
 from avesa.runtime.aws.names import state_machine_name
 from avesa.sandbox import SandboxAdmin
 from avesa.state.base import StateStore
@@ -237,3 +241,27 @@ def test_a_bad_backfill_range_is_refused_before_aws_is_asked(args: list[str], ex
 def test_following_an_unknown_execution_is_one_line(dev: Dev) -> None:
     text = one_line(aws("follow", "cli-nothing-like-this"))
     assert "avesa-pipeline-orchestrator-dev has no execution 'cli-nothing-like-this'" in text
+
+
+@pytest.mark.slow
+def test_a_tenant_another_backfill_holds_exits_3_and_names_the_holder(dev: Dev) -> None:
+    ctx = dev.backends.context()
+    holder = plan_work(ctx, PlanRunRequest(backfill=BackfillRequest(
+        tenant_id=dev.tenant, service="connectwise", since=datetime(2024, 1, 1, tzinfo=UTC))))
+    assert holder is not None
+    try:
+        result = aws("backfill", "--tenant", dev.tenant, "--service", "connectwise", "--since", "2024-06-01")
+        assert result.exit_code == 3, result.output
+        assert "nothing started by execution cli-" in result.output
+        assert f"{dev.tenant} is being backfilled by run {holder.run_id}" in result.output
+        assert "Traceback" not in result.output and "stackTrace" not in result.output
+    finally:
+        cancel_run(ctx, holder.run_id)
+        ctx.state.close()
+
+
+def test_an_input_the_orchestrator_refuses_is_exit_2_with_its_reason(dev: Dev) -> None:
+    result = aws("run", "--tenant", "no-such-tenant")
+    assert result.exit_code == 2, result.output
+    error = result.output.strip().splitlines()[-1]
+    assert error.startswith("error: execution cli-") and "refused its input" in error and "no-such-tenant" in error

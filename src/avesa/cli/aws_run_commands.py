@@ -36,7 +36,7 @@ from avesa.cli.common import (
 )
 from avesa.cli.progress import progress_interval, summary_table
 from avesa.domain.environments import ENVIRONMENTS
-from avesa.domain.errors import AvesaError, UsageError
+from avesa.domain.errors import AvesaError, BusyError, ConfigError, NotFoundError, UsageError
 from avesa.domain.timeutil import utc_now
 from avesa.domain.work import SyncMode, TableRef, TableResult, TableStatus
 from avesa.pipeline.backfill import DATE_HINT, parse_when
@@ -288,10 +288,16 @@ def _report(target: Target, described: dict[str, Any], state: StateStore | None)
         for run in _owned_runs(state, arn):
             if run.status != "running" and state is not None:
                 console.print(summary_table(run_summary(state, run), title=f"{run.kind} run {run.run_id}"))
-        cause = " ".join(str(described.get("cause") or "").split())[:300]
-        error = described.get("error") or {"ABORTED": "stopped", "TIMED_OUT": "timed out"}.get(status, "failed")
-        console.print(Text.assemble((f"execution {name} {status.lower().replace('_', ' ')}", "red"),
-                                    f" after {seconds:.1f}s: {error}{': ' + cause if cause else ''}. The next "
+        error, message = _execution_error(described)
+        if error == BusyError.__name__:  # the plan refused: another run holds the tenant
+            console.print(Text.assemble((f"nothing started by execution {name}", "red"), f": {message}"),
+                          soft_wrap=True)
+            raise typer.Exit(EXIT_BUSY)
+        if error in _INPUT_ERRORS:  # the plan refused the input (an unknown tenant, service or table)
+            raise UsageError(f"execution {name} refused its input: {message}")
+        ended = {"ABORTED": "was stopped", "TIMED_OUT": "timed out"}.get(status, "failed")
+        console.print(Text.assemble((f"execution {name} {ended}", "red"),
+                                    f" after {seconds:.1f}s: {error}{': ' + message if message else ''}. The next "
                                     "execution (a schedule or `avesa aws run`) finishes its run from where it "
                                     "stopped"), soft_wrap=True)
         raise typer.Exit(EXIT_FAILED)
@@ -340,6 +346,26 @@ def _report(target: Target, described: dict[str, Any], state: StateStore | None)
         console.print(Text.assemble(("nothing synced", "red"), f": other runs hold every tenant this run would sync "
                                     f"— {tenants}; run again when they finish"), soft_wrap=True)
         raise typer.Exit(EXIT_BUSY)
+
+
+_INPUT_ERRORS = frozenset({UsageError.__name__, NotFoundError.__name__, ConfigError.__name__})
+"""The orchestrator's errors that mean the input was wrong (exit 2, as `avesa run` for the same)."""
+
+
+def _execution_error(described: dict[str, Any]) -> tuple[str, str]:
+    """(error name, message) of an execution that did not succeed: a Lambda's error document's
+    message when the cause is one, else the cause as it is, on one line and cut to 300 characters."""
+    error = str(described.get("error") or {"ABORTED": "stopped", "TIMED_OUT": "timed out"}.get(
+        described["status"], "failed"))
+    cause = str(described.get("cause") or "")
+    try:
+        document = json.loads(cause)
+    except ValueError:
+        document = None
+    if isinstance(document, dict) and "errorMessage" in document:
+        cause = str(document["errorMessage"])
+    message = " ".join(cause.split())
+    return error, message if len(message) <= 300 else message[:300] + "…"
 
 
 def _print_nulled(results: list[TableResult]) -> None:
