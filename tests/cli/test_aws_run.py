@@ -34,6 +34,10 @@ from tests.runtime.test_proof_executor import Backends
 
 runner = CliRunner()
 TABLE = "service_tickets"
+HISTORY = {"orchestrator": 22, "per_tenant": 10, "tenant": 13, "per_table": 12, "table_of_one_chunk": 38}
+"""History events measured here (moto's interpreter records the events AWS does): an orchestrator
+execution's own, and each tenant's Map iteration; a tenant execution's own, and each table's; a
+table execution that plans, runs one chunk in one attempt, and finalizes."""
 
 
 @dataclass
@@ -89,7 +93,7 @@ def dev(moto_endpoint: str, sandbox_admin: SandboxAdmin, tmp_path_factory: pytes
 
 
 def aws(*args: str):
-    return runner.invoke(app, ["aws", *args, "--environment", "dev", "--poll-seconds", "0.05"])
+    return runner.invoke(app, ["aws", *args, "--environment", "dev", "--poll-seconds", "0.25"])
 
 
 def execution_of(output: str) -> str:
@@ -106,48 +110,28 @@ def summary_rows(output: str) -> dict[tuple[str, str, str], list[str]]:
     return rows
 
 
+def owned_run_arn(dev: Dev, execution: str) -> str:
+    return f"{dev.deployment.state_machines['PipelineOrchestrator'].replace(':stateMachine:', ':execution:')}:" \
+           f"{execution}"
+
+
 def owned_run(dev: Dev, execution: str):
-    arn = f"{dev.deployment.state_machines['PipelineOrchestrator'].replace(':stateMachine:', ':execution:')}:" \
-          f"{execution}"
+    arn = owned_run_arn(dev, execution)
     runs = [r for r in dev.ledger().list_runs(limit=50) if r.owner == arn]
     assert len(runs) == 1, runs
     return runs[0], arn
 
 
 @pytest.mark.slow
-def test_aws_run_follows_the_orchestrator_and_prints_the_ledgers_summary_exit_1_for_a_failed_table(
-        dev: Dev) -> None:
-    """Every tenant: one syncs, the other's credentials are refused — its table fails, the run goes on."""
-    result = aws("run")
-    assert result.exit_code == 1, result.output
-    execution = execution_of(result.output)
-    assert "started an incremental run of every tenant in dev" in result.output
-    assert re.search(r"sync run run-\S+: \d/2 tables done", result.output)  # progress from the ledger
-    run, arn = owned_run(dev, execution)
-    described = dev.deployment.sfn.describe_execution(executionArn=arn)
-    assert json.loads(described["input"]) == {"mode": "incremental"}
-    assert run.status == "failed" and json.loads(described["output"])["run_id"] == run.run_id
-    ledger = {t.tenant_id: t for t in dev.ledger().list_table_runs(run_id=run.run_id)}
-    good, bad = ledger[dev.tenant], ledger[dev.bad_tenant]
-    assert (good.status, good.records, bad.status, bad.records) == ("complete", 30, "failed", 0)
-    rows = summary_rows(result.output)
-    assert set(rows) == {(t, "connectwise", TABLE) for t in ledger}
-    row = rows[(dev.tenant, "connectwise", TABLE)]
-    assert row[:4] == ["incremental", f"{good.records:,}", f"{good.versions_created:,}", f"{good.deletes:,}"]
-    assert row[-1] == "ok" and rows[(dev.bad_tenant, "connectwise", TABLE)][-1].startswith("failed")
-    assert "HTTP 401" in result.output  # the failed table's error, folded in its cell
-    assert f"run {run.run_id}" in result.output and "1 table(s) failed" in result.output
-    assert f"{good.records + bad.records} records in 2 tables" in result.output
-    assert f"execution {execution} in dev" in result.output
-
-
-@pytest.mark.slow
-def test_no_wait_then_ctrl_c_stops_following_not_the_execution_and_follow_picks_it_up(
+def test_aws_run_follows_the_execution_to_the_ledgers_summary_ctrl_c_stops_only_the_following(
         dev: Dev, monkeypatch: pytest.MonkeyPatch) -> None:
-    started = aws("run", "--tenant", dev.tenant, "--service", "connectwise", "--full", "--no-wait")
+    """Every tenant: one syncs, the other's credentials are refused — its table fails, the
+    run goes on, and the command exits 1. Started with --no-wait, followed, Ctrl-C'd, followed again."""
+    started = aws("run", "--no-wait")
     assert started.exit_code == 0, started.output
     execution = execution_of(started.output)
-    assert execution.startswith("cli-") and f"-full-{dev.tenant}-connectwise-" in execution
+    assert "started an incremental run of every tenant in dev" in started.output
+    assert execution.startswith("cli-") and "-incremental-all-" in execution
     assert f"follow it with `avesa aws follow {execution} --environment dev --region us-east-1`" in started.output
 
     class Interrupting:
@@ -165,14 +149,39 @@ def test_no_wait_then_ctrl_c_stops_following_not_the_execution_and_follow_picks_
     assert f"avesa aws follow {execution} --environment dev --region us-east-1" in stopped.output
     monkeypatch.undo()
 
-    followed = aws("follow", execution)
-    assert followed.exit_code == 0, followed.output
+    result = aws("follow", execution)
+    assert result.exit_code == 1, result.output
+    assert re.search(r"sync run run-\S+: \d/2 tables done", result.output)  # progress from the ledger
     run, arn = owned_run(dev, execution)
-    assert dev.deployment.sfn.describe_execution(executionArn=arn)["status"] == "SUCCEEDED"
-    [table_run] = dev.ledger().list_table_runs(run_id=run.run_id)
-    assert table_run.mode == "full" and table_run.status == "complete"
-    row = summary_rows(followed.output)[(dev.tenant, "connectwise", TABLE)]
-    assert row[:2] == ["full", f"{table_run.records:,}"] and row[-1] == "ok"
+    described = dev.deployment.sfn.describe_execution(executionArn=arn)
+    assert described["status"] == "SUCCEEDED" and json.loads(described["input"]) == {"mode": "incremental"}
+    assert run.status == "failed" and json.loads(described["output"])["run_id"] == run.run_id
+    ledger = {t.tenant_id: t for t in dev.ledger().list_table_runs(run_id=run.run_id)}
+    good, bad = ledger[dev.tenant], ledger[dev.bad_tenant]
+    assert (good.status, good.records, bad.status, bad.records) == ("complete", 30, "failed", 0)
+    rows = summary_rows(result.output)
+    assert set(rows) == {(t, "connectwise", TABLE) for t in ledger}
+    row = rows[(dev.tenant, "connectwise", TABLE)]
+    assert row[:4] == ["incremental", f"{good.records:,}", f"{good.versions_created:,}", f"{good.deletes:,}"]
+    assert row[-1] == "ok" and rows[(dev.bad_tenant, "connectwise", TABLE)][-1].startswith("failed")
+    assert "HTTP 401" in result.output  # the failed table's error, folded in its cell
+    assert f"run {run.run_id}" in result.output and "1 table(s) failed" in result.output
+    assert f"{good.records + bad.records} records in 2 tables" in result.output
+    assert f"execution {execution} in dev" in result.output
+
+    # the history sizes docs/aws.md ("Execution") scales to 500 tenants × 15 tables
+    def events(execution_arn: str) -> int:
+        return len(dev.deployment.sfn.get_execution_history(executionArn=execution_arn, maxResults=1000)["events"])
+
+    assert events(arn) <= HISTORY["orchestrator"] + HISTORY["per_tenant"] * 2
+    children = {name: [e["executionArn"] for e in dev.deployment.executions(name)
+                       if dev.tenant in e["name"] or dev.bad_tenant in e["name"]]
+                for name in ("TenantProcessor", "TableProcessor")}
+    assert len(children["TenantProcessor"]) == len(children["TableProcessor"]) == 2
+    for tenant_arn in children["TenantProcessor"]:
+        assert events(tenant_arn) <= HISTORY["tenant"] + HISTORY["per_table"]
+    for table_arn in children["TableProcessor"]:
+        assert events(table_arn) <= HISTORY["table_of_one_chunk"]
 
 
 @pytest.mark.slow
@@ -261,7 +270,9 @@ def test_a_tenant_another_backfill_holds_exits_3_and_names_the_holder(dev: Dev) 
 
 
 def test_an_input_the_orchestrator_refuses_is_exit_2_with_its_reason(dev: Dev) -> None:
-    result = aws("run", "--tenant", "no-such-tenant")
+    result = aws("run", "--tenant", "no-such-tenant", "--full")
     assert result.exit_code == 2, result.output
+    described = dev.deployment.sfn.describe_execution(executionArn=owned_run_arn(dev, execution_of(result.output)))
+    assert json.loads(described["input"]) == {"mode": "full", "tenant": "no-such-tenant"}
     error = result.output.strip().splitlines()[-1]
     assert error.startswith("error: execution cli-") and "refused its input" in error and "no-such-tenant" in error

@@ -154,9 +154,14 @@ def _input(**fields: Any) -> PipelineInput:
 
 def _start_and_follow(env_name: str, region: str | None, request: PipelineInput, *, no_wait: bool,
                       poll: float) -> None:
-    target = executions.connect(env_name, region)
-    name = executions.cli_execution_name(request, utc_now())
-    arn = executions.start(target, request, name)
+    try:
+        target = executions.connect(env_name, region)
+        name = executions.cli_execution_name(request, utc_now())
+        arn = executions.start(target, request, name)
+    except KeyboardInterrupt:  # not friendly_errors' note: there is no local run to resume
+        err_console.print(Text("interrupted (Ctrl-C) before an execution was started: nothing runs; run the "
+                               "command again", style="yellow"), soft_wrap=True)
+        raise typer.Exit(EXIT_INTERRUPTED) from None
     what = f"a backfill of {_scope(request)}" if request.mode == "backfill" else \
         f"an incremental run of {_scope(request)}" if request.mode == "incremental" else \
         f"a full run of {_scope(request)}"

@@ -96,13 +96,20 @@ def connect(env_name: str, region: str | None = None) -> Target:
     except ClientError as exc:
         code = exc.response.get("Error", {}).get("Code")
         if code == "StateMachineDoesNotExist":
-            raise UsageError(f"{target.state_machine} is not deployed in account {account} in {target.region}: "
-                             f"deploy first: avesa aws deploy --environment {env.value}") from None
-        raise UsageError(f"cannot read {target.state_machine} in {target.region} ({_short(exc)})") from None
+            raise not_deployed(target) from None
+        if code not in ("AccessDeniedException", "AccessDenied"):
+            raise UsageError(f"cannot read {target.state_machine} in {target.region} ({_short(exc)})") from None
+        # a role that may start and follow executions but not describe the machine (the backfill
+        # stack's operator role): StartExecution says whether it is deployed
     except BotoCoreError as exc:
         raise ConfigError(f"cannot reach Step Functions in {target.region} ({_short(exc)}): check the network and "
                           "AWS_ENDPOINT_URL") from None
     return target
+
+
+def not_deployed(target: Target) -> UsageError:
+    return UsageError(f"{target.state_machine} is not deployed in account {target.account} in {target.region}: "
+                      f"deploy first: avesa aws deploy --environment {target.env.value}")
 
 
 def cli_execution_name(request: PipelineInput, now: datetime) -> str:
@@ -125,6 +132,8 @@ def start(target: Target, request: PipelineInput, name: str) -> str:
         return str(target.sfn.start_execution(stateMachineArn=target.state_machine_arn, name=name,
                                               input=body)["executionArn"])
     except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") == "StateMachineDoesNotExist":
+            raise not_deployed(target) from None
         raise UsageError(f"Step Functions refused to start {target.state_machine} ({_short(exc)})") from None
 
 
