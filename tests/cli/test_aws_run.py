@@ -21,7 +21,7 @@ from typer.testing import CliRunner
 
 from avesa.cli import aws_run_commands
 from avesa.cli.app import app
-from avesa.domain.work import BackfillRequest, PlanRunRequest
+from avesa.domain.work import BackfillRequest, PlanRunRequest, RunRequest
 from avesa.pipeline.cancel import cancel_run
 from avesa.pipeline.registration import register_service
 from avesa.pipeline.units import plan_work
@@ -276,3 +276,19 @@ def test_an_input_the_orchestrator_refuses_is_exit_2_with_its_reason(dev: Dev) -
     assert json.loads(described["input"]) == {"mode": "full", "tenant": "no-such-tenant"}
     error = result.output.strip().splitlines()[-1]
     assert error.startswith("error: execution cli-") and "refused its input" in error and "no-such-tenant" in error
+
+
+@pytest.mark.slow
+def test_a_sync_of_a_tenant_a_live_run_holds_exits_3_and_names_the_holder(dev: Dev) -> None:
+    ctx = dev.backends.context()
+    holder = plan_work(ctx, PlanRunRequest(sync=RunRequest(tenant_id=dev.tenant)))
+    assert holder is not None and holder.tables
+    try:
+        result = aws("run", "--tenant", dev.tenant)
+        assert result.exit_code == 3, result.output
+        assert f"nothing synced: other runs hold every tenant this run would sync — {dev.tenant} (run " \
+               f"{holder.run_id})" in result.output
+        assert "0 records in 0 tables" in result.output
+    finally:
+        cancel_run(ctx, holder.run_id)
+        ctx.state.close()
