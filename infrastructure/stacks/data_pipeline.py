@@ -27,7 +27,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from avesa.domain.environments import resource_name, secrets_prefix, state_prefix
-from avesa.runtime.aws import definitions
+from avesa.runtime.aws import definitions, names
 from avesa.state import dynamodb_layout as layout
 from infrastructure.config import DeploymentConfig
 from infrastructure.stacks.nag import acknowledge, acknowledge_wildcard
@@ -66,7 +66,8 @@ def function_name(role: str, env: str) -> str:
 
 
 def state_machine_name(name: str, env: str) -> str:
-    return resource_name(f"avesa-{kebab(name)}", env)
+    """The engine's rule (`avesa aws run` finds the state machines by it)."""
+    return names.state_machine_name(name, env)
 
 
 def environment_variables(config: DeploymentConfig, bucket_name: str) -> dict[str, str]:

@@ -122,3 +122,27 @@ def test_the_region_in_the_url_wins_and_no_region_at_all_is_a_config_error(
     monkeypatch.delenv("AWS_DEFAULT_REGION")
     with pytest.raises(ConfigError, match="AVESA_SECRETS_URL: no AWS region: add \\?region=REGION"):
         build_secret_store(settings)
+
+
+def test_clients_share_the_parsed_service_models_but_not_the_environment(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Every Lambda invocation builds its stores afresh: the services' JSON models are parsed once
+    per process, while credentials, region and endpoint stay each client's, from the environment."""
+    from avesa.pipeline.wiring import aws_client as avesa_client
+
+    isolate_aws_environment(monkeypatch, tmp_path)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "first")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
+    first = avesa_client("dynamodb", "eu-west-1", "AVESA_STATE_URL")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "second")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+    second = avesa_client("dynamodb", "ap-south-1", "AVESA_STATE_URL")
+    models = [c.meta.service_model._service_description for c in (first, second)]
+    assert models[0] is models[1]  # parsed once
+    assert (first.meta.region_name, second.meta.region_name) == ("eu-west-1", "ap-south-1")
+    assert first.meta.endpoint_url == "https://dynamodb.eu-west-1.amazonaws.com"
+    assert second.meta.endpoint_url == "http://127.0.0.1:9"
+    assert first._request_signer._credentials.access_key == "first"
+    assert second._request_signer._credentials.access_key == "second"
+    third = avesa_client("secretsmanager", "eu-west-1", "AVESA_SECRETS_URL")
+    assert third.meta.service_model.service_name == "secretsmanager"

@@ -10,6 +10,7 @@ import typer.core
 
 from avesa.cli import (  # noqa: F401  (they add commands to sub-apps: synth, deploy; tenant import…)
     aws_deploy_commands,
+    aws_run_commands,
     onboarding_commands,
     run_commands,
 )

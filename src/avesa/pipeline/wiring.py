@@ -20,6 +20,7 @@ avesa[aws]` adds it).
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from dataclasses import dataclass
@@ -123,6 +124,32 @@ def parse_secrets_url(value: str | None) -> EncryptedFileSecrets | SecretsManage
     return SecretsManagerSecrets(prefix, options.get("region"))
 
 
+@functools.cache
+def _shared_loader() -> Any:
+    """botocore's loader of the services' JSON models (and boto3's), made once per process: a new
+    session would parse them again (a DynamoDB client took 0.11 s, 0.04 s with the models shared),
+    paid by every Lambda invocation, which builds its context afresh. The models are static files;
+    credentials, region and endpoints stay each session's own (from the environment, per client)."""
+    import boto3
+    import botocore.loaders
+
+    loader = botocore.loaders.create_loader()
+    loader.search_paths.append(os.path.join(os.path.dirname(boto3.__file__), "data"))
+    return loader
+
+
+class _ModelLoader:
+    """The shared loader as one session sees it: boto3 appends its data folder to a session's
+    `search_paths`, which must not grow the shared list with every session."""
+
+    def __init__(self, shared: Any) -> None:
+        self._shared = shared
+        self.search_paths = list(shared.search_paths)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._shared, name)
+
+
 def aws_client(service: str, region: str | None, setting: str) -> Any:
     """A boto3 client configured from the standard AWS environment; `region` (from the URL) wins."""
     try:
@@ -133,7 +160,12 @@ def aws_client(service: str, region: str | None, setting: str) -> Any:
         raise ConfigError(f"{setting} names an AWS service, but boto3 is not installed: "
                           "pip install 'avesa[aws]'") from None
     try:
-        session = boto3.session.Session(region_name=region or os.environ.get("AWS_REGION") or None)
+        import botocore.session
+
+        core = botocore.session.get_session()
+        core.register_component("data_loader", _ModelLoader(_shared_loader()))
+        session = boto3.session.Session(botocore_session=core,
+                                        region_name=region or os.environ.get("AWS_REGION") or None)
     except BotoCoreError as exc:  # e.g. AWS_PROFILE names no profile
         raise ConfigError(f"{setting}: the AWS configuration is not usable: {exc}") from None
     if not session.region_name:

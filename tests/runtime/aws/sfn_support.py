@@ -165,9 +165,14 @@ class Deployment:
 
 
 @contextmanager
-def deploy(endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Deployment]:
+def deploy(endpoint: str, monkeypatch: pytest.MonkeyPatch, *,
+           machine_name: Callable[[str], str] | None = None) -> Iterator[Deployment]:
     """Create the functions and the state machines (the real ASL, placeholders filled with their
-    ARNs) on moto's server, with the invoke seam in place and moto's retry waits skipped."""
+    ARNs) on moto's server, with the invoke seam in place and moto's retry waits skipped.
+
+    The state machines are `{prefix}-{Name}` (unique in the session), or `machine_name(Name)` —
+    e.g. `names.state_machine_name(Name, "dev")`, the deployed names `avesa aws run` looks for;
+    those are deleted again when the block ends, so another test can deploy them anew."""
     from moto.awslambda_simple.models import LambdaSimpleBackend
     from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
     from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
@@ -218,13 +223,18 @@ def deploy(endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Deploymen
         invocations.roles[name] = role_name
     sfn = aws_client("stepfunctions", endpoint)
     account = function_arns["orchestrator"].split(":")[4]
-    machine_arns = {name: f"arn:aws:states:{REGION}:{account}:stateMachine:{prefix}-{name}" for name in STATE_MACHINES}
+    machine_names = {name: machine_name(name) if machine_name else f"{prefix}-{name}" for name in STATE_MACHINES}
+    machine_arns = {name: f"arn:aws:states:{REGION}:{account}:stateMachine:{machine_names[name]}"
+                    for name in STATE_MACHINES}
     values = substitutions(function_arns, machine_arns)
     for name in STATE_MACHINES:
-        sfn.create_state_machine(name=f"{prefix}-{name}", definition=render(name, values),
+        sfn.create_state_machine(name=machine_names[name], definition=render(name, values),
                                  roleArn=role.replace(":role/", ":role/"))
     try:
         yield Deployment(endpoint, prefix, invocations, machine_arns, sleeps)
     finally:
+        if machine_name is not None:
+            for arn in machine_arns.values():
+                sfn.delete_state_machine(stateMachineArn=arn)
         httpx.post(f"{endpoint}/moto-api/config",
                    json={"stepfunctions": {"execute_state_machine": False}}).raise_for_status()

@@ -1,4 +1,4 @@
-"""Deterministic Step Functions execution names.
+"""Deterministic Step Functions execution names, and the names of the state machines themselves.
 
 A name is at most 80 characters of letters, digits, '-' and '_', and unique per state machine for
 90 days: the same (run, parent execution, tenant or table) always gives the same name — so a
@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import re
+
+from avesa.domain.environments import Environment, resource_name
 
 MAX_NAME = 80
 CONTINUATION_ROOM = 4
@@ -39,3 +41,15 @@ def table_execution_name(tenant_execution: str, service: str, table: str) -> str
     tenant = tenant_execution.split("-", 1)[-1]
     return execution_name(f"{tenant}-{service}-{table}", tenant_execution, service, table,
                           limit=MAX_NAME - CONTINUATION_ROOM)
+
+
+def kebab(name: str) -> str:
+    """`tenant_processor` / `TenantProcessor` → `tenant-processor`."""
+    return re.sub(r"(?<!^)(?=[A-Z])", "-", name).replace("_", "-").lower()
+
+
+def state_machine_name(name: str, env: str | Environment) -> str:
+    """The deployed name of state machine `name` (a key of definitions.STATE_MACHINES) in `env`:
+    `avesa-pipeline-orchestrator-dev`, `avesa-pipeline-orchestrator` in prod. The CDK app names the
+    state machines with this, and `avesa aws run` finds them with it."""
+    return resource_name(f"avesa-{kebab(name)}", env)
