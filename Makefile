@@ -31,9 +31,13 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund
 	touch node_modules/.installed
 
+# One pytest worker per core (pytest-xdist): each has its own sandbox and moto servers on loopback.
+# `PYTEST_WORKERS=0 make test` runs the suite in one process.
+PYTEST_WORKERS ?= auto
+
 test: $(DEV_STAMP) node_modules/.installed
 	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS)
 
 bench: $(DEV_STAMP)
 	$(BIN)/python benchmarks/run.py
