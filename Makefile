@@ -36,14 +36,14 @@ node_modules/.installed: package.json package-lock.json
 PYTEST_WORKERS ?= auto
 
 test: $(DEV_STAMP) node_modules/.installed
-	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks infrastructure
 	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS)
 
 bench: $(DEV_STAMP)
 	$(BIN)/python benchmarks/run.py
 
 lint: $(DEV_STAMP)
-	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks infrastructure
 
 clean:
 	rm -rf $(VENV) avesa-data .pytest_cache node_modules cdk.out
