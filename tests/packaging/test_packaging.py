@@ -159,3 +159,19 @@ def test_the_containers_entry_point_serves_passes_its_health_check_and_stops_on_
             child.wait()
     assert child.returncode == 0, out
     assert "stopped; interrupted runs resume at the next start" in out
+
+
+@pytest.mark.parametrize("dockerfile", ["packaging/Dockerfile", "infrastructure/lambda/Dockerfile"])
+def test_both_images_copy_every_file_the_package_build_reads(dockerfile: str) -> None:
+    """`pip install .` in an image reads pyproject.toml's readme and license files: a Dockerfile that
+    does not copy one fails to build (no Docker daemon here to find out the slow way)."""
+    import tomllib
+
+    root = PACKAGING.parent
+    project = tomllib.loads((root / "pyproject.toml").read_text())["project"]
+    needed = {"pyproject.toml", project["readme"], *project.get("license-files", [])}
+    copied = set()
+    for line in (root / dockerfile).read_text().splitlines():
+        if line.startswith("COPY "):
+            copied.update(Path(source).name for source in shlex.split(line)[1:-1])
+    assert needed <= copied, f"{dockerfile} does not copy {sorted(needed - copied)}"
