@@ -19,13 +19,15 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlparse
 
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from avesa.config_file import AvesaTomlSource, find_config_file, read_config
 from avesa.domain.environments import Environment
 from avesa.domain.errors import ConfigError
+from avesa.domain.url_credentials import masked
 
 ENV_PREFIX = "AVESA_"
 SECRET_SETTINGS = frozenset({"secret_key", "alert_webhook_url", "alert_smtp_password"})
@@ -40,6 +42,7 @@ class Settings(BaseSettings):
 
     home: Path = Path("./avesa-data")
     lake_url: str | None = None
+    """Unset: `$AVESA_HOME/lake`. A folder, `file://PATH` or `s3://BUCKET[/PREFIX]`."""
     env: Environment = Environment.DEV
     secret_key: str | None = Field(default=None, repr=False)
     catalog_path: Path | None = None
@@ -147,6 +150,18 @@ class Settings(BaseSettings):
         path, _ = find_config_file()
         return init_settings, env_settings, AvesaTomlSource(settings_cls, path)
 
+    @field_validator("lake_url")
+    @classmethod
+    def _lake_url_is_a_folder_or_s3(cls, value: str | None) -> str | None:
+        """Refused here, before anything runs: a scheme the lake cannot write to (it would fail at the
+        first raw file, mid-run), or an S3 URL without its bucket."""
+        if not value or "://" not in value:
+            return value
+        parsed = urlparse(value)
+        if parsed.scheme == "file" or (parsed.scheme in ("s3", "s3a") and parsed.netloc):
+            return value
+        raise ValueError("the lake is a folder, file://PATH or s3://BUCKET[/PREFIX]")
+
     @property
     def state_path(self) -> Path:
         return self.home / "state.sqlite3"
@@ -231,6 +246,8 @@ def settings_problem(exc: ValidationError) -> str:
         name, where = f"{ENV_PREFIX}{field.upper()}", ""
         if field in data and not any(key.upper() == name for key in os.environ):
             name, where = field, f" in {path}"
-        shown = "" if field in SECRET_SETTINGS else f"={error.get('input')!r}"
-        problems.append(f"{name}{shown}{where}: {error['msg'][:1].lower()}{error['msg'][1:]}")
+        value = error.get("input")
+        shown = "" if field in SECRET_SETTINGS else f"={(masked(value) if isinstance(value, str) else value)!r}"
+        message = error["msg"].removeprefix("Value error, ")  # a validator's own words, as they are
+        problems.append(f"{name}{shown}{where}: {message[:1].lower()}{message[1:]}")
     return "; ".join(problems) + " — set a valid value or unset it for the default (see README, Settings)"

@@ -55,6 +55,34 @@ def test_every_wrong_setting_is_named_at_once(avesa_home: Path, monkeypatch: pyt
     assert "AVESA_ENV=" in line and "AVESA_MAX_REQUESTS_IN_FLIGHT=" in line
 
 
+@pytest.mark.parametrize(("variable", "value", "says"), [
+    ("AVESA_STATE_URL", "postgres://db/avesa", "AVESA_STATE_URL='postgres://db/avesa' is not understood: use "
+     "sqlite:///PATH, a file path, or dynamodb://TABLE_PREFIX"),
+    ("AVESA_STATE_URL", "dynamodb://", "AVESA_STATE_URL='dynamodb://' is not understood (the table prefix may hold"),
+    ("AVESA_SECRETS_URL", "vault://avesa", "AVESA_SECRETS_URL='vault://avesa' is not understood: use "
+     "secretsmanager://NAME_PREFIX"),
+    ("AVESA_LAKE_URL", "gs://bucket/lake", "AVESA_LAKE_URL='gs://bucket/lake': the lake is a folder, file://PATH "
+     "or s3://BUCKET[/PREFIX]"),
+    ("AVESA_LAKE_URL", "s3://", "AVESA_LAKE_URL='s3://': the lake is a folder"),
+])
+@pytest.mark.parametrize("command", [["tenant", "list"], ["run"], ["status"]])
+def test_a_back_end_url_that_is_not_understood_is_one_line_and_nothing_is_written(
+        variable: str, value: str, says: str, command: list[str], avesa_home: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(variable, value)
+    result = runner.invoke(app, command)
+    assert result.exit_code == 2, result.output
+    assert says in _one_line_error(result.output)
+    assert not (avesa_home / "state.sqlite3").exists() and not (avesa_home / "secrets.enc").exists()
+    assert not (avesa_home / "lake").exists()
+
+
+def test_a_refused_url_never_shows_its_password(avesa_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AVESA_LAKE_URL", "https://lake-user:hunter2-pass@lake.example/avesa")
+    line = _one_line_error(runner.invoke(app, ["tenant", "list"]).output)
+    assert "hunter2" not in line and "https://lake-user:" in line and "the lake is a folder" in line
+
+
 def test_an_avesa_home_that_cannot_be_created_names_the_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")

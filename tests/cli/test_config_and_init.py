@@ -125,7 +125,7 @@ def test_config_show_masks_secrets_from_the_environment_and_the_file(tmp_path: P
     home = tmp_path / "home"
     home.mkdir()
     config = tmp_path / "avesa.toml"
-    config.write_text(f'home = "{home}"\nlake_url = "https://lake-user:hunter2-pass@lake.example/avesa"\n')
+    config.write_text(f'home = "{home}"\nlake_url = "s3://lake-user:hunter2-pass@lake-bucket/avesa"\n')
     env = {**bare_env, "AVESA_CONFIG": str(config), "AVESA_SECRET_KEY": "k3y-that-must-never-show-up-anywhere="}
     shown = _cli("config", "show", cwd=tmp_path, env=env, monkeypatch=monkeypatch)
     assert shown.returncode == 0, shown.stderr
@@ -133,7 +133,7 @@ def test_config_show_masks_secrets_from_the_environment_and_the_file(tmp_path: P
     row = next(line for line in shown.stdout.splitlines() if "AVESA_SECRET_KEY" in line)
     assert DOTS in row and "environment (AVESA_SECRET_KEY)" in row
     lake = next(line for line in shown.stdout.splitlines() if "AVESA_LAKE_URL" in line)
-    assert f"https://lake-user:{DOTS}@lake.example/avesa" in lake and "file" in lake
+    assert f"s3://lake-user:{DOTS}@lake-bucket/avesa" in lake and "file" in lake
     assert f"config file: {config} (AVESA_CONFIG)" in " ".join(shown.stdout.split())
 
 
