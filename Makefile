@@ -1,9 +1,10 @@
 # The README's two commands, plus the benchmark. Each creates .venv at the repository root if needed.
-# `make demo` installs the runtime only (the engine, the sandbox, the CLI); `make test`, `lint` and
+# `make demo` installs the runtime only (the engine with its CLI, and the sandbox package); `make test`, `lint` and
 # `bench` add the test tools (the dev extra: pytest, moto, playwright …), which the demo never needs.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+SANDBOX := packages/avesa-sandbox
 RUNTIME_STAMP := $(VENV)/.installed-runtime
 DEV_STAMP := $(VENV)/.installed-dev
 
@@ -12,14 +13,15 @@ DEV_STAMP := $(VENV)/.installed-dev
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-$(RUNTIME_STAMP): $(BIN)/python pyproject.toml
+# The sandbox (the simulated service APIs) is a distribution of its own, beside the engine.
+$(RUNTIME_STAMP): $(BIN)/python pyproject.toml $(SANDBOX)/pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e .
+	$(BIN)/python -m pip install --quiet -e $(SANDBOX) -e .
 	touch $(RUNTIME_STAMP)
 
-$(DEV_STAMP): $(BIN)/python pyproject.toml
+$(DEV_STAMP): $(BIN)/python pyproject.toml $(SANDBOX)/pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e $(SANDBOX) -e '.[dev]'
 	touch $(DEV_STAMP) $(RUNTIME_STAMP)
 
 demo: $(RUNTIME_STAMP)
@@ -36,14 +38,14 @@ node_modules/.installed: package.json package-lock.json
 PYTEST_WORKERS ?= auto
 
 test: $(DEV_STAMP) node_modules/.installed
-	$(BIN)/ruff check src tests benchmarks infrastructure
+	$(BIN)/ruff check src $(SANDBOX)/src tests benchmarks infrastructure
 	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS)
 
 bench: $(DEV_STAMP)
 	$(BIN)/python benchmarks/run.py
 
 lint: $(DEV_STAMP)
-	$(BIN)/ruff check src tests benchmarks infrastructure
+	$(BIN)/ruff check src $(SANDBOX)/src tests benchmarks infrastructure
 
 clean:
 	rm -rf $(VENV) avesa-data .pytest_cache node_modules cdk.out

@@ -34,7 +34,7 @@ def main() -> None:
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's server logs every request
 
-    from avesa.sandbox import SandboxServer
+    from avesa_sandbox import SandboxServer
 
     moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     moto.start()

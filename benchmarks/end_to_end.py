@@ -29,9 +29,9 @@ from avesa.domain.work import RunRequest
 from avesa.observability import stage_cpu
 from avesa.pipeline.context import PipelineContext
 from avesa.runtime.local import run_sync
-from avesa.sandbox.client import SandboxAdmin
-from avesa.sandbox.process import SandboxProcess
 from avesa.settings import Settings
+from avesa_sandbox.client import SandboxAdmin
+from avesa_sandbox.process import SandboxProcess
 from benchmarks.extraction import Workload, register_workload
 from benchmarks.memory import PeakMemory
 

@@ -29,9 +29,9 @@ from avesa.pipeline.context import PipelineContext
 from avesa.pipeline.plan import plan_run
 from avesa.pipeline.registration import register_service
 from avesa.runtime.local import LocalExecutor
-from avesa.sandbox.client import SandboxAdmin
-from avesa.sandbox.process import SandboxProcess
 from avesa.settings import Settings
+from avesa_sandbox.client import SandboxAdmin
+from avesa_sandbox.process import SandboxProcess
 from benchmarks.memory import PeakMemory
 
 

@@ -11,8 +11,8 @@ import pytest
 
 from avesa.pipeline.context import PipelineContext
 from avesa.pipeline.registration import register_service
-from avesa.sandbox import SandboxAdmin, SandboxServer
 from avesa.settings import Settings
+from avesa_sandbox import SandboxAdmin, SandboxServer
 
 _names = itertools.count(1)
 

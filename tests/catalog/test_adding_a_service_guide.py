@@ -12,8 +12,8 @@ from typer.testing import CliRunner
 
 from avesa.cli.app import app
 from avesa.cli.ground_truth import check_tenant
-from avesa.sandbox import SandboxAdmin
 from avesa.settings import Settings
+from avesa_sandbox import SandboxAdmin
 
 GUIDE = Path(__file__).resolve().parents[2] / "docs" / "adding-a-service.md"
 FILE_BLOCK = re.compile(r"<!-- file: (?P<path>\S+) -->\s*```json\n(?P<body>.*?)```", re.S)

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from avesa.catalog.loader import load_catalog
-from avesa.sandbox.connectwise.schema import component
-from avesa.sandbox.connectwise.tables import TABLES
+from avesa_sandbox.connectwise.schema import component
+from avesa_sandbox.connectwise.tables import TABLES
 
 ADDED = {
     "company_configurations": "company/configurations",

@@ -26,8 +26,8 @@ from avesa.pipeline.cancel import cancel_run
 from avesa.pipeline.registration import register_service
 from avesa.pipeline.units import plan_work
 from avesa.runtime.aws.names import state_machine_name
-from avesa.sandbox import SandboxAdmin
 from avesa.state.base import StateStore
+from avesa_sandbox import SandboxAdmin
 from tests.aws_support import aws_client, aws_environment, isolate_aws_environment, unique_prefix
 from tests.runtime.aws.sfn_support import Deployment, deploy
 from tests.runtime.test_proof_executor import Backends

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from avesa.cli.app import app
 from avesa.pipeline.context import PipelineContext
-from avesa.sandbox import SandboxAdmin
+from avesa_sandbox import SandboxAdmin
 from tests.cli.test_cli import _env_for
 
 runner = CliRunner()

@@ -12,9 +12,9 @@ from typer.testing import CliRunner
 
 from avesa.cli.app import app
 from avesa.pipeline.context import PipelineContext
-from avesa.sandbox import SandboxAdmin
 from avesa.settings import Settings
 from avesa.state.sqlite_store import SqliteStateStore
+from avesa_sandbox import SandboxAdmin
 from tests.cli.test_cli import _env_for
 
 runner = CliRunner()

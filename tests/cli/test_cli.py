@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from avesa.cli.app import app
-from avesa.sandbox import SandboxAdmin
+from avesa_sandbox import SandboxAdmin
 from tests.conftest import sandbox_credentials
 
 runner = CliRunner()

@@ -12,8 +12,8 @@ from typer.testing import CliRunner
 from avesa.cli.app import app
 from avesa.domain.timeutil import parse_utc
 from avesa.pipeline.context import PipelineContext
-from avesa.sandbox import SandboxAdmin
 from avesa.settings import Settings
+from avesa_sandbox import SandboxAdmin
 from tests.cli.test_secret_scrubbing import squash
 from tests.conftest import sandbox_credentials
 

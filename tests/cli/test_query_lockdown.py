@@ -26,8 +26,8 @@ from typer.testing import CliRunner
 from avesa.cli.app import app
 from avesa.lake.delta_tables import canonical_dataset
 from avesa.pipeline.context import PipelineContext
-from avesa.sandbox import SandboxAdmin
 from avesa.settings import Settings
+from avesa_sandbox import SandboxAdmin
 from tests.pipeline.helpers import let_source_clock_pass
 
 runner = CliRunner()

@@ -17,8 +17,8 @@ from typer.testing import CliRunner
 
 from avesa.cli.app import app
 from avesa.cli.ground_truth import check_tenant
-from avesa.sandbox import SandboxAdmin
 from avesa.settings import Settings
+from avesa_sandbox import SandboxAdmin
 from tests.cli.test_cli import _env_for
 
 runner = CliRunner()

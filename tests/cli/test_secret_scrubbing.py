@@ -16,7 +16,7 @@ from typer.testing import CliRunner, Result
 from avesa.cli.app import app
 from avesa.domain.redaction import MASK
 from avesa.domain.url_credentials import DOTS
-from avesa.sandbox import SandboxAdmin
+from avesa_sandbox import SandboxAdmin
 from tests.conftest import sandbox_credentials
 
 runner = CliRunner()

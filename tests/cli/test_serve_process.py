@@ -24,8 +24,8 @@ from avesa.cli.app import app
 from avesa.domain.timeutil import utc_now
 from avesa.domain.work import SyncMode, TableRef
 from avesa.pipeline.context import PipelineContext
-from avesa.sandbox import SandboxAdmin
 from avesa.settings import Settings
+from avesa_sandbox import SandboxAdmin
 from tests.pipeline.test_end_to_end import _assert_matches_source
 
 SMALL_STEPS = {"AVESA_PAGE_SIZE": "20", "AVESA_RECORDS_PER_FILE": "40", "AVESA_TARGET_CHUNK_RECORDS": "100"}

@@ -16,8 +16,8 @@ from typer.testing import CliRunner
 from avesa.cli.app import app
 from avesa.pipeline import onboarding
 from avesa.pipeline.import_file import References
-from avesa.sandbox import SandboxAdmin
 from avesa.settings import Settings
+from avesa_sandbox import SandboxAdmin
 from tests.conftest import sandbox_credentials
 
 runner = CliRunner()

@@ -17,7 +17,7 @@ from typing import Any, NamedTuple
 
 from avesa.connectors.base import SourceConnector
 from avesa.domain.pages import Page
-from avesa.sandbox import SandboxAdmin
+from avesa_sandbox import SandboxAdmin
 
 EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 FAR = datetime(2100, 1, 1, tzinfo=UTC)

@@ -14,7 +14,7 @@ from avesa.connectors.connectwise import ConnectWiseConnector
 from avesa.connectors.http_client import HttpOptions
 from avesa.connectors.rate_budget import RateBudget
 from avesa.domain.errors import AuthenticationError, BadDataError, TransientError
-from avesa.sandbox import SandboxAdmin
+from avesa_sandbox import SandboxAdmin
 from tests.conftest import sandbox_credentials
 
 

@@ -19,7 +19,7 @@ from avesa.connectors.paginators import END
 from avesa.connectors.rate_budget import RateBudget
 from avesa.domain.errors import AuthenticationError, ConfigError
 from avesa.domain.pages import Page
-from avesa.sandbox import SandboxAdmin, SandboxServer
+from avesa_sandbox import SandboxAdmin, SandboxServer
 
 SERVICE = "microsoft365"
 OBSERVED = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)

@@ -9,8 +9,8 @@ import orjson
 import pytest
 
 from avesa.catalog.loader import load_catalog
-from avesa.sandbox.microsoft365.schema import data_properties
 from avesa.transform.mapping import CompiledMapping
+from avesa_sandbox.microsoft365.schema import data_properties
 
 SCHEMAS = {
     "users": "microsoft.graph.user",

@@ -22,7 +22,7 @@ from avesa.connectors.factory import build_connector
 from avesa.connectors.http_client import HttpOptions
 from avesa.connectors.rate_budget import RateBudget
 from avesa.domain.errors import RateLimitedError
-from avesa.sandbox import SandboxAdmin
+from avesa_sandbox import SandboxAdmin
 from tests.catalog.test_adding_a_service_guide import FILE_BLOCK, GUIDE
 from tests.connectors.support import EPOCH, FAR
 

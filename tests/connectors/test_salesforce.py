@@ -19,7 +19,7 @@ from avesa.connectors.salesforce import SalesforceConnector
 from avesa.connectors.salesforce_limits import DailyLimitError
 from avesa.domain.errors import AuthenticationError, BadDataError, SourceError
 from avesa.domain.timeutil import parse_utc
-from avesa.sandbox import SandboxAdmin
+from avesa_sandbox import SandboxAdmin
 from tests.connectors.support import (
     EPOCH,
     FAR,

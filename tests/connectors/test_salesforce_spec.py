@@ -20,12 +20,12 @@ from avesa.connectors.salesforce_soql import ObjectQueries, soql_datetime
 from avesa.domain.errors import ConfigError
 from avesa.domain.timeutil import parse_utc, utc_now
 from avesa.pipeline.registration import split_credentials
-from avesa.sandbox import SandboxAdmin
 from avesa.transform.mapping import CompiledMapping
+from avesa_sandbox import SandboxAdmin
 from tests.connectors.test_salesforce import sf_instance  # noqa: F401 (fixture)
 
 SPEC = load_catalog().service("salesforce")
-REFERENCE = json.loads((resources.files("avesa.sandbox.salesforce") / "sobjects-subset.json").read_text())["objects"]
+REFERENCE = json.loads((resources.files("avesa_sandbox.salesforce") / "sobjects-subset.json").read_text())["objects"]
 
 
 def test_table_fields_are_the_reference_schema_fields() -> None:

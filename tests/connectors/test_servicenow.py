@@ -17,7 +17,7 @@ from avesa.connectors.servicenow import ServiceNowConnector
 from avesa.connectors.servicenow_audit import AUDIT_CURSOR_PREFIX, AUDIT_TABLE
 from avesa.domain.errors import AuthenticationError, BadDataError, TransientError
 from avesa.domain.timeutil import parse_utc
-from avesa.sandbox import SandboxAdmin
+from avesa_sandbox import SandboxAdmin
 from tests.connectors.support import (
     EPOCH,
     FAR,

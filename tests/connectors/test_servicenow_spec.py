@@ -20,9 +20,9 @@ from avesa.connectors.servicenow_setup import normalize_instance_url
 from avesa.domain.errors import ConfigError, UsageError
 from avesa.domain.timeutil import parse_utc, utc_now
 from avesa.pipeline.registration import split_credentials
-from avesa.sandbox import SandboxAdmin
-from avesa.sandbox.servicenow.schema import columns, reference_document
 from avesa.transform.mapping import CompiledMapping
+from avesa_sandbox import SandboxAdmin
+from avesa_sandbox.servicenow.schema import columns, reference_document
 from tests.connectors.test_servicenow import sn_credentials, sn_instance  # noqa: F401 (fixture)
 
 SPEC = load_catalog().service("servicenow")

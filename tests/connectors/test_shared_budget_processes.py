@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from avesa.domain.registry import RateLimitOverride
-from avesa.sandbox import SandboxAdmin
+from avesa_sandbox import SandboxAdmin
 
 WORKERS = 3
 REQUESTS_EACH = 6

@@ -26,8 +26,8 @@ from avesa.domain.work import RunRequest, SyncMode, TableRef
 from avesa.pipeline.context import PipelineContext
 from avesa.pipeline.registration import register_service
 from avesa.runtime.local import run_sync
-from avesa.sandbox import SandboxAdmin
 from avesa.settings import Settings
+from avesa_sandbox import SandboxAdmin
 from tests.dashboard.browser import CHROMIUM, require_chromium, save_screenshot, serve
 
 pytestmark = pytest.mark.slow

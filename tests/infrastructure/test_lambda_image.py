@@ -19,7 +19,7 @@ from infrastructure.stacks.data_pipeline import DOCKERFILE
 from avesa.runtime.aws.definitions import FUNCTIONS
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-LEFT_OUT_OF_THE_IMAGE = ("avesa.sandbox", "pytest", "moto", "hypothesis", "playwright", "aws_cdk", "constructs",
+LEFT_OUT_OF_THE_IMAGE = ("avesa_sandbox", "pytest", "moto", "hypothesis", "playwright", "aws_cdk", "constructs",
                          "cdk_nag", "jsonschema")
 
 
@@ -46,7 +46,7 @@ def test_the_image_is_the_x86_64_lambda_python_312_base_with_the_engine_and_its_
     assert "pip install" in pip and '--target "${LAMBDA_TASK_ROOT}"' in pip
     extras = re.findall(r"\[([a-z,]+)\]", pip)
     assert extras == ["aws"]  # not cdk, not dev: no CDK, pytest, moto, playwright in the image
-    assert 'rm -rf /tmp/avesa-build "${LAMBDA_TASK_ROOT}/avesa/sandbox"' in install
+    assert "rm -rf /tmp/avesa-build" in install and "avesa-sandbox" not in pip  # the sandbox is its own package
     checked = re.search(r"for n in \(([^)]*)\)", install).group(1)
     assert set(re.findall(r"'(\w+)'", checked)) == {h.rsplit(".", 1)[-1] for h in FUNCTIONS.values()}
     for word, args in steps:
@@ -69,7 +69,8 @@ def ignored():
 @pytest.mark.parametrize("path", ["tests", "tests/cli/test_aws_run.py", "benchmarks", "node_modules", ".venv",
                                   ".venv/bin/python", "cdk.out", ".git", ".git/config", "docs", "scripts",
                                   "infrastructure/app.py", "avesa.toml", "avesa-data",
-                                  "src/avesa/__pycache__/settings.cpython-312.pyc", "src/avesa.egg-info"])
+                                  "src/avesa/__pycache__/settings.cpython-312.pyc", "src/avesa.egg-info",
+                                  "packages/avesa-sandbox", "packages/avesa-sandbox/src/avesa_sandbox/server.py"])
 def test_dockerignore_leaves_out_what_the_image_does_not_need(ignored, path: str) -> None:
     assert ignored(path)
 

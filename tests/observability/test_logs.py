@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from avesa.cli.app import app
 from avesa.observability import events
-from avesa.sandbox import SandboxAdmin
+from avesa_sandbox import SandboxAdmin
 
 
 @pytest.fixture(autouse=True)

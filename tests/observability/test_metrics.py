@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from avesa.cli.app import app
 from avesa.domain.work import SyncMode, TableRef
 from avesa.observability.metrics import NAMES
-from avesa.sandbox import SandboxAdmin
+from avesa_sandbox import SandboxAdmin
 
 DESIGN_SET = {
     "runs_started", "runs_completed", "runs_failed", "run_duration_seconds",

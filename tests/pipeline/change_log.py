@@ -23,8 +23,8 @@ from avesa.cli.ground_truth import check_tenant
 from avesa.domain.timeutil import parse_utc, utc_now
 from avesa.pipeline.context import PipelineContext
 from avesa.runtime.local import RunSummary
-from avesa.sandbox import SandboxAdmin
 from avesa.transform.mapping import CompiledMapping
+from avesa_sandbox import SandboxAdmin
 from tests.pipeline.helpers import canonical, let_source_clock_pass, sync
 
 CTX = Callable[..., PipelineContext]

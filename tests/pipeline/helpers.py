@@ -13,7 +13,7 @@ from avesa.lake.delta_tables import read_canonical
 from avesa.pipeline.context import PipelineContext
 from avesa.pipeline.registration import register_service
 from avesa.runtime.local import RunSummary, run_sync
-from avesa.sandbox import SandboxAdmin
+from avesa_sandbox import SandboxAdmin
 
 CONNECTWISE_SYNCED = ["service/tickets", "time/entries", "company/companies", "company/contacts"]
 """The ConnectWise sandbox tables a default registration syncs. Mutations that tests count (deletes

@@ -25,7 +25,7 @@ from avesa.pipeline.context import PipelineContext
 from avesa.pipeline.plan import backfill_windows
 from avesa.runtime import local
 from avesa.runtime.local import backfill_sync
-from avesa.sandbox import SandboxAdmin
+from avesa_sandbox import SandboxAdmin
 from tests.pipeline.helpers import CONNECTWISE_SYNCED, canonical, let_source_clock_pass, sync
 from tests.pipeline.test_end_to_end import _assert_matches_source
 

@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 from avesa.cli.app import app
 from avesa.domain.work import SyncMode, TableRef
 from avesa.pipeline.context import PipelineContext
-from avesa.sandbox import SandboxAdmin
+from avesa_sandbox import SandboxAdmin
 from tests.pipeline.helpers import let_source_clock_pass
 from tests.pipeline.test_end_to_end import _assert_matches_source
 

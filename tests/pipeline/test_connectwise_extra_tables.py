@@ -12,7 +12,7 @@ import orjson
 import pyarrow.parquet as pq
 
 from avesa.pipeline.context import PipelineContext
-from avesa.sandbox import SandboxAdmin
+from avesa_sandbox import SandboxAdmin
 from tests.pipeline.helpers import let_source_clock_pass, sync
 
 CTX = Callable[..., PipelineContext]

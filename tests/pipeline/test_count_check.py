@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from avesa.cli.app import app
 from avesa.observability import events
 from avesa.pipeline.context import PipelineContext
-from avesa.sandbox import SandboxAdmin
+from avesa_sandbox import SandboxAdmin
 from tests.pipeline.helpers import sync
 
 CTX = Callable[..., PipelineContext]

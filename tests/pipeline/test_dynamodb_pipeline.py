@@ -12,7 +12,7 @@ import pytest
 
 from avesa.domain.work import SyncMode, TableRef
 from avesa.pipeline.context import PipelineContext
-from avesa.sandbox import SandboxAdmin
+from avesa_sandbox import SandboxAdmin
 from tests.aws_support import aws_environment, isolate_aws_environment, unique_prefix
 from tests.pipeline.helpers import let_source_clock_pass, sync
 from tests.pipeline.test_end_to_end import _assert_matches_source

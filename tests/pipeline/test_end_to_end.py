@@ -16,7 +16,7 @@ from avesa.domain.errors import NotFoundError, UsageError
 from avesa.domain.work import RunRequest, TableStatus
 from avesa.pipeline.context import PipelineContext
 from avesa.pipeline.plan import plan_run
-from avesa.sandbox import SandboxAdmin
+from avesa_sandbox import SandboxAdmin
 from tests.conftest import sandbox_credentials
 from tests.pipeline.helpers import canonical, let_source_clock_pass, sync
 

@@ -15,9 +15,9 @@ from avesa.pipeline.context import PipelineContext
 from avesa.pipeline.registration import register_service
 from avesa.runtime.local import LocalExecutor
 from avesa.runtime.observer import NullObserver
-from avesa.sandbox import SandboxAdmin
-from avesa.sandbox.process import SandboxProcess
 from avesa.settings import Settings
+from avesa_sandbox import SandboxAdmin
+from avesa_sandbox.process import SandboxProcess
 
 SMALL = ["small-1", "small-2", "small-3"]
 

@@ -14,7 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from avesa.domain.work import TableStatus
-from avesa.sandbox import SandboxAdmin
+from avesa_sandbox import SandboxAdmin
 from tests.pipeline.helpers import sync
 from tests.pipeline.test_end_to_end import _assert_matches_source
 

@@ -10,8 +10,8 @@ import pytest
 
 from avesa.catalog.loader import load_catalog
 from avesa.domain.timeutil import parse_utc, utc_now
-from avesa.sandbox import SandboxAdmin
 from avesa.transform.mapping import CompiledMapping
+from avesa_sandbox import SandboxAdmin
 from tests.pipeline.change_log import Mutator, timed_sync
 from tests.pipeline.helpers import CONNECTWISE_SYNCED, canonical, let_source_clock_pass
 from tests.pipeline.test_end_to_end import _assert_matches_source

@@ -11,7 +11,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from avesa.domain.work import SyncMode, TableRef
-from avesa.sandbox import SandboxAdmin
+from avesa_sandbox import SandboxAdmin
 from tests.pipeline.helpers import sync
 from tests.pipeline.test_end_to_end import _assert_matches_source
 

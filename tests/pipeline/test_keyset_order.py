@@ -15,8 +15,8 @@ from avesa.cli.app import app
 from avesa.cli.ground_truth import check_tenant
 from avesa.domain.errors import BadDataError
 from avesa.pipeline.context import PipelineContext
-from avesa.sandbox import SandboxAdmin
 from avesa.settings import Settings
+from avesa_sandbox import SandboxAdmin
 from tests.cli.test_secret_scrubbing import _helpdesk_catalog
 
 runner = CliRunner()

@@ -19,7 +19,7 @@ from avesa.domain.timeutil import utc_now
 from avesa.pipeline import extract
 from avesa.pipeline.resume import interruption, still_interrupted
 from avesa.runtime.local import RunSummary
-from avesa.sandbox import SandboxAdmin
+from avesa_sandbox import SandboxAdmin
 from tests.pipeline.helpers import sync
 from tests.pipeline.test_cancel import _chunks
 

@@ -25,8 +25,8 @@ from avesa.domain.work import TableStatus
 from avesa.pipeline.context import PipelineContext
 from avesa.pipeline.registration import register_service
 from avesa.runtime.local import RunSummary
-from avesa.sandbox import SandboxAdmin, SandboxServer
 from avesa.transform.mapping import CompiledMapping
+from avesa_sandbox import SandboxAdmin, SandboxServer
 from tests.connectors.test_microsoft365 import EIGHT_DAYS, GraphInstances, graph_credentials
 from tests.pipeline.change_log import Mutator
 from tests.pipeline.helpers import canonical, sync

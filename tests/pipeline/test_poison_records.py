@@ -23,7 +23,7 @@ import pytest
 from avesa.domain.work import RunRequest, TableStatus
 from avesa.pipeline.context import PipelineContext
 from avesa.pipeline.plan import plan_run
-from avesa.sandbox import SandboxAdmin
+from avesa_sandbox import SandboxAdmin
 from tests.pipeline.helpers import canonical, let_source_clock_pass, register_unthrottled, sync
 
 

@@ -18,9 +18,9 @@ from hypothesis import strategies as st
 from avesa.pipeline import finalize
 from avesa.pipeline.finalize import _latest_reading
 from avesa.pipeline.reconcile import listing_stamp
-from avesa.sandbox import SandboxAdmin
-from avesa.sandbox.server import SandboxServer
 from avesa.transform.scd2 import merge_versions
+from avesa_sandbox import SandboxAdmin
+from avesa_sandbox.server import SandboxServer
 from tests.pipeline.helpers import canonical, let_source_clock_pass, sync
 from tests.pipeline.test_end_to_end import _assert_matches_source
 from tests.transform.scd2_support import BUSINESS, table, v

@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 from avesa.cli.app import app
 from avesa.domain.timeutil import compact_stamp
 from avesa.domain.work import SyncMode, TableRef
-from avesa.sandbox import SandboxAdmin
+from avesa_sandbox import SandboxAdmin
 from tests.pipeline.test_end_to_end import _assert_matches_source
 
 SMALL_STEPS = {"AVESA_PAGE_SIZE": "20", "AVESA_RECORDS_PER_FILE": "40", "AVESA_TARGET_CHUNK_RECORDS": "100"}

@@ -12,7 +12,7 @@ from pathlib import Path
 from avesa.catalog.loader import load_catalog
 from avesa.domain.timeutil import parse_utc
 from avesa.pipeline.context import PipelineContext
-from avesa.sandbox import SandboxAdmin
+from avesa_sandbox import SandboxAdmin
 from tests.connectors.test_salesforce import sf_credentials, sf_instance  # noqa: F401 (fixture)
 from tests.pipeline.change_log import (
     CTX,

@@ -15,7 +15,7 @@ import pyarrow.parquet as pq
 from avesa.catalog.loader import load_catalog
 from avesa.domain.timeutil import parse_utc
 from avesa.pipeline.context import PipelineContext
-from avesa.sandbox import SandboxAdmin
+from avesa_sandbox import SandboxAdmin
 from tests.connectors.test_servicenow import sn_credentials, sn_instance  # noqa: F401 (fixture)
 from tests.pipeline.change_log import (
     CTX,

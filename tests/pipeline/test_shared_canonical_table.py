@@ -13,7 +13,7 @@ import pytest
 from avesa.pipeline import finalize
 from avesa.pipeline.context import PipelineContext
 from avesa.pipeline.registration import register_service
-from avesa.sandbox import SandboxAdmin
+from avesa_sandbox import SandboxAdmin
 from tests.connectors.test_servicenow import sn_credentials, sn_instance  # noqa: F401 (fixture)
 from tests.pipeline.helpers import canonical, sync
 

@@ -17,8 +17,8 @@ from avesa.lake.raw_files import iter_raw_batches, list_raw_files
 from avesa.pipeline.context import PipelineContext
 from avesa.pipeline.registration import register_service
 from avesa.runtime.local import run_sync
-from avesa.sandbox import SandboxAdmin
 from avesa.settings import Settings
+from avesa_sandbox import SandboxAdmin
 from tests.aws_support import aws_client, aws_environment, isolate_aws_environment, unique_prefix
 from tests.pipeline.helpers import CONNECTWISE_SYNCED, canonical, let_source_clock_pass
 from tests.runtime.json_unit_executor import JsonUnitExecutor

@@ -8,8 +8,8 @@ from typing import Any
 import httpx
 import pytest
 
-from avesa.sandbox import InstanceSpec, Knobs, SandboxAdmin, SandboxServer
-from avesa.sandbox.connectwise.auth import credentials_for
+from avesa_sandbox import InstanceSpec, Knobs, SandboxAdmin, SandboxServer
+from avesa_sandbox.connectwise.auth import credentials_for
 
 from .support import links, new_instance
 

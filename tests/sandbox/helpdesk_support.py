@@ -10,8 +10,8 @@ import httpx
 import pytest
 from jsonschema import Draft202012Validator
 
-from avesa.sandbox import SandboxAdmin, SandboxServer
-from avesa.sandbox.helpdesk.schema import record_schema
+from avesa_sandbox import SandboxAdmin, SandboxServer
+from avesa_sandbox.helpdesk.schema import record_schema
 
 from .support import fresh_client, shared_client
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 
-from avesa.sandbox import SandboxAdmin
+from avesa_sandbox import SandboxAdmin
 
 from . import support
 

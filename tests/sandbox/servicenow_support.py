@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-from avesa.sandbox import SandboxAdmin, SandboxServer
+from avesa_sandbox import SandboxAdmin, SandboxServer
 
 from .support import fresh_client, links, shared_client
 

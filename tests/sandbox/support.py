@@ -16,7 +16,7 @@ from typing import Any, Protocol, TypeVar
 import httpx
 import pytest
 
-from avesa.sandbox import SandboxAdmin
+from avesa_sandbox import SandboxAdmin
 
 NO_RATE_LIMIT = {"rate_limit_per_minute": None}
 """Test instances are not throttled unless a test asks for it, so no test waits for the rate limiter by accident."""

@@ -6,8 +6,8 @@ import base64
 
 import httpx
 
-from avesa.sandbox import SandboxAdmin, SandboxServer
-from avesa.sandbox.helpdesk.auth import api_key_for
+from avesa_sandbox import SandboxAdmin, SandboxServer
+from avesa_sandbox.helpdesk.auth import api_key_for
 
 from .helpdesk_support import HD_READ_ONLY, HdClient, fresh_hd_instance, hd_instance  # noqa: F401
 

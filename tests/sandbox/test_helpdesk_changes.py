@@ -6,8 +6,8 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
-from avesa.sandbox import SandboxAdmin
-from avesa.sandbox.clock import format_epoch, parse_epoch
+from avesa_sandbox import SandboxAdmin
+from avesa_sandbox.clock import format_epoch, parse_epoch
 
 from .helpdesk_support import (  # noqa: F401
     HD_READ_ONLY,

@@ -9,19 +9,19 @@ from importlib import resources
 import pytest
 from jsonschema import Draft202012Validator
 
-from avesa.sandbox import SandboxAdmin
-from avesa.sandbox.clock import parse_epoch
-from avesa.sandbox.helpdesk.generate import WINDOW_END, WINDOW_START
-from avesa.sandbox.helpdesk.schema import document, fields, normalize, table_of
-from avesa.sandbox.helpdesk.simulator import HelpdeskSimulator
-from avesa.sandbox.helpdesk.tables import SCALES, table_counts
-from avesa.sandbox.spec import InstanceSpec
+from avesa_sandbox import SandboxAdmin
+from avesa_sandbox.clock import parse_epoch
+from avesa_sandbox.helpdesk.generate import WINDOW_END, WINDOW_START
+from avesa_sandbox.helpdesk.schema import document, fields, normalize, table_of
+from avesa_sandbox.helpdesk.simulator import HelpdeskSimulator
+from avesa_sandbox.helpdesk.tables import SCALES, table_counts
+from avesa_sandbox.spec import InstanceSpec
 
 from .helpdesk_support import HD_READ_ONLY, TABLES, HdClient, hd_instance, schema_errors  # noqa: F401
 
 
 def test_the_schema_file_is_a_valid_json_schema() -> None:
-    text = resources.files("avesa.sandbox.helpdesk").joinpath("records.schema.json").read_text("utf-8")
+    text = resources.files("avesa_sandbox.helpdesk").joinpath("records.schema.json").read_text("utf-8")
     Draft202012Validator.check_schema(json.loads(text))
     assert document()["x-tables"].keys() == set(TABLES)
 

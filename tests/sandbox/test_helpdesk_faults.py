@@ -8,7 +8,7 @@ import httpx
 import orjson
 import pytest
 
-from avesa.sandbox import SandboxAdmin
+from avesa_sandbox import SandboxAdmin
 
 from .helpdesk_support import HdClient, fresh_hd_instance, hd_instance  # noqa: F401
 from .support import BROKEN_ANSWERS, assert_broken_once, assert_one_shot_fault, one_shot_errors

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from avesa.sandbox import SandboxAdmin
-from avesa.sandbox.helpdesk.schema import fields as schema_fields
+from avesa_sandbox import SandboxAdmin
+from avesa_sandbox.helpdesk.schema import fields as schema_fields
 
 from .helpdesk_support import HD_READ_ONLY, TABLES, HdClient, fresh_hd_instance, hd_instance  # noqa: F401
 

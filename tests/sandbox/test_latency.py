@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
-from avesa.sandbox.latency import LatencyMiddleware, delay_response
+from avesa_sandbox.latency import LatencyMiddleware, delay_response
 
 
 def _app(latency: float, work: float) -> Starlette:

@@ -8,8 +8,8 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from avesa.sandbox import SandboxAdmin, SandboxServer
-from avesa.sandbox.microsoft365.builders import tenant_id_for
+from avesa_sandbox import SandboxAdmin, SandboxServer
+from avesa_sandbox.microsoft365.builders import tenant_id_for
 
 from .microsoft365_support import GraphClient, fresh_tenant, new_instance
 

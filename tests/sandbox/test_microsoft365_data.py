@@ -5,19 +5,20 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
 import jsonschema
 import pytest
 
-from avesa.sandbox import SandboxAdmin, SandboxAdminError
-from avesa.sandbox.microsoft365 import ids
-from avesa.sandbox.microsoft365.builders import RecordFactory, make_tenant
-from avesa.sandbox.microsoft365.generate import generate
-from avesa.sandbox.microsoft365.query import served_properties
-from avesa.sandbox.microsoft365.schema import SCHEMA_FILE, component, openapi
-from avesa.sandbox.microsoft365.tables import RESOURCES, table_counts
+from avesa_sandbox import SandboxAdmin, SandboxAdminError
+from avesa_sandbox.microsoft365 import ids
+from avesa_sandbox.microsoft365.builders import RecordFactory, make_tenant
+from avesa_sandbox.microsoft365.generate import generate
+from avesa_sandbox.microsoft365.query import served_properties
+from avesa_sandbox.microsoft365.schema import SCHEMA_FILE, component, openapi
+from avesa_sandbox.microsoft365.tables import RESOURCES, table_counts
 
 from .microsoft365_support import GraphClient, fresh_tenant, new_instance
 
@@ -247,5 +248,5 @@ def test_admin_records_crud_with_guid_ids(graph: GraphClient, admin: SandboxAdmi
 def test_packaged_schema_is_the_reference_copy() -> None:
     if not REFERENCE_COPY.exists():
         pytest.skip("shared reference material not present")
-    packaged = Path(__file__).resolve().parents[2] / "src/avesa/sandbox/microsoft365" / SCHEMA_FILE
+    packaged = Path(str(files("avesa_sandbox.microsoft365"))) / SCHEMA_FILE
     assert hashlib.sha256(packaged.read_bytes()).digest() == hashlib.sha256(REFERENCE_COPY.read_bytes()).digest()

@@ -8,8 +8,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from avesa.sandbox import SandboxAdmin, SandboxServer
-from avesa.sandbox.microsoft365.tables import DELTA_PAGE_SIZE, USER_DEFAULT_SELECT
+from avesa_sandbox import SandboxAdmin, SandboxServer
+from avesa_sandbox.microsoft365.tables import DELTA_PAGE_SIZE, USER_DEFAULT_SELECT
 
 from .microsoft365_support import GraphClient, fresh_tenant
 

@@ -9,7 +9,7 @@ import httpx
 import orjson
 import pytest
 
-from avesa.sandbox import SandboxAdmin
+from avesa_sandbox import SandboxAdmin
 
 from .microsoft365_support import GraphClient, fresh_tenant
 from .support import BROKEN_ANSWERS, assert_broken_once, assert_one_shot_fault, one_shot_errors

@@ -7,8 +7,8 @@ from urllib.parse import parse_qs, quote, urlsplit
 
 import pytest
 
-from avesa.sandbox import SandboxAdmin
-from avesa.sandbox.microsoft365.tables import RESOURCES, USER_DEFAULT_SELECT
+from avesa_sandbox import SandboxAdmin
+from avesa_sandbox.microsoft365.tables import RESOURCES, USER_DEFAULT_SELECT
 
 from .microsoft365_support import GraphClient, fresh_tenant, new_instance
 

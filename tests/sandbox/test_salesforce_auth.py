@@ -11,8 +11,8 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from avesa.sandbox import SandboxAdmin, SandboxServer
-from avesa.sandbox.salesforce.auth import credentials_for
+from avesa_sandbox import SandboxAdmin, SandboxServer
+from avesa_sandbox.salesforce.auth import credentials_for
 
 from .salesforce_support import SfClient, error_code, fresh_org, new_org
 

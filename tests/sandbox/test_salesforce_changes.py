@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from avesa.sandbox import SandboxAdmin, SandboxServer
-from avesa.sandbox.client import SandboxAdminError
-from avesa.sandbox.salesforce.mutate import REFERENCE_FIELDS
-from avesa.sandbox.salesforce.objects import OBJECTS
+from avesa_sandbox import SandboxAdmin, SandboxServer
+from avesa_sandbox.client import SandboxAdminError
+from avesa_sandbox.salesforce.mutate import REFERENCE_FIELDS
+from avesa_sandbox.salesforce.objects import OBJECTS
 
 from .salesforce_support import SfClient, error_code, fresh_org
 

@@ -7,13 +7,13 @@ import time
 
 import orjson
 
-from avesa.sandbox.instances import Instance
-from avesa.sandbox.salesforce.answers import next_batch, run_query
-from avesa.sandbox.salesforce.plan import bind
-from avesa.sandbox.salesforce.schema import object_def
-from avesa.sandbox.salesforce.simulator import SalesforceSimulator
-from avesa.sandbox.salesforce.soql import parse
-from avesa.sandbox.spec import InstanceSpec
+from avesa_sandbox.instances import Instance
+from avesa_sandbox.salesforce.answers import next_batch, run_query
+from avesa_sandbox.salesforce.plan import bind
+from avesa_sandbox.salesforce.schema import object_def
+from avesa_sandbox.salesforce.simulator import SalesforceSimulator
+from avesa_sandbox.salesforce.soql import parse
+from avesa_sandbox.spec import InstanceSpec
 
 
 def test_2000_record_batches_of_every_field_in_a_system_modstamp_window_cost_a_few_ms() -> None:

@@ -13,21 +13,22 @@ import copy
 import hashlib
 import json
 from collections.abc import Iterator
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
 import jsonschema
 import pytest
 
-from avesa.sandbox import SandboxAdmin
-from avesa.sandbox.salesforce.generate import generate
-from avesa.sandbox.salesforce.objects import OBJECTS, object_counts
-from avesa.sandbox.salesforce.schema import SCHEMA_FILE
+from avesa_sandbox import SandboxAdmin
+from avesa_sandbox.salesforce.generate import generate
+from avesa_sandbox.salesforce.objects import OBJECTS, object_counts
+from avesa_sandbox.salesforce.schema import SCHEMA_FILE
 
 from .salesforce_support import SfClient, fresh_org, new_org
 
 REFERENCE_COPY = Path(__file__).resolve().parents[2].parent / "shared/reference/schemas/salesforce-sobjects-subset.json"
-PACKAGED = Path(__file__).resolve().parents[2] / "src/avesa/sandbox/salesforce" / SCHEMA_FILE
+PACKAGED = Path(str(files("avesa_sandbox.salesforce"))) / SCHEMA_FILE
 
 DATETIME = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}\+0000$"
 DATE = r"^\d{4}-\d{2}-\d{2}$"

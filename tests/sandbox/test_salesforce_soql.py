@@ -7,15 +7,15 @@ from typing import Any
 
 import pytest
 
-from avesa.sandbox.salesforce import ids
-from avesa.sandbox.salesforce.errors import SoqlError
-from avesa.sandbox.salesforce.execute import matching_keys
-from avesa.sandbox.salesforce.plan import Plan, bind
-from avesa.sandbox.salesforce.predicates import date_range, datetime_text
-from avesa.sandbox.salesforce.soql import BoolOp, Comparison, InList, Not, parse
-from avesa.sandbox.salesforce.timefmt import format_datetime, parse_datetime
-from avesa.sandbox.selection import IndexOrder
-from avesa.sandbox.store import TableStore
+from avesa_sandbox.salesforce import ids
+from avesa_sandbox.salesforce.errors import SoqlError
+from avesa_sandbox.salesforce.execute import matching_keys
+from avesa_sandbox.salesforce.plan import Plan, bind
+from avesa_sandbox.salesforce.predicates import date_range, datetime_text
+from avesa_sandbox.salesforce.soql import BoolOp, Comparison, InList, Not, parse
+from avesa_sandbox.salesforce.timefmt import format_datetime, parse_datetime
+from avesa_sandbox.selection import IndexOrder
+from avesa_sandbox.store import TableStore
 
 NOW = calendar.timegm((2025, 3, 12, 15, 30, 0))  # a Wednesday
 

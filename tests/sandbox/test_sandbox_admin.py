@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from avesa.sandbox import SandboxAdmin, SandboxAdminError
+from avesa_sandbox import SandboxAdmin, SandboxAdminError
 
 from .conftest import READ_ONLY, CwClient
 

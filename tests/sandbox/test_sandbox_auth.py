@@ -6,7 +6,7 @@ import base64
 
 import pytest
 
-from avesa.sandbox.connectwise.auth import credentials_for
+from avesa_sandbox.connectwise.auth import credentials_for
 
 from .conftest import READ_ONLY, CwClient
 

@@ -11,8 +11,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from avesa.sandbox.clock import format_epoch
-from avesa.sandbox.connectwise.conditions import (
+from avesa_sandbox.clock import format_epoch
+from avesa_sandbox.connectwise.conditions import (
     And,
     Comparison,
     ConditionError,
@@ -21,8 +21,8 @@ from avesa.sandbox.connectwise.conditions import (
     parse,
     to_text,
 )
-from avesa.sandbox.connectwise.predicates import Compiler, compile_conditions
-from avesa.sandbox.connectwise.schema import FieldResolver
+from avesa_sandbox.connectwise.predicates import Compiler, compile_conditions
+from avesa_sandbox.connectwise.schema import FieldResolver
 
 # -- parsing -----------------------------------------------------------------------------------------
 

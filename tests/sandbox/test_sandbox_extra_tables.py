@@ -10,10 +10,10 @@ import hashlib
 import orjson
 import pytest
 
-from avesa.sandbox import SandboxAdmin
-from avesa.sandbox.connectwise.generate import generate
-from avesa.sandbox.connectwise.references import References
-from avesa.sandbox.connectwise.tables import SCALES, TABLES, table_counts
+from avesa_sandbox import SandboxAdmin
+from avesa_sandbox.connectwise.generate import generate
+from avesa_sandbox.connectwise.references import References
+from avesa_sandbox.connectwise.tables import SCALES, TABLES, table_counts
 
 from .conftest import CwClient, links
 

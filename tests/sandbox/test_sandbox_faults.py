@@ -8,7 +8,7 @@ import httpx
 import orjson
 import pytest
 
-from avesa.sandbox import SandboxAdmin
+from avesa_sandbox import SandboxAdmin
 
 from .conftest import CwClient
 from .support import BROKEN_ANSWERS, assert_broken_once, assert_one_shot_fault, one_shot_errors

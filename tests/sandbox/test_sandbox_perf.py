@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from avesa.sandbox.pagecost import measure
+from avesa_sandbox.pagecost import measure
 
 
 @pytest.mark.skipif(not hasattr(time, "pthread_getcpuclockid"), reason="needs per-thread CPU clocks")

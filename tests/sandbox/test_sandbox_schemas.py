@@ -11,16 +11,17 @@ from __future__ import annotations
 
 import copy
 import hashlib
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
 import jsonschema
 import pytest
 
-from avesa.sandbox.connectwise.generate import generate
-from avesa.sandbox.connectwise.references import References
-from avesa.sandbox.connectwise.schema import SCHEMA_FILE, openapi
-from avesa.sandbox.connectwise.tables import TABLES, table_counts
+from avesa_sandbox.connectwise.generate import generate
+from avesa_sandbox.connectwise.references import References
+from avesa_sandbox.connectwise.schema import SCHEMA_FILE, openapi
+from avesa_sandbox.connectwise.tables import TABLES, table_counts
 
 from .conftest import CwClient
 
@@ -168,5 +169,5 @@ def test_generation_is_deterministic() -> None:
 def test_packaged_schema_is_the_reference_copy() -> None:
     if not REFERENCE_COPY.exists():
         pytest.skip("shared reference material not present")
-    packaged = Path(__file__).resolve().parents[2] / "src/avesa/sandbox/connectwise" / SCHEMA_FILE
+    packaged = Path(str(files("avesa_sandbox.connectwise"))) / SCHEMA_FILE
     assert hashlib.sha256(packaged.read_bytes()).digest() == hashlib.sha256(REFERENCE_COPY.read_bytes()).digest()

@@ -7,11 +7,11 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from avesa.sandbox.clock import format_epoch
-from avesa.sandbox.connectwise.query import ListParams, build_query
-from avesa.sandbox.connectwise.simulator import ConnectWiseSimulator
-from avesa.sandbox.selection import select
-from avesa.sandbox.store import TableStore
+from avesa_sandbox.clock import format_epoch
+from avesa_sandbox.connectwise.query import ListParams, build_query
+from avesa_sandbox.connectwise.simulator import ConnectWiseSimulator
+from avesa_sandbox.selection import select
+from avesa_sandbox.store import TableStore
 
 BASE = 1_704_067_200
 
@@ -68,9 +68,9 @@ orders = st.sampled_from(
 
 def brute_force(store: TableStore, condition: str | None, order: str | None) -> list[int]:
     """Every record checked with the full predicate, then sorted by Python's sort on explicit keys."""
-    from avesa.sandbox.connectwise.conditions import parse
-    from avesa.sandbox.connectwise.predicates import Compiler
-    from avesa.sandbox.connectwise.schema import FieldResolver
+    from avesa_sandbox.connectwise.conditions import parse
+    from avesa_sandbox.connectwise.predicates import Compiler
+    from avesa_sandbox.connectwise.schema import FieldResolver
 
     predicate = Compiler(FieldResolver("Company")).predicate(parse(condition)) if condition else (lambda r: True)
     matched = [store.records[i] for i in sorted(store.ids) if predicate(store.records[i])]

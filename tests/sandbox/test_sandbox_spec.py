@@ -2,7 +2,7 @@
 
 import pytest
 
-from avesa.sandbox.spec import InstanceSpec
+from avesa_sandbox.spec import InstanceSpec
 
 
 def test_command_line_specs_name_service_scale_and_seed() -> None:

@@ -6,8 +6,8 @@ import time
 
 import httpx
 
-from avesa.sandbox import SandboxAdmin
-from avesa.sandbox.servicenow.auth import credentials_for
+from avesa_sandbox import SandboxAdmin
+from avesa_sandbox.servicenow.auth import credentials_for
 
 from .servicenow_support import SN_READ_ONLY, SnClient, bearer, fresh_sn_instance, sn_instance  # noqa: F401
 

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from avesa.sandbox import SandboxAdmin, SandboxAdminError
-from avesa.sandbox.servicenow.tables import DATA_TABLES
+from avesa_sandbox import SandboxAdmin, SandboxAdminError
+from avesa_sandbox.servicenow.tables import DATA_TABLES
 
 from .servicenow_support import SnClient, fresh_sn_instance  # noqa: F401
 

@@ -8,7 +8,7 @@ import httpx
 import orjson
 import pytest
 
-from avesa.sandbox import SandboxAdmin
+from avesa_sandbox import SandboxAdmin
 
 from .servicenow_support import SnClient, fresh_sn_instance, sn_instance  # noqa: F401
 from .support import assert_one_shot_fault, one_shot_errors

@@ -5,14 +5,14 @@ from __future__ import annotations
 import statistics
 import time
 
-from avesa.sandbox.instances import Instance
-from avesa.sandbox.selection import Query, select
-from avesa.sandbox.servicenow.display import View
-from avesa.sandbox.servicenow.lookup import Lookup
-from avesa.sandbox.servicenow.predicates import compile_query
-from avesa.sandbox.servicenow.serialize import list_body
-from avesa.sandbox.servicenow.simulator import ServiceNowSimulator
-from avesa.sandbox.spec import InstanceSpec
+from avesa_sandbox.instances import Instance
+from avesa_sandbox.selection import Query, select
+from avesa_sandbox.servicenow.display import View
+from avesa_sandbox.servicenow.lookup import Lookup
+from avesa_sandbox.servicenow.predicates import compile_query
+from avesa_sandbox.servicenow.serialize import list_body
+from avesa_sandbox.servicenow.simulator import ServiceNowSimulator
+from avesa_sandbox.spec import InstanceSpec
 
 
 def test_a_1000_record_keyset_page_in_a_time_window_costs_a_few_ms() -> None:

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from avesa.sandbox.servicenow.encoded_query import Condition, parse
+from avesa_sandbox.servicenow.encoded_query import Condition, parse
 
 from .servicenow_support import SnClient, sn_instance  # noqa: F401
 

@@ -9,19 +9,20 @@ but ``u_`` custom fields, each value a string of its internal type's format, ref
 from __future__ import annotations
 
 import hashlib
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
 import jsonschema
 import pytest
 
-from avesa.sandbox import SandboxAdmin
-from avesa.sandbox.servicenow.builders import Factory
-from avesa.sandbox.servicenow.generate import WINDOW_END, WINDOW_START, generate
-from avesa.sandbox.servicenow.records import Shaper
-from avesa.sandbox.servicenow.schema import SCHEMA_FILE, Column, columns, reference_document
-from avesa.sandbox.servicenow.tables import DATA_TABLES, TABLES, TASK_TABLES, table_counts
-from avesa.sandbox.servicenow.timefmt import format_datetime
+from avesa_sandbox import SandboxAdmin
+from avesa_sandbox.servicenow.builders import Factory
+from avesa_sandbox.servicenow.generate import WINDOW_END, WINDOW_START, generate
+from avesa_sandbox.servicenow.records import Shaper
+from avesa_sandbox.servicenow.schema import SCHEMA_FILE, Column, columns, reference_document
+from avesa_sandbox.servicenow.tables import DATA_TABLES, TABLES, TASK_TABLES, table_counts
+from avesa_sandbox.servicenow.timefmt import format_datetime
 
 from .servicenow_support import SnClient, fresh_sn_instance, sn_instance  # noqa: F401
 
@@ -193,5 +194,5 @@ def test_generation_is_deterministic() -> None:
 def test_packaged_schema_is_the_reference_copy() -> None:
     if not REFERENCE_COPY.exists():
         pytest.skip("shared reference material not present")
-    packaged = Path(__file__).resolve().parents[2] / "src/avesa/sandbox/servicenow" / SCHEMA_FILE
+    packaged = Path(str(files("avesa_sandbox.servicenow"))) / SCHEMA_FILE
     assert hashlib.sha256(packaged.read_bytes()).digest() == hashlib.sha256(REFERENCE_COPY.read_bytes()).digest()

@@ -22,6 +22,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.panel import Panel
@@ -30,6 +31,7 @@ from rich.table import Table
 from avesa.cli.common import console, ensure_home, friendly_errors, literal, load_context
 from avesa.cli.ground_truth import TableCheck, check_tenant
 from avesa.cli.progress import RichRunObserver, summary_table
+from avesa.cli.sandbox_package import require_sandbox
 from avesa.domain.errors import UsageError
 from avesa.domain.timeutil import iso_z, parse_utc, utc_now
 from avesa.domain.work import RunRequest
@@ -37,9 +39,10 @@ from avesa.lake.query import run_query
 from avesa.pipeline.context import PipelineContext, registered_tenants
 from avesa.pipeline.registration import register_service
 from avesa.runtime.local import RunSummary, run_sync
-from avesa.sandbox.client import SandboxAdmin
-from avesa.sandbox.process import SandboxProcess
 from avesa.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from avesa_sandbox.client import SandboxAdmin
 
 
 @dataclass(frozen=True)
@@ -193,6 +196,9 @@ def demo(
 ) -> None:
     """Run the whole pipeline for three tenants and four services against the built-in sandbox, in a
     home of its own: real tenants' data and credentials are never touched."""
+    require_sandbox("demo")
+    from avesa_sandbox.process import SandboxProcess
+
     started = time.monotonic()
     settings = demo_settings(home)
     _refuse_other_tenants(settings)

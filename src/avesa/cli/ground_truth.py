@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import orjson
 
 from avesa.domain.timeutil import parse_utc, utc_now
 from avesa.lake.canonical_reader import read_current
 from avesa.pipeline.context import PipelineContext
-from avesa.sandbox.client import SandboxAdmin
 from avesa.transform.mapping import CompiledMapping
+
+if TYPE_CHECKING:
+    from avesa_sandbox.client import SandboxAdmin
 
 
 @dataclass

@@ -14,7 +14,7 @@ from avesa.domain.work import RunRequest
 from avesa.lake.delta_tables import read_canonical
 from avesa.pipeline.registration import register_service
 from avesa.runtime.local import run_sync
-from avesa.sandbox import SandboxAdmin
+from avesa_sandbox import SandboxAdmin
 from tests.connectors.test_servicenow import sn_credentials
 from tests.pipeline.helpers import CONNECTWISE_SYNCED, let_source_clock_pass
 from tests.runtime.aws.sfn_support import Deployment
