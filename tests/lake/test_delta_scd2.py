@@ -14,7 +14,7 @@ import pyarrow.dataset as ds
 import pytest
 from deltalake import DeltaTable
 
-from avesa.lake import delta_tables
+from avesa.lake import delta_merge, delta_tables, delta_writer
 from avesa.lake.delta_tables import MergeConflictError, canonical_dataset, merge_scd2, read_canonical
 from avesa.transform.scd2 import InvalidVersionsError, Scd2Stats, merge_versions
 from tests.transform.scd2_support import BUSINESS, absorbed_times, assert_invariants, at, canonical, table, v
@@ -353,7 +353,7 @@ def test_memory_is_bounded_by_a_file_and_the_affected_keys(uri, monkeypatch):
     hands the timeline logic only the affected keys' rows."""
     apply(uri, [v(str(i), 1, "a") for i in range(600)], target_file_rows=50)
     reads, computed = [], []
-    real_read, real_compute = delta_tables._read, delta_tables.compute_changes
+    real_read, real_compute = delta_merge.read_data_file, delta_merge.compute_changes
 
     def spy_read(*args, **kwargs):
         out = real_read(*args, **kwargs)
@@ -364,8 +364,8 @@ def test_memory_is_bounded_by_a_file_and_the_affected_keys(uri, monkeypatch):
         computed.append(0 if existing is None else existing.num_rows)
         return real_compute(existing, versions, *args, **kwargs)
 
-    monkeypatch.setattr(delta_tables, "_read", spy_read)
-    monkeypatch.setattr(delta_tables, "compute_changes", spy_compute)
+    monkeypatch.setattr(delta_merge, "read_data_file", spy_read)
+    monkeypatch.setattr(delta_merge, "compute_changes", spy_compute)
     changed = [str(i) for i in range(0, 600, 60)]  # 10 keys spread over the table
     result = apply(uri, [v(k, 2, "b") for k in changed], target_file_rows=50)
     assert result.stats.rows_closed == 10
@@ -398,12 +398,12 @@ def test_keys_outside_the_basic_multilingual_plane_keep_one_current_row(uri):
 def test_files_written_with_escaped_statistics_are_still_merged_right(uri, monkeypatch):
     """Tables written before statistics went out as UTF-8 hold surrogate escapes deltalake decodes
     wrongly (U+20000 as U+10000): their bounds are not trusted, so the merge still finds the row."""
-    real = delta_tables._stats
+    real = delta_writer.file_stats
 
     def escaped(table: pa.Table) -> str:
         return json.dumps(json.loads(real(table)))  # what the old writer wrote: ASCII escapes
 
-    monkeypatch.setattr(delta_tables, "_stats", escaped)
+    monkeypatch.setattr(delta_writer, "file_stats", escaped)
     apply(uri, [v(k, 1, "a") for k in ASTRAL_IDS], target_file_rows=1)
     monkeypatch.undo()
     apply(uri, [v(k, 2, "b") for k in ASTRAL_IDS], target_file_rows=1)

@@ -210,7 +210,7 @@ async def finalize_table(ctx: PipelineContext, request: FinalizeRequest) -> Tabl
     Two source tables that feed one canonical table (ConnectWise and ServiceNow tickets of one
     tenant) may be finalized at the same time, by any workers: the merge's commit protocol
     serialises them (a commit that lost the race merges again on the new snapshot;
-    lake/delta_tables.py)."""
+    lake/delta_merge.py)."""
     started = time.monotonic()
     try:
         result = await _finalize(ctx, request)
