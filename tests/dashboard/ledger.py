@@ -8,6 +8,7 @@ from datetime import datetime
 
 from avesa.domain.work import SyncMode, TableRef
 from avesa.pipeline.context import PipelineContext
+from avesa.state.ledger_records import TableRunUpdate
 
 _ids = itertools.count(1)
 
@@ -22,8 +23,8 @@ def record_table_run(ctx: PipelineContext, tenant_id: str, table: str, *, starte
     ref = TableRef(run_id=run_id, tenant_id=tenant_id, service=service, table=table, mode=mode,
                    run_started_at=started)
     ctx.state.start_table_runs([ref])
-    ctx.state.update_table_run(ref, status=status, range_start=started, range_end=range_end or started,
+    ctx.state.update_table_run(ref, TableRunUpdate(status=status, range_start=started, range_end=range_end or started,
                                records=records, versions_created=versions, error=error,
-                               finished_at=finished or started)
+                               finished_at=finished or started))
     ctx.state.finish_run(run_id, "failed" if status == "failed" else "complete", finished or started)
     return run_id

@@ -25,6 +25,7 @@ from avesa.domain.work import SyncMode, TableRef
 from avesa.pipeline.context import PipelineContext
 from avesa.pipeline.registration import register_service
 from avesa.settings import Settings
+from avesa.state.ledger_records import TableRunUpdate
 from tests.dashboard.browser import serve
 from tests.dashboard.ledger import record_table_run
 
@@ -178,8 +179,8 @@ def test_the_overview_and_the_tenant_pages_agree_on_every_table(
                                  run_started_at=at) for t, tb in sorted(tables)]
                 ctx.state.start_table_runs(refs)
                 for n, ref in enumerate(refs):  # the run's tables end differently: its status for the first
-                    ctx.state.update_table_run(ref, status=status if n == 0 else STATUSES[(i + n) % 3],
-                                               range_end=at, finished_at=at + timedelta(seconds=5))
+                    ctx.state.update_table_run(ref, TableRunUpdate(status=status if n == 0 else STATUSES[(i + n) % 3],
+                                               range_end=at, finished_at=at + timedelta(seconds=5)))
             now = utc_now()
             overview = {t.label: t for s in Dashboard(ctx, now).overview().services for t in s.tables}
             for tenant in ("t-a", "t-b", "t-c"):

@@ -163,7 +163,10 @@ def test_a_cancel_racing_a_workers_checkpoints_lets_none_land_after_it(racers: R
 
     def work(worker: StateStore, i: int) -> None:
         if i == 0:
-            time.sleep(0.05)  # let checkpoints land first
+            wait_until = time.monotonic() + 10.0  # let checkpoints land first, however slow the machine
+            while not landed and time.monotonic() < wait_until:
+                time.sleep(0.005)
+            time.sleep(0.02)
             assert worker.cancel_run("run-1", T0)
             cancelled_at.append(time.monotonic())
             return

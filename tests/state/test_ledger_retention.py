@@ -18,6 +18,7 @@ from avesa.settings import load_settings
 from avesa.state.base import StateStore
 from avesa.state.dynamodb_layout import STATE_TABLE, TTL_ATTRIBUTE, ensure_tables
 from avesa.state.dynamodb_store import DynamoDBStateStore
+from avesa.state.ledger_records import TableRunUpdate
 from avesa.state.sqlite_store import SqliteStateStore
 
 T0 = datetime(2025, 1, 1, tzinfo=UTC)
@@ -39,7 +40,8 @@ def _finished_run(store: StateStore, run_id: str, started: datetime, *, chunks: 
         done = ChunkOutcome(chunk_id=task.chunk_id, status=ChunkStatus.COMPLETE, cursor=None, seq=1,
                             records=5, files=1, pages=1)
         store.finish_chunk(task.chunk_id, done, started)
-    store.update_table_run(ref, status="complete", records=5 * chunks, finished_at=started + timedelta(hours=1))
+    store.update_table_run(ref, TableRunUpdate(status="complete", records=5 * chunks,
+                                               finished_at=started + timedelta(hours=1)))
     assert store.finish_run(run_id, status, started + timedelta(hours=1))
     return ref
 

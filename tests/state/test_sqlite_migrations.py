@@ -7,6 +7,7 @@ from pathlib import Path
 
 from tests.state.test_state_contract import T0, _chunk, _ref
 
+from avesa.state.ledger_records import TableRunUpdate
 from avesa.state.sqlite_store import SqliteStateStore
 
 
@@ -45,5 +46,5 @@ def test_a_state_file_from_before_schedules_and_counts_gains_their_columns(tmp_p
     assert store.get_service("acme", "connectwise").schedule is None
     ref = _ref()
     store.start_table_runs([ref])
-    store.update_table_run(ref, source_count=3, canonical_count=3)
+    store.update_table_run(ref, TableRunUpdate(source_count=3, canonical_count=3))
     assert store.get_table_run(ref).source_count == 3

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from avesa.domain.registry import Tenant, TenantService
 from avesa.domain.work import ChunkOutcome, ChunkStatus, ChunkTask, SyncMode, TableRef
 from avesa.state.base import StateStore
+from avesa.state.ledger_records import TableRunUpdate
 
 T0 = datetime(2025, 1, 1, tzinfo=UTC)
 _examples = itertools.count()
@@ -77,11 +78,11 @@ def test_chunk_lease_checkpoint_and_finish(store: StateStore) -> None:
 def test_table_run_updates(store: StateStore) -> None:
     ref = _ref()
     store.start_table_runs([ref])
-    store.update_table_run(ref, status="complete", records=5, finished_at=T0)
+    store.update_table_run(ref, TableRunUpdate(status="complete", records=5, finished_at=T0))
     tr = store.get_table_run(ref)
     assert (tr.status, tr.records, tr.finished_at) == ("complete", 5, T0)
-    with pytest.raises(ValueError, match="unknown table run fields"):
-        store.update_table_run(ref, password="x")
+    with pytest.raises(ValueError, match="password\n  Extra inputs are not permitted"):  # refused when made
+        store.update_table_run(ref, TableRunUpdate(password="x"))
 
 
 def _never_stale(run_id: str, owner: str) -> bool:
@@ -356,7 +357,8 @@ def test_a_tenants_table_runs_over_every_run_show_what_their_chunks_landed(store
     store.save_chunks([chunk])
     assert store.acquire_chunk(chunk.chunk_id, "w1", 60, T0)
     assert store.checkpoint_chunk(chunk.chunk_id, "w1", _progress(chunk, 12), 60, T0)
-    store.update_table_run(refs[0], status="complete", records=7, nulled_values={"budget_hours": 2})
+    store.update_table_run(refs[0], TableRunUpdate(status="complete", records=7,
+                                                   nulled_values={"budget_hours": 2}))
     runs = store.list_table_runs(tenant_id="acme")
     assert [(r.run_id, r.tenant_id, r.status, r.records) for r in runs] == [
         ("run-b", "acme", "pending", 12), ("run-a", "acme", "complete", 7)]
@@ -462,7 +464,7 @@ def test_abandoning_frees_leases_and_locks_and_closes_unfinished_tables(store: S
     chunk = _chunk(ref)
     store.create_run("run-1", T0, {}, "far:1")
     store.start_table_runs([ref, done_ref])
-    store.update_table_run(done_ref, status="complete")
+    store.update_table_run(done_ref, TableRunUpdate(status="complete"))
     store.save_chunks([chunk])
     assert store.acquire_chunk(chunk.chunk_id, "far:1", 60, T0)
     assert store.lock_tenant("acme", "run-1", "far:1", T0, _never_stale) is None
@@ -542,7 +544,7 @@ def test_a_table_runs_data_quality_counts_are_kept(store: StateStore) -> None:
     ref = _ref()
     store.start_table_runs([ref])
     assert store.get_table_run(ref).count_difference is None
-    store.update_table_run(ref, source_count=120, canonical_count=118)
+    store.update_table_run(ref, TableRunUpdate(source_count=120, canonical_count=118))
     tr = store.get_table_run(ref)
     assert (tr.source_count, tr.canonical_count, tr.count_difference) == (120, 118, 2)
 

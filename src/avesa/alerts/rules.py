@@ -31,7 +31,7 @@ from avesa.alerts.config import AlertConfig, Policy
 from avesa.dashboard.freshness import freshness, short_duration, target_for
 from avesa.dashboard.runlog import RunCounters, run_counters
 from avesa.dashboard.views import newest_first
-from avesa.domain.work import SyncMode, TableStatus
+from avesa.domain.work import RunStatus, SyncMode, TableStatus
 from avesa.pipeline.quality import beyond_tolerance
 from avesa.settings import Settings
 from avesa.state.base import StateStore
@@ -201,7 +201,7 @@ def _scope(run: RunRecord) -> tuple[str | None, str | None]:
 def _run_findings(inputs: _Inputs) -> Iterable[Finding]:
     state, now = inputs.state, inputs.now
     enabled = {t.tenant_id for t in state.list_tenants() if t.enabled}
-    for run in state.list_runs(limit=100, status="running"):
+    for run in state.list_runs(limit=100, status=RunStatus.RUNNING):
         tenant, service = _scope(run)
         policy = inputs.config.policy(tenant)
         bound = timedelta(hours=policy.stuck_run_hours)

@@ -21,7 +21,7 @@ from avesa.cli.progress import RichRunObserver, summary_table
 from avesa.cli.run_status import interruptions, shown_status
 from avesa.domain.errors import NotFoundError, UsageError
 from avesa.domain.timeutil import utc_now
-from avesa.domain.work import SyncMode, TableRef
+from avesa.domain.work import RunStatus, SyncMode, TableRef
 from avesa.pipeline.cancel import cancel_run
 from avesa.pipeline.resume import interrupted_runs, interruption, still_interrupted
 from avesa.runtime.local import resume_sync, retry_sync
@@ -130,7 +130,7 @@ def jobs_retry(run_id: str) -> None:
     ctx = load_context()
     run = ctx.state.get_run(run_id)
     if run is None:
-        raise NotFoundError("run", run_id, [r.run_id for r in ctx.state.list_runs(limit=10, status="failed")],
+        raise NotFoundError("run", run_id, [r.run_id for r in ctx.state.list_runs(limit=10, status=RunStatus.FAILED)],
                             "(recent failed runs)")
     if run.status != "failed":
         hint = "; an interrupted one is resumed with `avesa jobs resume`" if run.status == "running" else ""

@@ -33,7 +33,7 @@ from avesa.cli.progress import RichRunObserver, rate_limit_notes, summary_table
 from avesa.cli.run_status import interruptions, shown_status
 from avesa.domain.errors import NotFoundError, UsageError
 from avesa.domain.timeutil import utc_now
-from avesa.domain.work import RunRequest, TableResult
+from avesa.domain.work import RunRequest, RunStatus, TableResult
 from avesa.lake.query import run_query
 from avesa.pipeline.context import PipelineContext
 from avesa.pipeline.resume import interrupted_runs, unfinished_tenants
@@ -158,7 +158,7 @@ def status(tenant: str = tenant_option(),
     history = ctx.state.list_table_runs(tenant_id=tenant)
     for tr in history:
         latest.setdefault((tr.tenant_id, tr.service, tr.table), tr)
-    interrupted = interruptions(ctx, ctx.state.list_runs(limit=100, status="running"), utc_now())
+    interrupted = interruptions(ctx, ctx.state.list_runs(limit=100, status=RunStatus.RUNNING), utc_now())
     table = Table("tenant / service / table", "last run (UTC)", "mode", "status", "records", "versions",
                   "nulled", "watermark (UTC)", "error", title="last run per table", title_justify="left")
     for key in sorted(latest)[:limit]:

@@ -20,7 +20,7 @@ from avesa.dashboard.runlog import RunCounters, run_counters
 from avesa.domain.redaction import Redactor
 from avesa.domain.registry import Tenant, TenantService
 from avesa.domain.url_credentials import masked
-from avesa.domain.work import SyncMode, TableRef
+from avesa.domain.work import RunStatus, SyncMode, TableRef
 from avesa.pipeline.context import PipelineContext
 from avesa.pipeline.resume import interruption
 from avesa.state.ledger_records import ChunkRecord, RunRecord, TableRunRecord
@@ -251,7 +251,7 @@ class Dashboard:
         """Run id -> why it is interrupted, for runs the ledger says are running whose owner is gone."""
         if self._interrupted is None:
             found = {}
-            for run in self.state.list_runs(limit=100, status="running"):
+            for run in self.state.list_runs(limit=100, status=RunStatus.RUNNING):
                 why = interruption(self.ctx, run, self.now)
                 if why is not None:
                     found[run.run_id] = why.reason

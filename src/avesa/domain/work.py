@@ -30,6 +30,21 @@ class ChunkStatus(StrEnum):
     CANCELLED = "cancelled"  # its run was cancelled (`avesa jobs cancel`); never resumed
 
 
+class RunStatus(StrEnum):
+    """A run's status in the ledger. "interrupted" is not one: it is a running run whose owner's
+    leases all expired (pipeline/resume.py tells)."""
+
+    RUNNING = "running"
+    COMPLETE = "complete"
+    FAILED = "failed"  # a table failed; `avesa jobs retry` reopens it
+    CANCELLED = "cancelled"  # `avesa jobs cancel`: never resumed or retried
+    ABANDONED = "abandoned"  # `avesa jobs cleanup-stuck` gave up on an interrupted run
+
+    @property
+    def finished(self) -> bool:
+        return self is not RunStatus.RUNNING
+
+
 class TableStatus(StrEnum):
     PENDING = "pending"
     EXTRACTING = "extracting"
@@ -37,6 +52,7 @@ class TableStatus(StrEnum):
     COMPLETE = "complete"
     FAILED = "failed"
     CANCELLED = "cancelled"
+    ABANDONED = "abandoned"  # its run was abandoned before the table ended
 
 
 class RunRequest(BaseModel):

@@ -15,9 +15,9 @@ from datetime import datetime
 
 from avesa.domain.errors import NotFoundError, UsageError
 from avesa.domain.timeutil import utc_now
-from avesa.domain.work import TableRef, TableResult, TableStatus
+from avesa.domain.work import RunStatus, TableRef, TableResult, TableStatus
 from avesa.pipeline.context import PipelineContext
-from avesa.state.ledger_records import RunRecord
+from avesa.state.ledger_records import RunRecord, TableRunUpdate
 
 CANCELLABLE = ("running", "failed")
 
@@ -30,7 +30,8 @@ def run_cancelled(ctx: PipelineContext, run_id: str) -> bool:
 def cancelled_result(ctx: PipelineContext, ref: TableRef, records: int = 0) -> TableResult:
     """Record that `ref` stopped because its run was cancelled, and say so to the executor."""
     message = f"{ref.label}: run {ref.run_id} was cancelled"
-    ctx.state.update_table_run(ref, status=TableStatus.CANCELLED.value, error=message, finished_at=utc_now())
+    ctx.state.update_table_run(ref, TableRunUpdate(status=TableStatus.CANCELLED, error=message,
+                                                   finished_at=utc_now()))
     return TableResult(table=ref, status=TableStatus.CANCELLED, records=records, error=message)
 
 
@@ -42,7 +43,7 @@ def cancel_run(ctx: PipelineContext, run_id: str, now: datetime | None = None) -
     A complete, abandoned or cancelled run is finished: cancelling it is an error."""
     run = ctx.state.get_run(run_id)
     if run is None:
-        recent = [r.run_id for r in ctx.state.list_runs(limit=10, status="running")]
+        recent = [r.run_id for r in ctx.state.list_runs(limit=10, status=RunStatus.RUNNING)]
         raise NotFoundError("run", run_id, recent, "(running runs; see `avesa jobs list`)")
     if run.status not in CANCELLABLE:
         raise UsageError(f"run {run_id} is {run.status}: it has finished, there is nothing to cancel "

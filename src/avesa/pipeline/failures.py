@@ -19,6 +19,7 @@ from avesa.domain.timeutil import utc_now
 from avesa.domain.work import ChunkOutcome, TableRef, TableResult, TableStatus
 from avesa.observability import events
 from avesa.pipeline.context import PipelineContext
+from avesa.state.ledger_records import TableRunUpdate
 
 
 def failure_message(ref: TableRef, exc: BaseException) -> str:
@@ -50,10 +51,10 @@ def log_unexpected(ref: TableRef, exc: BaseException, stage: str) -> None:
 def fail_table(ctx: PipelineContext, ref: TableRef, message: str, *, records: int | None = None,
                canonical_table: str | None = None) -> TableResult:
     """Record the table run as failed with `message` and return its result."""
-    fields: dict[str, object] = {"status": TableStatus.FAILED.value, "error": message, "finished_at": utc_now()}
+    update = TableRunUpdate(status=TableStatus.FAILED, error=message, finished_at=utc_now())
     if records is not None:
-        fields["records"] = records
-    ctx.state.update_table_run(ref, **fields)
+        update.records = records
+    ctx.state.update_table_run(ref, update)
     return TableResult(table=ref, status=TableStatus.FAILED, records=records or 0, error=message,
                        canonical_table=canonical_table)
 

@@ -41,7 +41,7 @@ from avesa.pipeline.extract import raw_file_prefix
 from avesa.pipeline.failures import chunks_failed_message, fail_table, table_failed_by
 from avesa.pipeline.quality import count_check
 from avesa.pipeline.reconcile import announced_deletions, reconcile
-from avesa.state.ledger_records import ChunkRecord
+from avesa.state.ledger_records import ChunkRecord, TableRunUpdate
 from avesa.transform.mapping import CompiledMapping, NulledValues
 
 MERGE_BATCH_ROWS = 200_000
@@ -150,7 +150,7 @@ def record_table_estimate(ctx: PipelineContext, ref: TableRef) -> None:
         return
     estimates = [c.estimate for c in ctx.state.list_chunks(ref) if c.estimate is not None]
     if estimates:
-        ctx.state.update_table_run(ref, estimate=sum(estimates))
+        ctx.state.update_table_run(ref, TableRunUpdate(estimate=sum(estimates)))
 
 
 def _keep_delta_link(ctx: PipelineContext, ref: TableRef, chunks: list) -> None:
@@ -242,9 +242,10 @@ async def _finalize(ctx: PipelineContext, request: FinalizeRequest) -> TableResu
         return fail_table(ctx, ref, _unfinished_message(ref, chunks, unfinished, request.failed_chunks),
                           records=records)
     if not request.merge:
-        ctx.state.update_table_run(ref, status=TableStatus.COMPLETE.value, records=records, finished_at=utc_now())
+        ctx.state.update_table_run(ref, TableRunUpdate(status=TableStatus.COMPLETE, records=records,
+                                                       finished_at=utc_now()))
         return TableResult(table=ref, status=TableStatus.COMPLETE, records=records)
-    ctx.state.update_table_run(ref, status=TableStatus.FINALIZING.value, records=records)
+    ctx.state.update_table_run(ref, TableRunUpdate(status=TableStatus.FINALIZING, records=records))
     # Every chunk is complete: a temporary raw file of one is a leftover of a killed write (so is
     # any other run's an hour old — an abandoned or cancelled run's). They never reach a reader.
     await asyncio.to_thread(remove_temporary_files, ctx.lake.raw_dir(ref.tenant_id, ref.service, ref.table),
@@ -276,9 +277,9 @@ async def _finalize(ctx: PipelineContext, request: FinalizeRequest) -> TableResu
             ctx.state.set_watermark(ref.tenant_id, ref.service, ref.table, watermark, ref.run_id)
     _keep_delta_link(ctx, ref, chunks)
     source_count, canonical_count = counts
-    ctx.state.update_table_run(ref, status=TableStatus.COMPLETE.value, versions_created=created, deletes=deletes,
-                               finished_at=utc_now(), error=None, nulled_values=dict(nulled),
-                               source_count=source_count, canonical_count=canonical_count)
+    ctx.state.update_table_run(ref, TableRunUpdate(
+        status=TableStatus.COMPLETE, versions_created=created, deletes=deletes, finished_at=utc_now(), error=None,
+        nulled_values=dict(nulled), source_count=source_count, canonical_count=canonical_count))
     return TableResult(table=ref, status=TableStatus.COMPLETE, records=records, versions_created=created,
                        deletes=deletes, watermark=watermark, canonical_table=canonical,
                        nulled_values=dict(nulled), source_count=source_count, canonical_count=canonical_count)

@@ -21,11 +21,12 @@ from typing import NamedTuple
 from avesa.domain.errors import ConfigError, NotFoundError
 from avesa.domain.tenant import validate_tenant_id
 from avesa.domain.timeutil import EPOCH, compact_stamp, utc_now
-from avesa.domain.work import ChunkTask, RunPlan, RunRequest, SyncMode, TablePlan, TableRef
+from avesa.domain.work import ChunkTask, RunPlan, RunRequest, SyncMode, TablePlan, TableRef, TableStatus
 from avesa.pipeline.chunking import chunk_target, plan_spans
 from avesa.pipeline.chunking import even_split as split_range
 from avesa.pipeline.context import PipelineContext
 from avesa.pipeline.owners import owner_alive
+from avesa.state.ledger_records import TableRunUpdate
 
 
 def new_run_id(started_at: datetime) -> str:
@@ -247,6 +248,6 @@ async def plan_table(ctx: PipelineContext, ref: TableRef) -> TablePlan:
         plan = _plan_backfill if ref.mode is SyncMode.BACKFILL else _plan_incremental
     start, end, estimate, chunks = await plan(ctx, ref)
     ctx.state.save_chunks(chunks)
-    ctx.state.update_table_run(ref, status="extracting", range_start=start, range_end=end, estimate=estimate,
-                               chunks_total=len(chunks))
+    ctx.state.update_table_run(ref, TableRunUpdate(status=TableStatus.EXTRACTING, range_start=start, range_end=end,
+                                                   estimate=estimate, chunks_total=len(chunks)))
     return TablePlan(table=ref, range_start=start, range_end=end, estimate=estimate, chunks=chunks)

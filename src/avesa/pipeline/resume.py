@@ -21,6 +21,7 @@ from avesa.domain.work import (
     BackfillRange,
     ChunkTask,
     ResumeRequest,
+    RunStatus,
     RunWork,
     SyncMode,
     TableRef,
@@ -66,7 +67,7 @@ def still_interrupted(ctx: PipelineContext, now: datetime) -> Callable[[RunRecor
 
 
 def interrupted_runs(ctx: PipelineContext, now: datetime) -> list[RunRecord]:
-    runs = [run for run in ctx.state.list_runs(limit=100, status="running") if interruption(ctx, run, now)]
+    runs = [run for run in ctx.state.list_runs(limit=100, status=RunStatus.RUNNING) if interruption(ctx, run, now)]
     return sorted(runs, key=lambda r: r.started_at)
 
 

@@ -36,7 +36,7 @@ from apscheduler.triggers.date import DateTrigger
 from avesa.alerts.incidents import AlertEngine
 from avesa.domain.errors import AvesaError
 from avesa.domain.timeutil import utc_now
-from avesa.domain.work import BackfillRequest, RunRequest
+from avesa.domain.work import BackfillRequest, RunRequest, RunStatus
 from avesa.observability import events
 from avesa.pipeline.backfill import find_unfinished_backfill
 from avesa.pipeline.context import PipelineContext
@@ -283,7 +283,7 @@ class Serve:
         owner though it has started nothing yet (a previous process with the same host and pid)."""
         now = self.clock()
         found = {r.run_id: r for r in interrupted_runs(self.ctx, now)}
-        for run in self.ctx.state.list_runs(limit=100, status="running"):
+        for run in self.ctx.state.list_runs(limit=100, status=RunStatus.RUNNING):
             if run.owner == self.ctx.owner:
                 found.setdefault(run.run_id, run)
         return sorted(found.values(), key=lambda r: r.started_at)

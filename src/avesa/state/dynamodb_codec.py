@@ -15,7 +15,7 @@ from typing import Any
 from avesa.domain.audit import AuditEntry
 from avesa.domain.registry import RateLimitOverride, ScheduleOverride, Tenant, TenantService
 from avesa.domain.timeutil import parse_utc
-from avesa.domain.work import ChunkStatus, ChunkTask, TableRef
+from avesa.domain.work import ChunkStatus, ChunkTask, RunStatus, TableRef
 from avesa.state import dynamodb_layout as layout
 from avesa.state.ledger_records import ChunkRecord, QueuedBackfill, RunRecord, TableRunRecord
 
@@ -104,7 +104,8 @@ def queued_backfill(item: Item) -> QueuedBackfill:
 # ---- runs ------------------------------------------------------------------------------------
 def run_item(run_id: str, started_at: datetime, request: dict, owner: str) -> Item:
     return {**layout.run_key(run_id), "kind": "run", "run_id": run_id, "started_at": ts(started_at),
-            "run_status": "running", "request": json.dumps(request), "owner": owner, "run_list": layout.RUN_LIST}
+            "run_status": RunStatus.RUNNING.value, "request": json.dumps(request), "owner": owner,
+            "run_list": layout.RUN_LIST}
 
 
 def run(item: Item) -> RunRecord:

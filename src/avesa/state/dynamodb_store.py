@@ -49,18 +49,14 @@ from boto3.dynamodb.conditions import Attr, ConditionBase, Key
 from avesa.domain.audit import AuditEntry
 from avesa.domain.registry import Tenant, TenantService
 from avesa.domain.timeutil import parse_utc
-from avesa.domain.work import ChunkOutcome, ChunkStatus, ChunkTask, TableRef
+from avesa.domain.work import ChunkOutcome, ChunkStatus, ChunkTask, RunStatus, TableRef, TableStatus
 from avesa.state import dynamodb_codec as codec
 from avesa.state import dynamodb_layout as layout
 from avesa.state import rate_bucket
 from avesa.state.alert_records import AlertIncident
 from avesa.state.dynamodb_gateway import Gateway, Item, Update, parallel
-from avesa.state.ledger_records import ChunkRecord, QueuedBackfill, RunRecord, TableRunRecord
+from avesa.state.ledger_records import ChunkRecord, QueuedBackfill, RunRecord, TableRunRecord, TableRunUpdate
 
-_TABLE_RUN_FIELDS = {
-    "status", "range_start", "range_end", "estimate", "records", "versions_created", "deletes",
-    "chunks_total", "finished_at", "error", "nulled_values", "source_count", "canonical_count",
-}
 _LOCK_SCOPES = ("sync", "backfill")
 _LEASE = ("lease_owner", "lease_expires")
 _MAX_TRANSACTION = 100
@@ -75,11 +71,14 @@ DEFAULT_RETENTION_DAYS = 90.0
 _CANCELLED = ChunkStatus.CANCELLED.value
 _COMPLETE = ChunkStatus.COMPLETE.value
 _RUNNING = ChunkStatus.RUNNING.value
+_RUN_RUNNING, _RUN_FAILED, _RUN_CANCELLED = (RunStatus.RUNNING.value, RunStatus.FAILED.value,
+                                             RunStatus.CANCELLED.value)
+_ENDED_TABLE = [TableStatus.COMPLETE.value, TableStatus.FAILED.value]  # a table run that ended on its own
 
 
 def _run_not_cancelled() -> ConditionBase:
     """On a run item: it is not cancelled (or there is no such run, as SQLite's join allows)."""
-    return Attr("pk").not_exists() | Attr("run_status").ne("cancelled")
+    return Attr("pk").not_exists() | Attr("run_status").ne(_RUN_CANCELLED)
 
 
 def _lease_free(owner: str, now: datetime) -> ConditionBase:
@@ -160,17 +159,17 @@ class DynamoDBStateStore:
     def renew_run_lease(self, run_id: str, owner: str, lease_seconds: float, now: datetime) -> bool:
         """See SqliteStateStore.renew_run_lease: False once the run is not `owner`'s to run."""
         return self._db.update(layout.run_key(run_id), Update(set={"lease_expires": codec.expiry(now, lease_seconds)}),
-                               Attr("owner").eq(owner) & Attr("run_status").eq("running"))
+                               Attr("owner").eq(owner) & Attr("run_status").eq(_RUN_RUNNING))
 
     def lease_expiries(self, run_id: str) -> list[datetime]:
         return [parse_utc(i["lease_expires"]) for i in self._run_items(run_id, ("sk", "lease_expires"))
                 if i.get("lease_expires") and (i["sk"] == layout.RUN_SK or i["sk"].startswith("CHUNK#"))]
 
-    def finish_run(self, run_id: str, status: str, finished_at: datetime) -> bool:
+    def finish_run(self, run_id: str, status: RunStatus, finished_at: datetime) -> bool:
         if not self._db.update(layout.run_key(run_id),
-                               Update(set={"run_status": status, "finished_at": codec.ts(finished_at),
+                               Update(set={"run_status": RunStatus(status).value, "finished_at": codec.ts(finished_at),
                                            "lease_expires": None}),
-                               Attr("run_status").eq("running")):
+                               Attr("run_status").eq(_RUN_RUNNING)):
             return False
         self._release_running_chunks(run_id, f"stopped when its run ended {status}")
         self._expire_chunks(run_id, finished_at)
@@ -180,13 +179,14 @@ class DynamoDBStateStore:
         item = self._db.get(layout.run_key(run_id))
         return codec.run(item) if item else None
 
-    def list_runs(self, limit: int = 20, status: str | None = None) -> list[RunRecord]:
+    def list_runs(self, limit: int = 20, status: RunStatus | None = None) -> list[RunRecord]:
         """Newest first. The index gives the candidates; each is read again consistently, and one
         whose status is no longer `status` is left out."""
         if status is None:
             keys = self._db.query(Key("run_list").eq(layout.RUN_LIST), index=layout.RUNS_BY_START, forward=False)
         else:
-            keys = self._db.query(Key("run_status").eq(status), index=layout.RUNS_BY_STATUS, forward=False)
+            keys = self._db.query(Key("run_status").eq(RunStatus(status).value), index=layout.RUNS_BY_STATUS,
+                                  forward=False)
         found: list[RunRecord] = []
         for batch in _batches(keys, max(limit, 1)):
             for item in self._db.get_many([{"pk": k["pk"], "sk": k["sk"]} for k in batch]):
@@ -198,7 +198,7 @@ class DynamoDBStateStore:
 
     def claim_run(self, run_id: str, expected_owner: str, owner: str) -> bool:
         if not self._db.update(layout.run_key(run_id), Update(set={"owner": owner, "lease_expires": None}),
-                               Attr("owner").eq(expected_owner) & Attr("run_status").eq("running")):
+                               Attr("owner").eq(expected_owner) & Attr("run_status").eq(_RUN_RUNNING)):
             return False
         for item in self._chunk_items(run_id):
             if item.get("lease_owner") == expected_owner:
@@ -207,9 +207,9 @@ class DynamoDBStateStore:
 
     def reopen_run(self, run_id: str, owner: str) -> bool:
         if not self._db.update(layout.run_key(run_id),
-                               Update(set={"run_status": "running", "owner": owner, "finished_at": None,
+                               Update(set={"run_status": _RUN_RUNNING, "owner": owner, "finished_at": None,
                                            "lease_expires": None}),
-                               Attr("run_status").eq("failed")):
+                               Attr("run_status").eq(_RUN_FAILED)):
             return False
         self._release_running_chunks(run_id, "stopped when its run ended failed")
         self._expire_chunks(run_id, None)  # retried: its chunks are live again
@@ -218,7 +218,7 @@ class DynamoDBStateStore:
     def abandon_run(self, run_id: str, expected_owner: str, now: datetime,
                     is_interrupted: Callable[[RunRecord, list[datetime]], bool]) -> bool:
         item = self._db.get(layout.run_key(run_id))
-        if item is None or item["owner"] != expected_owner or item["run_status"] != "running":
+        if item is None or item["owner"] != expected_owner or item["run_status"] != _RUN_RUNNING:
             return False
         leased = [i for i in self._chunk_items(run_id) if i.get("lease_expires")]
         expiries = [parse_utc(i["lease_expires"]) for i in ([item] if item.get("lease_expires") else []) + leased]
@@ -228,14 +228,14 @@ class DynamoDBStateStore:
                           else Attr("lease_expires").not_exists())
         parts = [self._db.update_part(
             layout.run_key(run_id),
-            Update(set={"run_status": "abandoned", "finished_at": codec.ts(now), "lease_expires": None}),
-            Attr("owner").eq(expected_owner) & Attr("run_status").eq("running") & seen_run_lease)]
+            Update(set={"run_status": RunStatus.ABANDONED.value, "finished_at": codec.ts(now), "lease_expires": None}),
+            Attr("owner").eq(expected_owner) & Attr("run_status").eq(_RUN_RUNNING) & seen_run_lease)]
         parts += [self._db.check_part(_key(i), Attr("lease_expires").eq(i["lease_expires"]))
                   for i in leased[:_MAX_TRANSACTION - 2]]
         if not self._db.transact(parts):
             return False
         self._release_running_chunks(run_id, "its run was abandoned (`avesa jobs cleanup-stuck`)")
-        self._close_table_runs(run_id, "abandoned", now)
+        self._close_table_runs(run_id, TableStatus.ABANDONED, now)
         self.unlock_tenants(run_id)
         self._expire_chunks(run_id, now)
         return True
@@ -245,15 +245,15 @@ class DynamoDBStateStore:
         worker's write lands (each checks it) — then its chunks, tables and locks follow."""
         cancelled = self._db.update(
             layout.run_key(run_id),
-            Update(set={"run_status": "cancelled", "finished_at": codec.ts(now), "lease_expires": None}),
-            Attr("run_status").is_in(["running", "failed"]))
+            Update(set={"run_status": _RUN_CANCELLED, "finished_at": codec.ts(now), "lease_expires": None}),
+            Attr("run_status").is_in([_RUN_RUNNING, _RUN_FAILED]))
         if not cancelled:
             return False
         for item in self._chunk_items(run_id):
             if item["status"] != _COMPLETE:
                 self._db.update(_key(item), Update(set={"status": _CANCELLED}, remove=_LEASE),
                                 Attr("status").ne(_COMPLETE))
-        self._close_table_runs(run_id, "cancelled", now)
+        self._close_table_runs(run_id, TableStatus.CANCELLED, now)
         self.unlock_tenants(run_id)
         self._expire_chunks(run_id, now)
         return True
@@ -281,21 +281,21 @@ class DynamoDBStateStore:
             keys += [_key(item), layout.locator_key(item["chunk_id"])]
         parallel(lambda key: self._db.update(key, update, Attr("pk").exists()), keys)
 
-    def _close_table_runs(self, run_id: str, status: str, now: datetime) -> None:
+    def _close_table_runs(self, run_id: str, status: TableStatus, now: datetime) -> None:
         for item in self._db.query(Key("pk").eq(layout.run_pk(run_id)) & Key("sk").begins_with("TABLE#"),
                                    attributes=("pk", "sk", "status")):
-            if item["status"] not in ("complete", "failed"):
-                self._db.update(_key(item), Update(set={"status": status, "finished_at": codec.ts(now)}),
-                                ~Attr("status").is_in(["complete", "failed"]))
+            if item["status"] not in _ENDED_TABLE:
+                self._db.update(_key(item), Update(set={"status": status.value, "finished_at": codec.ts(now)}),
+                                ~Attr("status").is_in(_ENDED_TABLE))
 
     # ---- table runs -----------------------------------------------------------------------
     def start_table_runs(self, refs: list[TableRef]) -> None:
         parallel(lambda ref: self._db.put(codec.table_run_item(ref), Attr("pk").not_exists()), refs)
 
-    def update_table_run(self, ref: TableRef, **fields: object) -> None:
-        unknown = set(fields) - _TABLE_RUN_FIELDS
-        if unknown:
-            raise ValueError(f"unknown table run fields: {sorted(unknown)}")
+    def update_table_run(self, ref: TableRef, update: TableRunUpdate) -> None:
+        fields = update.fields()
+        if not fields:
+            return
         self._db.update(layout.table_run_key(ref.run_id, ref.tenant_id, ref.service, ref.table),
                         Update(set={k: codec.table_run_value(v) for k, v in fields.items()}),
                         Attr("pk").exists())

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
+
+from avesa.domain.work import ChunkStatus, RunStatus, TableStatus
 
 
 class RunRecord(BaseModel):
     run_id: str
     started_at: datetime
     finished_at: datetime | None
-    status: str
+    status: RunStatus
     request: dict
     owner: str
     lease_expires: datetime | None = None
@@ -30,7 +32,7 @@ class TableRunRecord(BaseModel):
     service: str
     table: str
     mode: str
-    status: str
+    status: TableStatus
     range_start: datetime | None
     range_end: datetime | None
     estimate: int | None
@@ -61,6 +63,35 @@ class TableRunRecord(BaseModel):
         return self.source_count - self.canonical_count
 
 
+class TableRunUpdate(BaseModel):
+    """What a unit changes of a table run: only the fields given are written (None included, e.g.
+    an error cleared); a name that is not a table run's field is refused when the update is made,
+    not when it reaches the store."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    status: TableStatus | None = None
+    range_start: datetime | None = None
+    range_end: datetime | None = None
+    estimate: int | None = None
+    records: int | None = None
+    versions_created: int | None = None
+    deletes: int | None = None
+    chunks_total: int | None = None
+    finished_at: datetime | None = None
+    error: str | None = None
+    nulled_values: dict[str, int] | None = None
+    source_count: int | None = None
+    canonical_count: int | None = None
+
+    def fields(self) -> dict[str, object]:
+        """The fields given, statuses as their stored text."""
+        given = self.model_dump(exclude_unset=True)
+        if isinstance(given.get("status"), TableStatus):
+            given["status"] = given["status"].value
+        return given
+
+
 class ChunkRecord(BaseModel):
     chunk_id: str
     run_id: str
@@ -70,7 +101,7 @@ class ChunkRecord(BaseModel):
     idx: int
     range_start: datetime
     range_end: datetime
-    status: str
+    status: ChunkStatus
     cursor: str | None
     seq: int
     records: int

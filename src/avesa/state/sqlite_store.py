@@ -9,15 +9,16 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
+from enum import StrEnum
 from pathlib import Path
 
 from avesa.domain.audit import AuditEntry
 from avesa.domain.registry import RateLimitOverride, ScheduleOverride, Tenant, TenantService
 from avesa.domain.timeutil import parse_utc
-from avesa.domain.work import ChunkOutcome, ChunkStatus, ChunkTask, TableRef
+from avesa.domain.work import ChunkOutcome, ChunkStatus, ChunkTask, RunStatus, TableRef, TableStatus
 from avesa.state import rate_bucket
 from avesa.state.alert_records import AlertIncident
-from avesa.state.ledger_records import ChunkRecord, QueuedBackfill, RunRecord, TableRunRecord
+from avesa.state.ledger_records import ChunkRecord, QueuedBackfill, RunRecord, TableRunRecord, TableRunUpdate
 
 DEFAULT_RETENTION_DAYS = 90.0
 """How long a finished run's chunk rows are kept (AVESA_LEDGER_RETENTION_DAYS)."""
@@ -83,10 +84,16 @@ CREATE INDEX IF NOT EXISTS audit_by_at ON audit_log (at);
 # backfills of the tenant but runs beside a sync (it never moves watermarks; merges retry on conflict).
 _LOCK_TABLES = {"sync": "tenant_locks", "backfill": "backfill_locks"}
 
-_TABLE_RUN_FIELDS = {
-    "status", "range_start", "range_end", "estimate", "records", "versions_created", "deletes",
-    "chunks_total", "finished_at", "error", "nulled_values", "source_count", "canonical_count",
-}
+
+
+def _sql(*statuses: StrEnum) -> str:
+    """Statuses as SQL literals for a query's text: `'running'`, or `('complete', 'failed')`."""
+    quoted = ", ".join(f"'{status.value}'" for status in statuses)
+    return quoted if len(statuses) == 1 else f"({quoted})"
+
+
+_RUNNING = _sql(RunStatus.RUNNING)
+_ENDED_TABLE = _sql(TableStatus.COMPLETE, TableStatus.FAILED)  # a table run that ended on its own
 
 
 def _ts(value: datetime | None) -> str | None:
@@ -128,7 +135,7 @@ def _service_row(service: TenantService) -> tuple:
 
 # A chunk's lease is still `owner`'s, and its run was not cancelled (a cancel marks the chunk so):
 # the one rule for every write a worker makes under the lease — checkpoint, renewal, finish, release.
-_LEASE_HELD = "chunk_id=? AND lease_owner=? AND status!='cancelled'"
+_LEASE_HELD = f"chunk_id=? AND lease_owner=? AND status!={_sql(ChunkStatus.CANCELLED)}"
 
 # What a table run's records are: its chunks' checkpointed records, summed when read — the one count
 # of what landed, true while the run goes on or after it was interrupted. A table run without chunks
@@ -165,7 +172,7 @@ def _purge_old_chunks(c: sqlite3.Connection, now: datetime, retention_days: floa
     DynamoDB's TTL does to a finished run's chunk items. The runs and their table runs stay (a table
     run then reports the records it was given when it finalized)."""
     cutoff = _ts(datetime.fromtimestamp(now.timestamp() - retention_days * 86400.0, now.tzinfo))
-    c.execute("DELETE FROM chunks WHERE run_id IN (SELECT run_id FROM runs WHERE status!='running' "
+    c.execute(f"DELETE FROM chunks WHERE run_id IN (SELECT run_id FROM runs WHERE status!={_RUNNING} "
               "AND finished_at IS NOT NULL AND finished_at < ?)", (cutoff,))
 
 
@@ -271,7 +278,7 @@ class SqliteStateStore:
     def create_run(self, run_id: str, started_at: datetime, request: dict, owner: str) -> None:
         with self._tx() as c:
             c.execute("INSERT INTO runs (run_id, started_at, finished_at, status, request, owner) VALUES (?,?,?,?,?,?)",
-                      (run_id, _ts(started_at), None, "running", json.dumps(request), owner))
+                      (run_id, _ts(started_at), None, RunStatus.RUNNING.value, json.dumps(request), owner))
 
     def renew_run_lease(self, run_id: str, owner: str, lease_seconds: float, now: datetime) -> bool:
         """The owner says it is still working on the run, whatever it is doing (planning, waiting
@@ -279,7 +286,7 @@ class SqliteStateStore:
         owner is gone. False when the run is no longer `owner`'s to run — finished, cancelled, or
         claimed by another process."""
         with self._tx() as c:
-            cursor = c.execute("UPDATE runs SET lease_expires=? WHERE run_id=? AND owner=? AND status='running'",
+            cursor = c.execute(f"UPDATE runs SET lease_expires=? WHERE run_id=? AND owner=? AND status={_RUNNING}",
                                (_expiry(now, lease_seconds), run_id, owner))
             return cursor.rowcount == 1
 
@@ -291,13 +298,13 @@ class SqliteStateStore:
                            (run_id, run_id))
         return [parse_utc(r["lease_expires"]) for r in rows]
 
-    def finish_run(self, run_id: str, status: str, finished_at: datetime) -> bool:
+    def finish_run(self, run_id: str, status: RunStatus, finished_at: datetime) -> bool:
         """Close a running run; False (and no change) if it is no longer running — e.g. it was
         cancelled meanwhile, which must stay visible as such. In the same transaction no chunk of it
         is left "running" and every lease it held is freed (`_release_running_chunks`)."""
         with self._tx() as c:
             cursor = c.execute("UPDATE runs SET status=?, finished_at=?, lease_expires=NULL WHERE run_id=? "
-                               "AND status='running'", (status, _ts(finished_at), run_id))
+                               f"AND status={_RUNNING}", (RunStatus(status).value, _ts(finished_at), run_id))
             if cursor.rowcount != 1:
                 return False
             _release_running_chunks(c, run_id, f"stopped when its run ended {status}")
@@ -314,11 +321,12 @@ class SqliteStateStore:
         rows = self._query("SELECT * FROM runs WHERE run_id=?", (run_id,))
         return self._run(rows[0]) if rows else None
 
-    def list_runs(self, limit: int = 20, status: str | None = None) -> list[RunRecord]:
+    def list_runs(self, limit: int = 20, status: RunStatus | None = None) -> list[RunRecord]:
         if status is None:
             rows = self._query("SELECT * FROM runs ORDER BY started_at DESC LIMIT ?", (limit,))
         else:
-            rows = self._query("SELECT * FROM runs WHERE status=? ORDER BY started_at DESC LIMIT ?", (status, limit))
+            rows = self._query("SELECT * FROM runs WHERE status=? ORDER BY started_at DESC LIMIT ?",
+                               (RunStatus(status).value, limit))
         return [self._run(r) for r in rows]
 
     def claim_run(self, run_id: str, expected_owner: str, owner: str) -> bool:
@@ -326,7 +334,7 @@ class SqliteStateStore:
         dead owner's chunk leases go with it, so its chunks resume now rather than when they expire."""
         with self._tx() as c:
             cursor = c.execute("UPDATE runs SET owner=?, lease_expires=NULL WHERE run_id=? AND owner=? "
-                               "AND status='running'", (owner, run_id, expected_owner))
+                               f"AND status={_RUNNING}", (owner, run_id, expected_owner))
             if cursor.rowcount != 1:
                 return False
             c.execute("UPDATE chunks SET lease_owner=NULL, lease_expires=NULL WHERE run_id=? AND lease_owner=?",
@@ -344,10 +352,10 @@ class SqliteStateStore:
                   _ts(ref.run_started_at)) for ref in refs],
             )
 
-    def update_table_run(self, ref: TableRef, **fields: object) -> None:
-        unknown = set(fields) - _TABLE_RUN_FIELDS
-        if unknown:
-            raise ValueError(f"unknown table run fields: {sorted(unknown)}")
+    def update_table_run(self, ref: TableRef, update: TableRunUpdate) -> None:
+        fields = update.fields()
+        if not fields:
+            return
         values = [_ts(v) if isinstance(v, datetime) else json.dumps(v, sort_keys=True) if isinstance(v, dict) else v
                   for v in fields.values()]
         assignments = ", ".join(f"{name}=?" for name in fields)
@@ -429,7 +437,7 @@ class SqliteStateStore:
                             "FROM chunks LEFT JOIN runs USING (run_id) WHERE chunk_id=?", (chunk_id,)).fetchone()
             if row is None or row["status"] in (ChunkStatus.COMPLETE.value, ChunkStatus.CANCELLED.value):
                 return False
-            if row["run_status"] == "cancelled":
+            if row["run_status"] == RunStatus.CANCELLED:
                 return False
             if _leased_to_another(row, owner, now):
                 return False
@@ -499,7 +507,7 @@ class SqliteStateStore:
         """Record how a chunk ended and free its lease. With `owner`, only while the lease is still
         theirs (the rule of checkpoints): a worker that lost its chunk cannot overwrite the ledger
         row of whoever holds it now. False when nothing was recorded."""
-        held = _LEASE_HELD if owner is not None else "chunk_id=? AND status!='cancelled'"
+        held = _LEASE_HELD if owner is not None else f"chunk_id=? AND status!={_sql(ChunkStatus.CANCELLED)}"
         with self._tx() as c:
             cursor = c.execute(
                 "UPDATE chunks SET status=?, cursor=?, seq=?, records=?, pages=?, files=?, max_updated_at=?, "
@@ -525,8 +533,8 @@ class SqliteStateStore:
         """Take a finished run that failed back to running, to retry its failed tables. A chunk a
         ledger from before finished runs released them still shows running is released now."""
         with self._tx() as c:
-            cursor = c.execute("UPDATE runs SET status='running', owner=?, finished_at=NULL, lease_expires=NULL "
-                               "WHERE run_id=? AND status='failed'", (owner, run_id))
+            cursor = c.execute(f"UPDATE runs SET status={_RUNNING}, owner=?, finished_at=NULL, lease_expires=NULL "
+                               f"WHERE run_id=? AND status={_sql(RunStatus.FAILED)}", (owner, run_id))
             if cursor.rowcount != 1:
                 return False
             _release_running_chunks(c, run_id, "stopped when its run ended failed")
@@ -541,15 +549,15 @@ class SqliteStateStore:
         `is_interrupted(run, lease expiries)` is asked again inside the transaction, on the ledger as
         it is then: a run whose owner renewed a lease since the caller looked is left alone (False)."""
         with self._tx() as c:
-            row = c.execute("SELECT * FROM runs WHERE run_id=? AND owner=? AND status='running'",
+            row = c.execute(f"SELECT * FROM runs WHERE run_id=? AND owner=? AND status={_RUNNING}",
                             (run_id, expected_owner)).fetchone()
             if row is None or not is_interrupted(self._run(row), self.lease_expiries(run_id)):
                 return False
-            c.execute("UPDATE runs SET status='abandoned', finished_at=?, lease_expires=NULL WHERE run_id=?",
-                      (_ts(now), run_id))
+            c.execute(f"UPDATE runs SET status={_sql(RunStatus.ABANDONED)}, finished_at=?, lease_expires=NULL "
+                      "WHERE run_id=?", (_ts(now), run_id))
             _release_running_chunks(c, run_id, "its run was abandoned (`avesa jobs cleanup-stuck`)")
-            c.execute("UPDATE table_runs SET status='abandoned', finished_at=? WHERE run_id=? AND status NOT IN "
-                      "('complete', 'failed')", (_ts(now), run_id))
+            c.execute(f"UPDATE table_runs SET status={_sql(TableStatus.ABANDONED)}, finished_at=? WHERE run_id=? "
+                      f"AND status NOT IN {_ENDED_TABLE}", (_ts(now), run_id))
             for table in _LOCK_TABLES.values():
                 c.execute(f"DELETE FROM {table} WHERE run_id=?", (run_id,))
             _purge_old_chunks(c, now, self.retention_days)
@@ -561,14 +569,15 @@ class SqliteStateStore:
         A live worker notices at its next checkpoint or claim and stops. False if the run is not
         there or already finished. Watermarks and landed raw files are left as they are."""
         with self._tx() as c:
-            cursor = c.execute("UPDATE runs SET status='cancelled', finished_at=?, lease_expires=NULL WHERE run_id=? "
-                               "AND status IN ('running', 'failed')", (_ts(now), run_id))
+            cursor = c.execute(f"UPDATE runs SET status={_sql(RunStatus.CANCELLED)}, finished_at=?, lease_expires=NULL "
+                               f"WHERE run_id=? AND status IN {_sql(RunStatus.RUNNING, RunStatus.FAILED)}",
+                               (_ts(now), run_id))
             if cursor.rowcount != 1:
                 return False
             c.execute("UPDATE chunks SET status=?, lease_owner=NULL, lease_expires=NULL WHERE run_id=? "
                       "AND status!=?", (ChunkStatus.CANCELLED.value, run_id, ChunkStatus.COMPLETE.value))
-            c.execute("UPDATE table_runs SET status='cancelled', finished_at=? WHERE run_id=? AND status NOT IN "
-                      "('complete', 'failed')", (_ts(now), run_id))
+            c.execute(f"UPDATE table_runs SET status={_sql(TableStatus.CANCELLED)}, finished_at=? WHERE run_id=? "
+                      f"AND status NOT IN {_ENDED_TABLE}", (_ts(now), run_id))
             for table in _LOCK_TABLES.values():
                 c.execute(f"DELETE FROM {table} WHERE run_id=?", (run_id,))
             _purge_old_chunks(c, now, self.retention_days)
@@ -622,7 +631,8 @@ class SqliteStateStore:
         """(records, seconds) over the table's last completed chunks that read something."""
         rows = self._query(
             "SELECT SUM(records) AS records, SUM(seconds) AS seconds FROM (SELECT records, seconds FROM chunks "
-            "WHERE tenant_id=? AND service=? AND tbl=? AND status='complete' AND records>0 AND seconds>0 "
+            f"WHERE tenant_id=? AND service=? AND tbl=? AND status={_sql(ChunkStatus.COMPLETE)} "
+            "AND records>0 AND seconds>0 "
             "ORDER BY rowid DESC LIMIT ?)", (tenant_id, service, table, chunks))
         if not rows or not rows[0]["records"]:
             return None
@@ -658,7 +668,7 @@ class SqliteStateStore:
         cancelled run, like watermarks."""
         with self._tx() as c:
             run = c.execute("SELECT status FROM runs WHERE run_id=?", (run_id,)).fetchone()
-            if run is not None and run["status"] == "cancelled":
+            if run is not None and run["status"] == RunStatus.CANCELLED:
                 return
             if token is None:
                 c.execute("DELETE FROM sync_tokens WHERE tenant_id=? AND service=? AND tbl=?",
@@ -711,7 +721,7 @@ class SqliteStateStore:
         cancelled run (checked in the same transaction, so a cancel cannot slip in between)."""
         with self._tx() as c:
             run = c.execute("SELECT status FROM runs WHERE run_id=?", (run_id,)).fetchone()
-            if run is not None and run["status"] == "cancelled":
+            if run is not None and run["status"] == RunStatus.CANCELLED:
                 return
             row = c.execute("SELECT watermark FROM watermarks WHERE tenant_id=? AND service=? AND tbl=?",
                             (tenant_id, service, table)).fetchone()

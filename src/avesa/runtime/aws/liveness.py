@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
+from avesa.domain.work import RunStatus
 from avesa.pipeline.context import PipelineContext
 from avesa.pipeline.resume import interruption
 from avesa.state.ledger_records import RunRecord
@@ -39,7 +40,7 @@ def interrupted_runs(ctx: PipelineContext, sfn: Any, now: datetime,
                      kind: str = "sync") -> Iterator[tuple[RunRecord, str]]:
     """Runs of `kind` the ledger says are running whose owner is gone, oldest first, with why. An
     owner Step Functions says is RUNNING is at work, whatever its leases say."""
-    runs = sorted(ctx.state.list_runs(limit=100, status="running"), key=lambda r: r.started_at)
+    runs = sorted(ctx.state.list_runs(limit=100, status=RunStatus.RUNNING), key=lambda r: r.started_at)
     for run in runs:
         if run.owner == ctx.owner or run.kind != kind:
             continue
