@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from avesa.domain.timeutil import utc_now
-from avesa.pipeline import extract
+from avesa.pipeline import raw_sink
 from avesa.pipeline.resume import interruption, still_interrupted
 from avesa.runtime.local import RunSummary
 from avesa_sandbox import SandboxAdmin
@@ -106,7 +106,7 @@ def test_chunks_stopped_by_a_sibling_failing_unexpectedly_end_failed_or_incomple
         sandbox_admin: SandboxAdmin, new_instance, register, make_ctx, monkeypatch: pytest.MonkeyPatch) -> None:
     register(make_ctx(), new_instance("stop", knobs={"latency_ms": 100}, counts={"service/tickets": 300}),
              tables=["service_tickets"])
-    real = extract.build_raw_table
+    real = raw_sink.build_raw_table
 
     def breaks_while_a_split_off_chunk_reads(pages, **fields):
         """The table's first chunk breaks once a chunk it split off is reading (the executor waits on
@@ -122,7 +122,7 @@ def test_chunks_stopped_by_a_sibling_failing_unexpectedly_end_failed_or_incomple
                 time.sleep(0.02)
         return real(pages, **fields)
 
-    monkeypatch.setattr(extract, "build_raw_table", breaks_while_a_split_off_chunk_reads)
+    monkeypatch.setattr(raw_sink, "build_raw_table", breaks_while_a_split_off_chunk_reads)
     ctx = make_ctx(page_size=20, records_per_file=20, target_chunk_records=20)
     with contextlib.suppress(RuntimeError):  # how the executor reports it is the executor's business
         sync(ctx)

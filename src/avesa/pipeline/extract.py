@@ -28,7 +28,6 @@ from avesa.domain.pages import Page
 from avesa.domain.storage_errors import storage_problem
 from avesa.domain.timeutil import compact_stamp, utc_now
 from avesa.domain.work import ChunkAttempt, ChunkAttemptResult, ChunkOutcome, ChunkStatus, ChunkTask
-from avesa.lake.raw_files import build_raw_table, write_raw_file
 from avesa.observability import events
 from avesa.observability.stage_cpu import stage
 from avesa.pipeline.cancel import run_cancelled
@@ -36,6 +35,7 @@ from avesa.pipeline.chunking import chunk_target, should_halve, split_points
 from avesa.pipeline.context import PipelineContext
 from avesa.pipeline.failures import failure_message, log_unexpected
 from avesa.pipeline.heartbeat import keep_chunk_lease
+from avesa.pipeline.raw_sink import LeaseLost, RawFileSink
 from avesa.pipeline.request_tally import RequestTally, attribute_requests, tally_requests
 from avesa.state.ledger_records import ChunkRecord
 
@@ -82,10 +82,6 @@ def _halve(ctx: PipelineContext, chunk: ChunkTask, start: datetime, end: datetim
 
 def _error_kind(exc: BaseException) -> str:
     return type(exc).__name__
-
-
-class _LeaseLost(Exception):
-    """The ledger refused a checkpoint: the run was cancelled, or the chunk is another worker's now."""
 
 
 def _stopped(ctx: PipelineContext, chunk: ChunkTask, outcome: ChunkOutcome) -> ChunkOutcome:
@@ -173,124 +169,97 @@ def stall_verdict(attempt: ChunkAttempt, outcome: ChunkOutcome, split_off: list[
 async def _attempt(ctx: PipelineContext, chunk: ChunkTask, deadline: datetime, may_split: bool,
                    on_records: ProgressCallback | None, spare: SpareCallback | None,
                    stop: StopCallback | None = None) -> tuple[ChunkOutcome, list[ChunkTask]]:
-    ref = chunk.table
+    claimed = _claim(ctx, chunk)
+    if isinstance(claimed, ChunkOutcome):
+        return claimed, []
+    sink = RawFileSink(ctx, chunk, claimed)
+    split_off: list[ChunkTask] = []
+    try:
+        await _read_pages(ctx, chunk, claimed, sink, split_off, deadline, may_split, on_records, spare, stop)
+    except LeaseLost:
+        return _stopped(ctx, chunk, sink.outcome), split_off
+    except Exception as exc:  # a source error, a full disk, bad data no check foresaw: this chunk's failure
+        _failed(chunk, sink.outcome, exc)  # pages not landed were never written; the cursor is before them
+    except BaseException as exc:
+        _release(ctx, chunk, exc)
+        raise
+    sink.clock()
+    with stage("ledger"):
+        finished = ctx.state.finish_chunk(chunk.chunk_id, sink.outcome, utc_now(), owner=ctx.owner)
+    if not finished:
+        return _stopped(ctx, chunk, sink.outcome), split_off
+    return sink.outcome, split_off
+
+
+def _claim(ctx: PipelineContext, chunk: ChunkTask) -> ChunkRecord | ChunkOutcome:
+    """The chunk's ledger record with its lease now ours — or, when there is nothing to run (it is
+    complete or cancelled, or another worker holds it), what the attempt reports instead."""
     record = ctx.state.get_chunk(chunk.chunk_id)
     if record is None:
         ctx.state.save_chunks([chunk])
         record = ctx.state.get_chunk(chunk.chunk_id)
-    if record.status in (ChunkStatus.COMPLETE.value, ChunkStatus.CANCELLED.value):
+    if record.status in (ChunkStatus.COMPLETE, ChunkStatus.CANCELLED):
         return ChunkOutcome(chunk_id=chunk.chunk_id, status=ChunkStatus(record.status), cursor=record.cursor,
                             seq=record.seq, records=record.records, pages=record.pages, files=record.files,
-                            max_updated_at=record.max_updated_at), []
+                            max_updated_at=record.max_updated_at)
     if not ctx.state.acquire_chunk(chunk.chunk_id, ctx.owner, ctx.settings.lease_seconds, utc_now()):
         held = ChunkOutcome(chunk_id=chunk.chunk_id, status=ChunkStatus.INCOMPLETE, cursor=record.cursor,
                             seq=record.seq, error="held by another worker's lease")
-        return (_stopped(ctx, chunk, held) if run_cancelled(ctx, ref.run_id) else held), []
+        return _stopped(ctx, chunk, held) if run_cancelled(ctx, chunk.table.run_id) else held
+    return record
 
-    # Resume from the ledger's checkpoint, not from the caller's copy: it is the durable truth.
-    outcome = ChunkOutcome(chunk_id=chunk.chunk_id, status=ChunkStatus.RUNNING, cursor=record.cursor,
-                           seq=record.seq, records=record.records, pages=record.pages, files=record.files,
-                           max_updated_at=record.max_updated_at, seconds=record.seconds)
-    started, earlier_seconds = time.monotonic(), record.seconds
 
-    def clock() -> None:
-        outcome.seconds = earlier_seconds + (time.monotonic() - started)
-    spec = ctx.catalog.service(ref.service)
-    deny = frozenset(spec.sensitive_fields)
-    directory = ctx.lake.raw_dir(ref.tenant_id, ref.service, ref.table)
-    stamp = compact_stamp(ref.run_started_at)
-    buffer: list[Page] = []
-    buffered = 0
-
-    def flush() -> None:
-        nonlocal buffer, buffered
-        if not buffer:
-            return
-        clock()
-        if not buffered:  # pages that only moved the cursor (Graph's empty pages with a next or delta link)
-            outcome.cursor = buffer[-1].last_id
-            outcome.pages += len(buffer)
-            buffer = []
-            with stage("ledger"):
-                kept = ctx.state.checkpoint_chunk(chunk.chunk_id, ctx.owner, outcome, ctx.settings.lease_seconds,
-                                                  utc_now())
-            if not kept:
-                raise _LeaseLost(chunk.chunk_id)
-            return
-        with stage("raw_write"):
-            table = build_raw_table(
-                buffer, tenant_id=ref.tenant_id, service=ref.service, table=ref.table, run_id=ref.run_id,
-                chunk_id=chunk.chunk_id, extracted_at=utc_now(), deny=deny,
-            )
-            write_raw_file(directory, ctx.lake.raw_file_name(stamp, chunk.chunk_id, outcome.seq), table)
-        newest: datetime = max(max(page.updated_at) for page in buffer if len(page))
-        outcome.max_updated_at = newest if outcome.max_updated_at is None else max(outcome.max_updated_at, newest)
-        outcome.cursor = buffer[-1].last_id
-        outcome.seq += 1
-        outcome.files += 1
-        outcome.records += buffered
-        outcome.pages += len(buffer)
-        buffer, buffered = [], 0
-        with stage("ledger"):
-            kept = ctx.state.checkpoint_chunk(chunk.chunk_id, ctx.owner, outcome, ctx.settings.lease_seconds, utc_now())
-        if not kept:
-            raise _LeaseLost(chunk.chunk_id)
-
+async def _read_pages(ctx: PipelineContext, chunk: ChunkTask, record: ChunkRecord, sink: RawFileSink,
+                      split_off: list[ChunkTask], deadline: datetime, may_split: bool,
+                      on_records: ProgressCallback | None, spare: SpareCallback | None,
+                      stop: StopCallback | None) -> None:
+    """Page through the chunk's range after its cursor into `sink` until the range ends (complete),
+    the chunk halves itself (the new chunk appended to `split_off`), or the deadline or a stop comes
+    (incomplete); the outcome's status says which."""
+    ref, outcome = chunk.table, sink.outcome
     connector = ctx.connector(ref.tenant_id, ref.service)
     start, end = record.range_start, record.range_end  # the ledger's: an earlier split may have narrowed it
     target = chunk_target(ctx, ref) if may_split else 0
-    page_size = min(ctx.settings.page_size, spec.page_size_max)
+    page_size = min(ctx.settings.page_size, ctx.catalog.service(ref.service).page_size_max)
     estimate = record.estimate
-    split_off: list[ChunkTask] = []
-    try:
-        async with keep_chunk_lease(ctx, chunk.chunk_id) as lease:
-            async for page in connector.pages(ref.table, start, end, outcome.cursor):
-                if lease.lost:  # the ledger refused a renewal: cancelled, or another worker's now
-                    raise _LeaseLost(chunk.chunk_id)
-                buffer.append(page)
-                buffered += len(page)
-                if on_records is not None:
-                    on_records(len(page))
-                seen = outcome.records + buffered  # this page included
-                if page.remaining is not None and estimate is None:
-                    # the first page says how big the chunk is: the estimate `avesa jobs show` compares
-                    estimate = seen - len(page) + page.remaining
+    async with keep_chunk_lease(ctx, chunk.chunk_id) as lease:
+        async for page in connector.pages(ref.table, start, end, outcome.cursor):
+            if lease.lost:  # the ledger refused a renewal: cancelled, or another worker's now
+                raise LeaseLost(chunk.chunk_id)
+            sink.take(page)
+            if on_records is not None:
+                on_records(len(page))
+            seen = sink.seen  # this page included
+            if page.remaining is not None and estimate is None:
+                # the first page says how big the chunk is: the estimate `avesa jobs show` compares
+                estimate = seen - len(page) + page.remaining
+                ctx.state.set_chunk_estimate(chunk.chunk_id, estimate)
+            if (may_split and page.remaining is not None and page.last_id not in (None, END)
+                    and should_halve(page.remaining - len(page), target, page_size, spare)):
+                await asyncio.to_thread(sink.land)  # the new chunk starts after this cursor: land it first
+                split = await asyncio.to_thread(_halve, ctx, chunk, start, end, page)
+                if split is not None:
+                    end, half = split
+                    estimate = seen + max(0, page.remaining - len(page)) - (half.estimate or 0)
                     ctx.state.set_chunk_estimate(chunk.chunk_id, estimate)
-                if (may_split and page.remaining is not None and page.last_id not in (None, END)
-                        and should_halve(page.remaining - len(page), target, page_size, spare)):
-                    await asyncio.to_thread(flush)  # the new chunk starts after this cursor: land it first
-                    split = await asyncio.to_thread(_halve, ctx, chunk, start, end, page)
-                    if split is not None:
-                        end, half = split
-                        estimate = seen + max(0, page.remaining - len(page)) - (half.estimate or 0)
-                        ctx.state.set_chunk_estimate(chunk.chunk_id, estimate)
-                        split_off.append(half)
-                        outcome.status = ChunkStatus.INCOMPLETE  # the next attempt pages on inside [start, cut)
-                        break
-                if buffered >= ctx.settings.records_per_file:
-                    await asyncio.to_thread(flush)
-                if utc_now() >= deadline or (stop is not None and stop()):
-                    await asyncio.to_thread(flush)
-                    outcome.status = ChunkStatus.INCOMPLETE
-                    break
-            else:
-                await asyncio.to_thread(flush)
-                outcome.status = ChunkStatus.COMPLETE
-    except _LeaseLost:
-        return _stopped(ctx, chunk, outcome), split_off
-    except Exception as exc:  # a source error, a full disk, bad data no check foresaw: this chunk's failure
-        # Pages in the buffer were never written and the cursor still points before them.
-        log_unexpected(ref, exc, "extract")
-        outcome.status = ChunkStatus.FAILED
-        plain = isinstance(exc, OSError) and storage_problem(exc) is None  # a dropped connection says enough
-        outcome.error = f"{ref.label}: {exc}" if plain else failure_message(ref, exc)
-        outcome.error_kind = _error_kind(exc)
-    except BaseException as exc:
-        _release(ctx, chunk, exc)
-        raise
-    clock()
-    with stage("ledger"):
-        finished = ctx.state.finish_chunk(chunk.chunk_id, outcome, utc_now(), owner=ctx.owner)
-    if not finished:
-        return _stopped(ctx, chunk, outcome), split_off
-    return outcome, split_off
+                    split_off.append(half)
+                    outcome.status = ChunkStatus.INCOMPLETE  # the next attempt pages on inside [start, cut)
+                    return
+            if sink.buffered >= ctx.settings.records_per_file:
+                await asyncio.to_thread(sink.land)
+            if utc_now() >= deadline or (stop is not None and stop()):
+                await asyncio.to_thread(sink.land)
+                outcome.status = ChunkStatus.INCOMPLETE
+                return
+        await asyncio.to_thread(sink.land)  # the range is read: land the rest while the lease is kept
+        outcome.status = ChunkStatus.COMPLETE
+
+
+def _failed(chunk: ChunkTask, outcome: ChunkOutcome, exc: Exception) -> None:
+    """Mark the outcome failed with what a user reads, and log an error no check foresaw."""
+    ref = chunk.table
+    log_unexpected(ref, exc, "extract")
+    outcome.status = ChunkStatus.FAILED
+    plain = isinstance(exc, OSError) and storage_problem(exc) is None  # a dropped connection says enough
+    outcome.error = f"{ref.label}: {exc}" if plain else failure_message(ref, exc)
+    outcome.error_kind = _error_kind(exc)
