@@ -37,7 +37,7 @@ node_modules/.installed: package.json package-lock.json
 # `PYTEST_WORKERS=0 make test` runs the suite in one process.
 PYTEST_WORKERS ?= auto
 
-# mypy reads what it checks (the engine and the sandbox package) and how strictly from [tool.mypy] in
+# mypy reads what it checks (the engine, the sandbox package, the benchmarks) and how strictly from [tool.mypy] in
 # pyproject.toml, so `$(BIN)/mypy` alone is the whole command, here, in CI and in the pre-commit hook.
 test: $(DEV_STAMP) node_modules/.installed
 	$(BIN)/ruff check src $(SANDBOX)/src tests benchmarks infrastructure
