@@ -37,8 +37,11 @@ node_modules/.installed: package.json package-lock.json
 # `PYTEST_WORKERS=0 make test` runs the suite in one process.
 PYTEST_WORKERS ?= auto
 
+# mypy reads what it checks (the engine, the sandbox package, the benchmarks) and how strictly from [tool.mypy] in
+# pyproject.toml, so `$(BIN)/mypy` alone is the whole command, here, in CI and in the pre-commit hook.
 test: $(DEV_STAMP) node_modules/.installed
 	$(BIN)/ruff check src $(SANDBOX)/src tests benchmarks infrastructure
+	$(BIN)/mypy
 	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS)
 
 bench: $(DEV_STAMP)
@@ -46,6 +49,7 @@ bench: $(DEV_STAMP)
 
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check src $(SANDBOX)/src tests benchmarks infrastructure
+	$(BIN)/mypy
 
 clean:
-	rm -rf $(VENV) avesa-data .pytest_cache node_modules cdk.out
+	rm -rf $(VENV) avesa-data .pytest_cache .mypy_cache node_modules cdk.out

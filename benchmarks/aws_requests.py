@@ -18,6 +18,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import botocore.client
 
@@ -49,13 +50,13 @@ def main() -> None:
     lock = threading.Lock()
     original = botocore.client.BaseClient._make_api_call
 
-    def counting(self, operation, params):  # type: ignore[no-untyped-def]
+    def counting(self: Any, operation: str, params: dict[str, Any]) -> Any:
         if self.meta.service_model.service_name == "dynamodb":
             with lock:
                 calls[operation] += 1
         return original(self, operation, params)
 
-    botocore.client.BaseClient._make_api_call = counting  # type: ignore[method-assign]
+    botocore.client.BaseClient._make_api_call = counting
 
     from typer.testing import CliRunner
 
@@ -80,7 +81,7 @@ def main() -> None:
 
     import boto3
 
-    botocore.client.BaseClient._make_api_call = original  # type: ignore[method-assign]
+    botocore.client.BaseClient._make_api_call = original
     items = boto3.client("dynamodb").scan(TableName="measure-state")["Items"]
     chunks = [i for i in items if i["sk"]["S"].startswith("CHUNK#")]
     tables = [i for i in items if i["sk"]["S"].startswith("TABLE#")]

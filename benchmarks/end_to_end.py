@@ -115,6 +115,8 @@ def measure_end_to_end(workdir: Path, workload: Workload, *, with_dlt: bool = Tr
     """AVESA's whole pipeline, then dlt, against one sandbox serving `workload`."""
     with SandboxProcess(workload.instance_args()) as sandbox:
         pid = sandbox.pid
+        if pid is None:
+            raise RuntimeError("the sandbox process did not start")
         avesa = run_avesa(workdir / "avesa", sandbox.base_url, workload, pid)
         dlt = run_dlt(workdir / "dlt", sandbox.base_url, workload, pid,
                       dlt_threads or workload.tenants) if with_dlt else None

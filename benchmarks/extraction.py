@@ -57,6 +57,8 @@ def register_workload(ctx: PipelineContext, admin: SandboxAdmin, workload: Workl
         register_service(ctx, tenant_id=tenant, company_name=tenant, service="connectwise",
                          credentials=admin.connection(tenant))
         config = ctx.state.get_service(tenant, "connectwise")
+        if config is None:
+            raise RuntimeError(f"{tenant}: the service just registered is not in the registry")
         ctx.state.put_service(config.model_copy(update={
             "rate_limit": RateLimitOverride(requests_per_minute=1_000_000, burst=10_000)}))
 

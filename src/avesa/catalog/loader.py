@@ -160,11 +160,11 @@ def load_catalog(extra_path: str | Path | None = None) -> Catalog:
 def _load_catalog(extra_path: str | None) -> Catalog:
     roots: list[Traversable] = [_ROOT]
     if extra_path is not None:
-        root = Path(extra_path)
-        if not root.is_dir():
+        user_root = Path(extra_path)
+        if not user_root.is_dir():
             raise ConfigError(f"AVESA_CATALOG_PATH={extra_path}: no such folder; it should hold services/*.json "
                               "and mappings/<service>/*.json (see docs/adding-a-service.md)")
-        roots.append(root)
+        roots.append(user_root)
     services: dict[str, ServiceSpec] = {}
     canonical: dict[str, CanonicalTable] = {}
     mappings: list[Mapping] = []

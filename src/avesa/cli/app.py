@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as package_version
+from typing import Any
 
 import typer
 import typer.core
@@ -33,9 +34,10 @@ from avesa.settings import Settings
 _typed = typer.core.TyperOption.display_type_rich
 
 
-def _no_type_on_flags(self: typer.core.TyperOption, ctx: typer.core.click.Context) -> str | None:
+def _no_type_on_flags(self: typer.core.TyperOption, ctx: Any) -> str | None:
     """Typer's rich help tags every option with its type, flags too (`--full <bool>`), as if they took
-    a value; its plain help does not. A flag shows none here either."""
+    a value; its plain help does not. A flag shows none here either. (`ctx` is Any: a click Context,
+    click's own or the copy newer typers carry inside, as typer.core imports it.)"""
     if self.is_flag or self.count:
         return None
     return _typed(self, ctx)
@@ -80,7 +82,6 @@ app.command("demo")(demo)
 app.command("dashboard")(dashboard)
 app.command("serve")(serve)
 app.command("audit")(audit)
-assert onboarding_commands.tenant_import  # registers `tenant import|export|remove`, `service remove|…|tables`
 
 
 @app.callback()

@@ -147,7 +147,7 @@ def _input(**fields: Any) -> PipelineInput:
     try:
         return PipelineInput.model_validate({k: v for k, v in fields.items() if v is not None})
     except ValueError as exc:
-        errors = getattr(exc, "errors", lambda: [])()
+        errors: list[Any] = getattr(exc, "errors", lambda: [])()
         reason = "; ".join(str(e.get("msg", e)).removeprefix("Value error, ") for e in errors) or str(exc)
         raise UsageError(f"not a pipeline input: {reason}") from None
 
@@ -316,12 +316,12 @@ def _report(target: Target, described: dict[str, Any], state: StateStore | None)
             console.print(summary_table(summary, title=f"resumed run {run.run_id}"))
             _print_nulled(summary.results)
             failures += len(summary.failed)
-    run = owned.get(final) or (state.get_run(final) if state is not None and final else None)
-    summary = run_summary(state, run) if state is not None and run is not None else \
+    final_run = owned.get(final) or (state.get_run(final) if state is not None and final else None)
+    summary = run_summary(state, final_run) if state is not None and final_run is not None else \
         RunSummary(run_id=final or "?", status=str(end.get("status")))
     summary.skipped = list(end.get("skipped") or [])
     summary.held_by = dict(end.get("held_by") or {})
-    kind = end.get("kind") or (run.kind if run else "sync")
+    kind = end.get("kind") or (final_run.kind if final_run else "sync")
     console.print(summary_table(summary, title=f"{'backfill ' if kind == 'backfill' else ''}run {summary.run_id}"))
     _print_nulled(summary.results)
     for reason in summary.skipped:

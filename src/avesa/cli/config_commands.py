@@ -143,7 +143,9 @@ def _parsed(name: str, value: str) -> Any:
         except ValueError:
             raise UsageError(f"{name}: {value!r} is not valid JSON") from None
     try:
-        checked = TypeAdapter(Annotated[field.annotation, field]).validate_python(raw)
+        # The setting's type is known only at run time: Any to mypy, which cannot check it statically.
+        setting_type: Any = Annotated[field.annotation, field]
+        checked = TypeAdapter(setting_type).validate_python(raw)
     except ValidationError as exc:
         problem = exc.errors()[0]["msg"]
         raise UsageError(f"{name}={value!r}: {problem[:1].lower()}{problem[1:]}") from None

@@ -118,6 +118,13 @@ def _sources(ctx: PipelineContext) -> list[DemoSource]:
     return [source for tenant in DEMO_TENANTS for source in tenant.sources(set(ctx.catalog.services))]
 
 
+def _set_enabled(ctx: PipelineContext, tenant_id: str, enabled: bool) -> None:
+    """Schedule a demo tenant or stop scheduling it (one that is no longer registered is left alone)."""
+    registered = ctx.state.get_tenant(tenant_id)
+    if registered is not None:
+        ctx.state.put_tenant(registered.model_copy(update={"enabled": enabled}))
+
+
 def _register(ctx: PipelineContext, admin: SandboxAdmin) -> None:
     names = {tenant.tenant_id: tenant.company_name for tenant in DEMO_TENANTS}
     for source in _sources(ctx):
@@ -126,7 +133,7 @@ def _register(ctx: PipelineContext, admin: SandboxAdmin) -> None:
         register_service(ctx, tenant_id=source.tenant_id, company_name=names[source.tenant_id],
                          service=source.service, credentials=credentials)
     for tenant in DEMO_TENANTS:
-        ctx.state.put_tenant(ctx.state.get_tenant(tenant.tenant_id).model_copy(update={"enabled": True}))
+        _set_enabled(ctx, tenant.tenant_id, True)
 
 
 def _sync(settings: Settings, title: str, request: RunRequest) -> RunSummary:
@@ -245,7 +252,7 @@ def demo(
 
     # The sandbox is gone: keep the demo tenants' data queryable but stop scheduling them.
     for tenant in DEMO_TENANTS:
-        ctx.state.put_tenant(ctx.state.get_tenant(tenant.tenant_id).model_copy(update={"enabled": False}))
+        _set_enabled(ctx, tenant.tenant_id, False)
 
     console.rule("[bold]summary")
     totals = Table("run", "records landed", "versions created", "deletes", "seconds", "records/s", "failed tables",

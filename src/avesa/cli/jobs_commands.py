@@ -3,6 +3,8 @@ cancelling and cleaning up runs."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import typer
 from rich.table import Table
 from rich.text import Text
@@ -30,7 +32,7 @@ jobs_app = typer.Typer(help="Runs, tables and chunks in the ledger; resume, retr
                        no_args_is_help=True)
 
 
-def _ts(value: object) -> str:
+def _ts(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M:%S") if value else "-"
 
 

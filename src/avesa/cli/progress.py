@@ -14,9 +14,11 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from types import TracebackType
 
 from rich.console import Console, ConsoleOptions, Group, RenderResult
 from rich.live import Live
+from rich.style import Style
 from rich.table import Table
 from rich.text import Text
 
@@ -299,7 +301,7 @@ def _short(label: str, room: int) -> str:
 
 
 def _columns(mark: tuple[str, str], label: str, fields: list[tuple[Text, int, int]], width: int,
-             label_min: int = 16, style: str = "") -> Text:
+             label_min: int = 16, style: str | Style = "") -> Text:
     """`mark` and `label`, then each field padded to its width, dropping the least important fields
     while the label would get fewer than `label_min` columns; the label is shortened to what is left."""
     kept = list(fields)
@@ -307,7 +309,7 @@ def _columns(mark: tuple[str, str], label: str, fields: list[tuple[Text, int, in
         kept.remove(min(kept, key=lambda field: field[2]))
     room = max(1, width - len(mark[0]) - sum(w + 1 for _, w, _ in kept))
     shown = _short(label, room)
-    parts = [Text(mark[0], style=mark[1]), Text(shown + " " * (room - len(shown)), style=str(style))]
+    parts: list[str | Text] = [Text(mark[0], style=mark[1]), Text(shown + " " * (room - len(shown)), style=str(style))]
     for text, w, _ in kept:
         cell = text.copy()
         cell.truncate(w, overflow="ellipsis")
@@ -332,9 +334,10 @@ class RichRunObserver:
             self._live.__enter__()
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 traceback: TracebackType | None) -> None:
         if self._live is not None:
-            self._live.__exit__(*exc)
+            self._live.__exit__(exc_type, exc, traceback)
         if self._plain is not None and self._plain.tables_started:
             self._plain.write(self._plain.line())  # off a terminal, the totals once more at the end
 

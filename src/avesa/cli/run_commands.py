@@ -38,6 +38,7 @@ from avesa.lake.query import run_query
 from avesa.pipeline.context import PipelineContext
 from avesa.pipeline.resume import interrupted_runs, unfinished_tenants
 from avesa.runtime.local import resume_sync, run_sync
+from avesa.state.ledger_records import TableRunRecord
 
 
 @friendly_errors
@@ -154,7 +155,7 @@ def status(tenant: str = tenant_option(),
 
     Example: avesa status --tenant acme"""
     ctx = load_context()
-    latest: dict[tuple[str, str, str], object] = {}
+    latest: dict[tuple[str, str, str], TableRunRecord] = {}
     history = ctx.state.list_table_runs(tenant_id=tenant)
     for tr in history:
         latest.setdefault((tr.tenant_id, tr.service, tr.table), tr)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import time
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Generator
 
 import httpx
 import orjson
@@ -103,7 +103,7 @@ class OAuth2Auth(httpx.Auth):
             self._prepare(request)
             yield request
 
-    def sync_auth_flow(self, request: httpx.Request):  # type: ignore[no-untyped-def]
+    def sync_auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         raise RuntimeError("connectors are async")
 
 

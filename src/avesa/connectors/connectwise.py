@@ -14,6 +14,7 @@ import operator
 import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from typing import Any
 
 import httpx
 import msgspec
@@ -45,7 +46,8 @@ def _envelope_decoder(sensitive_fields: list[str]) -> msgspec.json.Decoder:
     fields: list[tuple] = [("id", int | None, None), ("info", _Info | None, msgspec.field(default=None, name="_info"))]
     fields += [(f"deny_{i}", object, msgspec.field(default=msgspec.UNSET, name=name))
                for i, name in enumerate(sensitive_fields)]
-    return msgspec.json.Decoder(list[msgspec.defstruct("Envelope", fields)])
+    envelope: Any = msgspec.defstruct("Envelope", fields)  # a class made at run time: Any to mypy
+    return msgspec.json.Decoder(list[envelope])
 
 
 def _parse_stamp(text: str) -> datetime:
@@ -200,7 +202,7 @@ class ConnectWiseConnector:
             if start is not None and end is not None and not (start <= stamp < end):
                 raise BadDataError(f"page {number}: record {rid} changed at {iso_z(stamp)}, outside the requested "
                                    f"range [{iso_z(start)}, {iso_z(end)})", **where)
-            if self._deny_slots and self._deny_values(envelope) != self._no_deny:
+            if self._deny_values is not None and self._deny_values(envelope) != self._no_deny:
                 sensitive.append(position)
             previous = rid
             ids.append(str(rid))
@@ -225,7 +227,8 @@ class ConnectWiseConnector:
             with stage("decode"):
                 page = self._page(body, table, number, start, end, cursor)
             if len(page):
-                cursor = int(page.last_id)
+                if page.last_id is not None:  # always, on a page with records: it is the last record's id
+                    cursor = int(page.last_id)
                 yield dataclasses.replace(page, remaining=_remaining(headers, len(page), self.page_size))
             if not _has_next(headers, len(page), self.page_size):
                 return

@@ -29,7 +29,7 @@ def connector_class(name: str) -> type:
         raise ConfigError(f"no connector implementation {name!r}; known: {', '.join(sorted(IMPLEMENTATIONS))} "
                           "(use \"rest\" for a service described by its spec alone)")
     module, _, attribute = target.partition(":")
-    return getattr(importlib.import_module(module), attribute)  # type: ignore[no-any-return]
+    return getattr(importlib.import_module(module), attribute)
 
 
 def build_connector(
@@ -42,5 +42,5 @@ def build_connector(
     page_size: int,
 ) -> SourceConnector:
     cls = connector_class(spec.connector)
-    return cls(spec=spec, credentials=credentials, tenant_id=tenant_id, budget=budget,  # type: ignore[no-any-return]
+    return cls(spec=spec, credentials=credentials, tenant_id=tenant_id, budget=budget,
                options=options, page_size=page_size)

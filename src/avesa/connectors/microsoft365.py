@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import aclosing
 from datetime import datetime
 from typing import Any
@@ -147,7 +147,7 @@ class GraphConnector(RestConnector):
     # -- walking links ------------------------------------------------------------------------------
 
     async def walk(self, table: str, resume: str | None, *, ids_only: bool = False,
-                   page_size: int | None = None) -> AsyncIterator[tuple[int, RawRecords]]:
+                   page_size: int | None = None) -> AsyncGenerator[tuple[int, RawRecords], None]:
         """Every page from ``resume`` (a link Graph handed out) or from the start, following nextLinks.
 
         A resume link Graph has forgotten, or one for another host than the configured Graph root (the

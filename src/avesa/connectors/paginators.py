@@ -49,22 +49,28 @@ class Paginator:
     def keyset(self) -> bool:
         return self.spec.type == "keyset"
 
+    def _param(self, name: str | None) -> str:
+        """The spec's parameter for its type: PaginatorSpec's validator refuses a spec without it."""
+        if name is None:
+            raise ValueError(f"paginator {self.spec.type!r} has no parameter for its page position")
+        return name
+
     def resume(self, cursor: str | None) -> NextPage | None:
         """Where a chunk starts: its checkpointed cursor, or the first page (None: nothing left)."""
         spec = self.spec
         if cursor == END:
             return None
         if cursor is None:
-            first = {spec.page_param: 1} if spec.type == "page_number" else {}
+            first = {self._param(spec.page_param): 1} if spec.type == "page_number" else {}
             return NextPage(params=first)
         if spec.type == "keyset":
             return NextPage(params={}, cursor=cursor)
         if spec.type == "page_number":
-            return NextPage(params={spec.page_param: int(cursor)}, cursor=cursor)
+            return NextPage(params={self._param(spec.page_param): int(cursor)}, cursor=cursor)
         if spec.type == "offset":
-            return NextPage(params={spec.offset_param: int(cursor)}, cursor=cursor)
+            return NextPage(params={self._param(spec.offset_param): int(cursor)}, cursor=cursor)
         if spec.type == "cursor":
-            return NextPage(params={spec.cursor_param: cursor}, cursor=cursor)
+            return NextPage(params={self._param(spec.cursor_param): cursor}, cursor=cursor)
         return NextPage(url=cursor, cursor=cursor)  # next_link, link_header: the cursor is the URL
 
     def next(self, current: NextPage, *, received: int, page_size: int, last_id: str | None,
@@ -78,10 +84,12 @@ class Paginator:
             if spec.type == "keyset":
                 return NextPage(params={}, cursor=last_id) if last_id is not None else None
             if spec.type == "page_number":
-                number = int((current.params or {}).get(spec.page_param, 1)) + 1
-                return NextPage(params={spec.page_param: number}, cursor=str(number))
-            offset = int((current.params or {}).get(spec.offset_param, 0)) + received
-            return NextPage(params={spec.offset_param: offset}, cursor=str(offset))
+                page_param = self._param(spec.page_param)
+                number = int((current.params or {}).get(page_param, 1)) + 1
+                return NextPage(params={page_param: number}, cursor=str(number))
+            offset_param = self._param(spec.offset_param)
+            offset = int((current.params or {}).get(offset_param, 0)) + received
+            return NextPage(params={offset_param: offset}, cursor=str(offset))
         if spec.type == "link_header":
             link = next_link_header(headers)
             return NextPage(url=link, cursor=link) if link else None
@@ -89,5 +97,5 @@ class Paginator:
         if not value:
             return None
         if spec.type == "cursor":
-            return NextPage(params={spec.cursor_param: value}, cursor=str(value))
+            return NextPage(params={self._param(spec.cursor_param): value}, cursor=str(value))
         return NextPage(url=str(value), cursor=str(value))

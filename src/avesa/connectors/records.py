@@ -58,13 +58,14 @@ class RecordReader:
         self._deny = [f"deny_{i}" for i in range(len(sensitive_fields or []))]
         fields += [(slot, Any, msgspec.field(default=UNSET, name=name))
                    for slot, name in zip(self._deny, sensitive_fields or [], strict=True)]
-        envelope = msgspec.defstruct("Envelope", fields)
+        # A class made at run time: mypy cannot know its fields, so it and the decoders built on it are Any.
+        envelope: Any = msgspec.defstruct("Envelope", fields)
         self._extras = list(extras or [])
         if records:
             extra_fields = [(f"x{i}", Any, msgspec.field(default=None, name=n)) for i, n in enumerate(self._extras)]
-            self._split = msgspec.json.Decoder(msgspec.defstruct("SplitBody", [
+            self._split: msgspec.json.Decoder[Any] = msgspec.json.Decoder(msgspec.defstruct("SplitBody", [
                 ("items", list[msgspec.Raw] | None, msgspec.field(default=None, name=records)), *extra_fields]))
-            self._envelopes = msgspec.json.Decoder(msgspec.defstruct("EnvelopeBody", [
+            self._envelopes: msgspec.json.Decoder[Any] = msgspec.json.Decoder(msgspec.defstruct("EnvelopeBody", [
                 ("items", list[envelope] | None, msgspec.field(default=None, name=records))]))
         else:
             self._split = msgspec.json.Decoder(list[msgspec.Raw])

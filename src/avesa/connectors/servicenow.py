@@ -38,6 +38,7 @@ from avesa.catalog.models import ServiceSpec
 from avesa.connectors.auth import OAuth2Auth
 from avesa.connectors.http_client import HttpOptions, HttpStatusError
 from avesa.connectors.paginators import END, NextPage, Paginator, next_link_header
+from avesa.connectors.queries import ServiceNowQuery
 from avesa.connectors.rate_budget import RateBudget
 from avesa.connectors.rate_headers import Allowance
 from avesa.connectors.records import RawRecords, RecordReader
@@ -52,7 +53,7 @@ from avesa.connectors.servicenow_audit import (
 )
 from avesa.connectors.servicenow_setup import check_names, normalize_instance_url, spec_with_auth
 from avesa.connectors.timeformats import format_stamp, parse_stamp
-from avesa.domain.errors import AuthenticationError, BadDataError
+from avesa.domain.errors import AuthenticationError, BadDataError, ConfigError
 from avesa.domain.pages import Page
 
 log = logging.getLogger(__name__)
@@ -97,6 +98,14 @@ class ServiceNowConnector(RestConnector):
         self._id_readers: dict[str, RecordReader] = {}
         self.audit_readable: bool | None = None
         """None until sys_audit_delete answered once; False when the instance refused it."""
+
+    @property
+    def _sysparm(self) -> ServiceNowQuery:
+        """The window query as a sysparm_query, which span and list_ids write with their own order."""
+        if not isinstance(self.query, ServiceNowQuery):
+            raise ConfigError(f"service {self.spec.service}: the servicenow connector needs incremental style "
+                              "\"servicenow_query\"")
+        return self.query
 
     @property
     def uses_oauth(self) -> bool:
@@ -168,14 +177,14 @@ class ServiceNowConnector(RestConnector):
         t = self.table_spec(table)
         if t.sync != "window" or t.change_field is None:
             return await super().span(table, start, end)
-        params = {**t.params, "sysparm_query": self.query.query(t, start, end, None, order_by=t.change_field),
+        params = {**t.params, "sysparm_query": self._sysparm.query(t, start, end, None, order_by=t.change_field),
                   "sysparm_limit": 1, "sysparm_fields": f"{t.id_field},{t.change_field}",
                   "sysparm_exclude_reference_link": "true"}
         body, headers = await self._get(t.path, params, table, 1)
         records = self._read_ids(table, body, 1)
         value = headers.get(self.spec.count.header)
         try:
-            count = int(value)  # type: ignore[arg-type]
+            count = int(value)
         except (TypeError, ValueError):
             raise BadDataError(f"span: expected a number in header {self.spec.count.header!r}, got "
                                f"{self.redact.quote(str(value), 100)}", **self._where(table)) from None
@@ -300,7 +309,7 @@ class ServiceNowConnector(RestConnector):
         number = 0
         while True:
             number += 1
-            params = {**t.params, "sysparm_query": self.query.query(t, None, None, self._cursor(table, after)),
+            params = {**t.params, "sysparm_query": self._sysparm.query(t, None, None, self._cursor(table, after)),
                       "sysparm_fields": t.id_field, "sysparm_limit": size,
                       "sysparm_exclude_reference_link": "true"}
             body, headers = await self._get(t.path, params, table, number)

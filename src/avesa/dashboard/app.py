@@ -106,7 +106,7 @@ def create_app(settings: Settings, next_runs: NextRuns | None = None) -> Starlet
                     rate_limit_chart=charts.rate_limit_chart(view.runs))
 
     def detail(request: Request, template: str, what: str, find: Callable[[Dashboard], Any],
-               **values: object) -> Response:
+               **values: Any) -> Response:  # Any: the template's values, not page()'s status_code
         """A page about one thing (`what`), or the 404 page naming it when `find` finds nothing."""
         data = dashboard()
         view = find(data)

@@ -404,12 +404,13 @@ class Dashboard:
         return page
 
     def table(self, tenant_id: str, service: str, table: str) -> TablePage | None:
-        if self.state.get_service(tenant_id, service) is None:
+        config = self.state.get_service(tenant_id, service)
+        if config is None:
             return None
         history = [tr for tr in self.state.list_table_runs(tenant_id=tenant_id)
                    if tr.service == service and tr.table == table]
         history.sort(key=newest_first, reverse=True)
-        if not history and table not in self.state.get_service(tenant_id, service).tables:
+        if not history and table not in config.tables:
             return None
         state = self._table_state(tenant_id, service, table, history)
         runs = {tr.run_id: self._run(tr.run_id) for tr in history[:TABLE_RUNS_SHOWN]}

@@ -65,6 +65,6 @@ def storage_problem(exc: BaseException, *, state_path: Path | None = None, where
         code = _errno_of(exc)
         if code is None:
             return None
-        path = exc.filename if exc.filename is not None else where
-        return _advice(code, os.fsdecode(path) if path is not None else "the lake or AVESA_HOME")
+        named = exc.filename if exc.filename is not None else where
+        return _advice(code, os.fsdecode(named) if named is not None else "the lake or AVESA_HOME")
     return None

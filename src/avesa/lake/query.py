@@ -26,7 +26,7 @@ from avesa.lake.paths import LakeLayout
 _StatementType = duckdb.StatementType
 
 # Set when the connection opens: nothing but the registered Arrow data is reachable.
-_LOCKED_DOWN = {
+_LOCKED_DOWN: dict[str, str | bool] = {
     "enable_external_access": False,  # no files, no network, no ATTACH/COPY/EXPORT, no INSTALL
     "autoload_known_extensions": False,
     "autoinstall_known_extensions": False,

@@ -24,6 +24,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from avesa.connectors.paginators import END
+from avesa.domain.errors import AvesaError
 from avesa.domain.pages import Page
 from avesa.domain.storage_errors import storage_problem
 from avesa.domain.timeutil import compact_stamp, utc_now
@@ -198,6 +199,8 @@ def _claim(ctx: PipelineContext, chunk: ChunkTask) -> ChunkRecord | ChunkOutcome
     if record is None:
         ctx.state.save_chunks([chunk])
         record = ctx.state.get_chunk(chunk.chunk_id)
+        if record is None:  # a ledger that keeps what it is given never gets here
+            raise AvesaError(f"chunk {chunk.chunk_id}: the state store did not keep it when saved")
     if record.status in (ChunkStatus.COMPLETE, ChunkStatus.CANCELLED):
         return ChunkOutcome(chunk_id=chunk.chunk_id, status=ChunkStatus(record.status), cursor=record.cursor,
                             seq=record.seq, records=record.records, pages=record.pages, files=record.files,

@@ -32,7 +32,9 @@ import io
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
+from typing import Any, Required, TypedDict
 
 from avesa.catalog.models import ServiceSpec
 from avesa.domain.audit import Outcome
@@ -148,14 +150,15 @@ def plan_import(ctx: PipelineContext, path: Path, references: References, *, all
 
 def _plan_tenant(ctx: PipelineContext, plan: ImportPlan, row: TenantRow, existing: Tenant | None,
                  services: dict[tuple[str, str], TenantService], references: References, allow_inline: bool,
-                 normalise_schedule: Callable[[str], str] | None, now: object, problems: list[ImportProblem]) -> None:
+                 normalise_schedule: Callable[[str], str] | None, now: datetime, problems: list[ImportProblem]) -> None:
     try:
         validate_tenant_id(row.tenant)
     except UsageError as exc:
         raise ImportProblem(row.where, f"tenant: {exc}") from None
     if existing is None and not row.company_name:
         raise ImportProblem(row.where, f"tenant {row.tenant} is new: give its company_name")
-    tenant = Tenant(tenant_id=row.tenant, company_name=row.company_name or existing.company_name,  # type: ignore[union-attr]
+    company_name = row.company_name or (existing.company_name if existing else "")  # "": refused just above
+    tenant = Tenant(tenant_id=row.tenant, company_name=company_name,
                     enabled=row.enabled if row.enabled is not None else (existing.enabled if existing else True),
                     created_at=existing.created_at if existing else now)
     if existing is None:
@@ -186,7 +189,7 @@ def _plan_tenant(ctx: PipelineContext, plan: ImportPlan, row: TenantRow, existin
 
 def _plan_service(ctx: PipelineContext, plan: ImportPlan, change: Change, where: str, tenant_id: str,
                   row: ServiceRow, existing: TenantService | None, references: References, allow_inline: bool,
-                  normalise_schedule: Callable[[str], str] | None, now: object) -> None:
+                  normalise_schedule: Callable[[str], str] | None, now: datetime) -> None:
     try:
         spec = ctx.catalog.service(row.service)
     except AvesaError as exc:
@@ -373,11 +376,11 @@ def export_registry(ctx: PipelineContext, fmt: str, *, tenant_id: str | None = N
     into the same home keeps the stored ones)."""
     tenants = [t for t in ctx.state.list_tenants() if tenant_id is None or t.tenant_id == tenant_id]
     services = ctx.state.list_services(tenant_id)
-    rows = []
+    rows: list[tuple[Tenant, dict[str, _ExportEntry]]] = []
     for tenant in tenants:
-        entries = {}
+        entries: dict[str, _ExportEntry] = {}
         for config in (s for s in services if s.tenant_id == tenant.tenant_id):
-            entry: dict[str, object] = {"tables": list(config.tables), "enabled": config.enabled}
+            entry: _ExportEntry = {"tables": list(config.tables), "enabled": config.enabled}
             credentials: dict[str, str] = dict(config.settings)
             if references:
                 spec = ctx.catalog.service(config.service) if config.service in ctx.catalog.services else None
@@ -396,12 +399,22 @@ def export_registry(ctx: PipelineContext, fmt: str, *, tenant_id: str | None = N
     return _yaml(rows, references) if fmt == "yaml" else _csv(rows)
 
 
+class _ExportEntry(TypedDict, total=False):
+    """One service as `tenant export` writes it: the keys `tenant import` reads back."""
+
+    tables: Required[list[str]]
+    enabled: Required[bool]
+    credentials: dict[str, str]
+    rate_limit: dict[str, Any]
+    schedule: dict[str, Any]
+
+
 _EXPORT_NOTE = ("# avesa tenant export: the registry, never a credential. Import it with `avesa tenant import FILE`;\n"
                 "# a service already registered keeps the credentials it has. Into another home, give each secret\n"
                 "# field as a reference: ${NAME} (a --secrets-file, else the environment), env:NAME or secret:NAME.\n")
 
 
-def _yaml(rows: list[tuple[Tenant, dict[str, dict[str, object]]]], references: bool) -> str:
+def _yaml(rows: list[tuple[Tenant, dict[str, _ExportEntry]]], references: bool) -> str:
     import yaml
 
     data = {"tenants": [{"tenant": t.tenant_id, "company_name": t.company_name, "enabled": t.enabled,
@@ -410,9 +423,9 @@ def _yaml(rows: list[tuple[Tenant, dict[str, dict[str, object]]]], references: b
     return note + yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=120)
 
 
-def _csv(rows: list[tuple[Tenant, dict[str, dict[str, object]]]]) -> str:
+def _csv(rows: list[tuple[Tenant, dict[str, _ExportEntry]]]) -> str:
     credential_columns = sorted({k for _, entries in rows for e in entries.values()
-                                 for k in e.get("credentials", {})})  # type: ignore[union-attr]
+                                 for k in e.get("credentials", {})})
     columns = [c for c in CSV_COLUMNS] + [c for c in credential_columns if c not in CSV_COLUMNS]
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\n")
@@ -425,11 +438,11 @@ def _csv(rows: list[tuple[Tenant, dict[str, dict[str, object]]]]) -> str:
         for service, entry in entries.items():
             limit = entry.get("rate_limit") or {}
             schedule = entry.get("schedule") or {}
-            writer.writerow({**base, "service": service, "tables": ",".join(entry["tables"]),  # type: ignore[arg-type]
+            writer.writerow({**base, "service": service, "tables": ",".join(entry["tables"]),
                              "enabled": str(entry["enabled"]).lower(),
-                             "requests_per_minute": limit.get("requests_per_minute", ""),  # type: ignore[union-attr]
-                             "burst": limit.get("burst", ""),  # type: ignore[union-attr]
-                             "schedule": schedule.get("incremental", ""),  # type: ignore[union-attr]
-                             "full_schedule": schedule.get("full", ""),  # type: ignore[union-attr]
-                             **entry.get("credentials", {})})  # type: ignore[dict-item]
+                             "requests_per_minute": limit.get("requests_per_minute", ""),
+                             "burst": limit.get("burst", ""),
+                             "schedule": schedule.get("incremental", ""),
+                             "full_schedule": schedule.get("full", ""),
+                             **entry.get("credentials", {})})
     return out.getvalue()

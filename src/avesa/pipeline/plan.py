@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import math
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import NamedTuple
 
@@ -115,7 +115,9 @@ def lock_tenants(ctx: PipelineContext, run_id: str, refs: list[TableRef], skippe
     in separate scopes, so a backfill never holds up the scheduled sync (see pipeline/backfill.py)."""
     is_stale = holder_is_stale(ctx)
     doing = "backfilled" if scope == "backfill" else "synced"
-    kept, skipped, held_by = [], list(skipped), {}
+    kept: list[TableRef] = []
+    skipped = list(skipped)
+    held_by: dict[str, str] = {}
     for tenant_id in dict.fromkeys(ref.tenant_id for ref in refs):
         holder = ctx.state.lock_tenant(tenant_id, run_id, ctx.owner, now, is_stale, scope=scope)
         if holder is None:
@@ -177,7 +179,11 @@ async def _plan_backfill(ctx: PipelineContext, ref: TableRef) -> tuple[datetime,
         return start, end, total, _cut(ref, [(lo, hi, average) for lo, hi in windows], target,
                                        split=len(windows) == 1)
     counts = await asyncio.gather(*(connector.count(ref.table, lo, hi) for lo, hi in windows))
-    return start, end, total, _cut(ref, [(lo, hi, n) for (lo, hi), n in zip(windows, counts, strict=True)], target)
+    counted = [(lo, hi, n) for (lo, hi), n in zip(windows, counts, strict=True) if n is not None]
+    if len(counted) < len(windows):  # a window the API would not count: not empty, so uncut like a small range
+        average = math.ceil(total / len(windows))
+        return start, end, total, _cut(ref, [(lo, hi, average) for lo, hi in windows], target, split=False)
+    return start, end, total, _cut(ref, counted, target)
 
 
 async def _plan_incremental(ctx: PipelineContext,
@@ -242,6 +248,7 @@ async def plan_table(ctx: PipelineContext, ref: TableRef) -> TablePlan:
     if sync != "window" and ref.mode is SyncMode.BACKFILL:
         raise ConfigError(f"{ref.label}: the API reads this table whole ({sync}), not by change time, so there "
                           "is no range to backfill; run `avesa run --full` for it instead")
+    plan: Callable[[PipelineContext, TableRef], Awaitable[tuple[datetime, datetime, int | None, list[ChunkTask]]]]
     if sync != "window":
         plan = _plan_whole_table
     else:

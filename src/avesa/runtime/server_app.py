@@ -88,7 +88,7 @@ class QuietServer(uvicorn.Server):
     """uvicorn without its own signal handling: `avesa serve` stops it after the runs have landed
     their files (uvicorn's would re-raise SIGTERM at exit and kill the process mid-drain)."""
 
-    def capture_signals(self) -> Any:  # type: ignore[override]
+    def capture_signals(self) -> Any:
         return contextlib.nullcontext()
 
 

@@ -43,7 +43,7 @@ def tenant_item(tenant: Tenant) -> Item:
 
 def tenant(item: Item) -> Tenant:
     return Tenant(tenant_id=item["tenant_id"], company_name=item["company_name"], enabled=item["enabled"],
-                  created_at=dt(item["created_at"]))
+                  created_at=parse_utc(item["created_at"]))
 
 
 def service_item(service: TenantService) -> Item:
@@ -60,7 +60,7 @@ def service(item: Item) -> TenantService:
     return TenantService(tenant_id=item["tenant_id"], service=item["service"], enabled=item["enabled"],
                          settings=item.get("settings") or {}, tables=item.get("tables") or [],
                          secret_ref=item["secret_ref"], rate_limit=rate, schedule=schedule,
-                         created_at=dt(item["created_at"]))
+                         created_at=parse_utc(item["created_at"]))
 
 
 def full_tenant_item(tenant: Tenant) -> Item:
@@ -98,7 +98,7 @@ def queued_backfill_item(queue_id: int, request: dict, queued_at: datetime, queu
 
 def queued_backfill(item: Item) -> QueuedBackfill:
     return QueuedBackfill(queue_id=int(item["queue_id"]), request=json.loads(item["request"]),
-                          queued_at=dt(item["queued_at"]), queued_by=item["queued_by"])
+                          queued_at=parse_utc(item["queued_at"]), queued_by=item["queued_by"])
 
 
 # ---- runs ------------------------------------------------------------------------------------
@@ -109,7 +109,8 @@ def run_item(run_id: str, started_at: datetime, request: dict, owner: str) -> It
 
 
 def run(item: Item) -> RunRecord:
-    return RunRecord(run_id=item["run_id"], started_at=dt(item["started_at"]), finished_at=dt(item.get("finished_at")),
+    return RunRecord(run_id=item["run_id"], started_at=parse_utc(item["started_at"]),
+                     finished_at=dt(item.get("finished_at")),
                      status=item["run_status"], request=json.loads(item["request"]), owner=item["owner"],
                      lease_expires=dt(item.get("lease_expires")))
 
@@ -139,7 +140,7 @@ def table_run(item: Item, landed: int | None) -> TableRunRecord:
         range_end=dt(item.get("range_end")), estimate=item.get("estimate"),
         records=item.get("records", 0) if landed is None else landed,
         versions_created=item.get("versions_created", 0), deletes=item.get("deletes", 0),
-        chunks_total=item.get("chunks_total", 0), started_at=dt(item["started_at"]),
+        chunks_total=item.get("chunks_total", 0), started_at=parse_utc(item["started_at"]),
         finished_at=dt(item.get("finished_at")), error=item.get("error"),
         nulled_values=item.get("nulled_values") or {},
         source_count=item.get("source_count"), canonical_count=item.get("canonical_count"),
@@ -172,7 +173,8 @@ def locator_item(chunk: ChunkTask) -> Item:
 def chunk(item: Item) -> ChunkRecord:
     return ChunkRecord(
         chunk_id=item["chunk_id"], run_id=item["run_id"], tenant_id=item["tenant_id"], service=item["service"],
-        table=item["table"], idx=item["idx"], range_start=dt(item["range_start"]), range_end=dt(item["range_end"]),
+        table=item["table"], idx=item["idx"], range_start=parse_utc(item["range_start"]),
+        range_end=parse_utc(item["range_end"]),
         status=item["status"], cursor=item.get("cursor"), seq=item.get("seq", 0), records=item.get("records", 0),
         pages=item.get("pages", 0), files=item.get("files", 0), max_updated_at=dt(item.get("max_updated_at")),
         estimate=item.get("estimate"), attempts=item.get("attempts", 0), last_error=item.get("last_error"),

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -195,7 +195,7 @@ class Gateway:
         raw = self._call("get_item", **request).get("Item")
         return decode_item(raw) if raw else None
 
-    def get_many(self, keys: list[Mapping[str, str]]) -> list[Item]:
+    def get_many(self, keys: Sequence[Mapping[str, str]]) -> list[Item]:
         """Items by key, read consistently (BatchGetItem, 100 at a time, unprocessed keys retried);
         missing ones are left out, the rest in the order asked."""
         found: dict[tuple[str, str], Item] = {}
@@ -313,7 +313,7 @@ def _project(request: dict[str, Any], attributes: Iterable[str]) -> None:
     if not attributes:
         return
     names = request.setdefault("ExpressionAttributeNames", {})
-    placeholders = []
+    placeholders: list[str] = []
     for attr in attributes:
         placeholder = f"#p{len(placeholders)}"
         names[placeholder] = attr

@@ -585,7 +585,7 @@ class DynamoDBStateStore:
     def _alert(item: Item) -> AlertIncident:
         return AlertIncident(key=item["alert_key"], rule=item["rule"], tenant_id=item.get("tenant_id"),
                              summary=item["summary"], details=item.get("details") or {},
-                             opened_at=codec.dt(item["opened_at"]), resolved_at=codec.dt(item.get("resolved_at")),
+                             opened_at=parse_utc(item["opened_at"]), resolved_at=codec.dt(item.get("resolved_at")),
                              sent=item.get("sent") or [], resolved_sent=item.get("resolved_sent") or [])
 
     def get_alert(self, key: str) -> AlertIncident | None:

@@ -241,7 +241,7 @@ class SqliteStateStore:
 
     def _tenant(self, row: sqlite3.Row) -> Tenant:
         return Tenant(tenant_id=row["tenant_id"], company_name=row["company_name"],
-                      enabled=bool(row["enabled"]), created_at=_dt(row["created_at"]))
+                      enabled=bool(row["enabled"]), created_at=parse_utc(row["created_at"]))
 
     def get_tenant(self, tenant_id: str) -> Tenant | None:
         rows = self._query("SELECT * FROM tenants WHERE tenant_id=?", (tenant_id,))
@@ -260,7 +260,7 @@ class SqliteStateStore:
         return TenantService(
             tenant_id=row["tenant_id"], service=row["service"], enabled=bool(row["enabled"]),
             settings=json.loads(row["settings"]), tables=json.loads(row["tables"]),
-            secret_ref=row["secret_ref"], rate_limit=rate, schedule=schedule, created_at=_dt(row["created_at"]),
+            secret_ref=row["secret_ref"], rate_limit=rate, schedule=schedule, created_at=parse_utc(row["created_at"]),
         )
 
     def get_service(self, tenant_id: str, service: str) -> TenantService | None:
@@ -312,7 +312,7 @@ class SqliteStateStore:
             return True
 
     def _run(self, row: sqlite3.Row) -> RunRecord:
-        return RunRecord(run_id=row["run_id"], started_at=_dt(row["started_at"]),
+        return RunRecord(run_id=row["run_id"], started_at=parse_utc(row["started_at"]),
                          finished_at=_dt(row["finished_at"]), status=row["status"],
                          request=json.loads(row["request"]), owner=row["owner"],
                          lease_expires=_dt(row["lease_expires"]))
@@ -372,7 +372,7 @@ class SqliteStateStore:
             range_end=_dt(row["range_end"]), estimate=row["estimate"],
             records=row["records"] if row["landed"] is None else row["landed"],
             versions_created=row["versions_created"], deletes=row["deletes"], chunks_total=row["chunks_total"],
-            started_at=_dt(row["started_at"]), finished_at=_dt(row["finished_at"]), error=row["error"],
+            started_at=parse_utc(row["started_at"]), finished_at=_dt(row["finished_at"]), error=row["error"],
             nulled_values=json.loads(row["nulled_values"]) if row["nulled_values"] else {},
             source_count=row["source_count"], canonical_count=row["canonical_count"],
         )
@@ -411,7 +411,8 @@ class SqliteStateStore:
     def _chunk(self, row: sqlite3.Row) -> ChunkRecord:
         return ChunkRecord(
             chunk_id=row["chunk_id"], run_id=row["run_id"], tenant_id=row["tenant_id"], service=row["service"],
-            table=row["tbl"], idx=row["idx"], range_start=_dt(row["range_start"]), range_end=_dt(row["range_end"]),
+            table=row["tbl"], idx=row["idx"], range_start=parse_utc(row["range_start"]),
+            range_end=parse_utc(row["range_end"]),
             status=row["status"], cursor=row["cursor"], seq=row["seq"], records=row["records"],
             pages=row["pages"], files=row["files"], max_updated_at=_dt(row["max_updated_at"]),
             estimate=row["estimate"], attempts=row["attempts"], last_error=row["last_error"],

@@ -200,7 +200,7 @@ def decode_record(source_id: str, record_json: str) -> Any:
         raise RecordUnreadable(f"record {source_id} is nested too deeply to read") from None
 
 
-NulledValues = Counter
+NulledValues = Counter[str]
 """Column name -> how many source values could not be converted to the column's type and became null."""
 
 

@@ -79,7 +79,7 @@ def _json_default(value: object) -> object:
     if isinstance(value, bytes | bytearray):
         return value.hex()
     if hasattr(value, "isoformat"):
-        return value.isoformat()  # type: ignore[union-attr]
+        return value.isoformat()
     return str(value)
 
 

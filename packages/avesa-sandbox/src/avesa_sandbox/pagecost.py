@@ -41,7 +41,7 @@ def _walk(
     last_id = 0
     extra = {"pagination-type": "forward-only"} if forward_only else {}
     while True:
-        params = {
+        params: dict[str, str | int] = {
             "conditions": f"_info/lastUpdated>=[{low}] and _info/lastUpdated<[{high}] and id>{last_id}",
             "orderBy": "id asc",
             "pageSize": page_size,

@@ -181,5 +181,10 @@ def _sort(store: TableStore, ids: list[int], ordering: Ordering) -> list[int]:
     records = store.records
     ids.sort()
     for key, descending in reversed(ordering.keys):
-        ids.sort(key=lambda rid, key=key: key(records[rid]), reverse=descending)
+        ids.sort(key=id_key(records.__getitem__, key), reverse=descending)
     return ids
+
+
+def id_key(record: Callable[[int], Record], key: SortKey) -> Callable[[int], Any]:
+    """A sort key over record ids: `key` of the id's record (one function per sort key, bound now)."""
+    return lambda rid: key(record(rid))

@@ -90,7 +90,7 @@ class IntegerIds:
     id_field = "id"
 
     def record_key(self, record: Record) -> int:
-        return record["id"]  # type: ignore[no-any-return]
+        return record["id"]
 
     def public_id(self, table: str, key: int) -> Any:
         return key

@@ -149,8 +149,8 @@ async def flush(collected: Collected, environment: str, function: str) -> int:
             logger.set_dimensions({"Environment": environment},
                                   {"Environment": environment, "Service": document.service})
         logger.set_property("Function", function)
-        for key, value in document.properties.items():
-            logger.set_property(key, value)
+        for key, text in document.properties.items():
+            logger.set_property(key, text)
         for name, values in document.values.items():
             for value in values:
                 logger.put_metric(name, value, METRICS[name])

@@ -28,7 +28,7 @@ import asyncio
 import json
 import math
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from datetime import timedelta
 from typing import Any
@@ -195,7 +195,7 @@ def _remaining_seconds(context: Any) -> float:
 
 
 @asynccontextmanager
-async def _run_lease(ctx: PipelineContext, run: dict):  # type: ignore[no-untyped-def]
+async def _run_lease(ctx: PipelineContext, run: dict[str, Any]) -> AsyncIterator[None]:
     """Renew the run's lease as its owner now and for as long as the body runs; Superseded when
     the run is not this owner's any more."""
     run_id = run["run_id"]

@@ -442,7 +442,8 @@ class RecordFactory:
             # newest company that has (no random draw, so generated data, where every company has a
             # contact, is unchanged)
             company = next((c for c in reversed(pool.companies) if pool.contacts_by_company.get(c["id"])), company)
-        contacts = pool.contacts_by_company.get(company["id"]) or [None]
+        found = pool.contacts_by_company.get(company["id"])
+        contacts: list[Record | None] = [*found] if found else [None]  # [None]: still one draw, as before
         contact = rng.choice(contacts)
         agreement_type = rng.choice(v.AGREEMENT_TYPES)
         status = rng.choice(v.AGREEMENT_STATUSES)

@@ -28,7 +28,7 @@ class ConnectWiseSimulator(IntegerIds):
     """Service-specific behaviour of a simulated ConnectWise Manage instance."""
 
     name = "connectwise"
-    protected_fields = ("id", "_info")
+    protected_fields: tuple[str, ...] = ("id", "_info")
 
     def __init__(self) -> None:
         self._factories: dict[str, RecordFactory] = {}

@@ -28,7 +28,7 @@ def document() -> dict[str, Any]:
 
 def definition_name(table: str) -> str:
     """The ``$defs`` entry describing a table's records (``tickets`` -> ``ticket``)."""
-    return document()["x-tables"][table]  # type: ignore[no-any-return]
+    return document()["x-tables"][table]
 
 
 def record_schema(table: str) -> dict[str, Any]:

@@ -30,7 +30,7 @@ class HelpdeskSimulator(IntegerIds):
     """Service-specific behaviour of one simulated Acme Helpdesk account (one per instance)."""
 
     name = SERVICE
-    protected_fields = ("id", "created_at", "updated_at")
+    protected_fields: tuple[str, ...] = ("id", "created_at", "updated_at")
 
     def __init__(self) -> None:
         self.root: str | None = None

@@ -162,7 +162,7 @@ class RecordFactory:
     def __init__(self, tenant: Tenant, salt: str) -> None:
         self.tenant = tenant
         self.salt = salt
-        self._plan_lists: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
+        self._plan_lists: dict[tuple[Any, ...], tuple[list[dict[str, Any]], list[dict[str, Any]]]] = {}
         self.builders: dict[str, Callable[[random.Random, int, int, Pool], Record]] = {
             "organization": self.organization,
             "subscribedSkus": self.subscribed_sku,
@@ -210,7 +210,7 @@ class RecordFactory:
                 {"capabilityStatus": "Enabled", "provisioningStatus": "Success", "service": service}
                 for service in services
             ]
-            cached = self._plan_lists[key] = [assigned_plans, provisioned]
+            cached = self._plan_lists[key] = (assigned_plans, provisioned)
             if len(self._plan_lists) > 50_000:
                 self._plan_lists.clear()
         return cached[0], cached[1]
@@ -324,7 +324,7 @@ class RecordFactory:
         skus = [v.SKU_BY_PART[s["skuPartNumber"]] for s in licences]
         assigned, provisioned = self._plans(skus, created) if skus else ([], [])
         last_sign_in = min(WINDOW_END, created + rng.randint(1, 700) * _DAY) if enabled else None
-        ext_attrs = {f"extensionAttribute{i}": None for i in range(1, 16)}
+        ext_attrs: dict[str, str | None] = {f"extensionAttribute{i}": None for i in range(1, 16)}
         if not guest:
             ext_attrs["extensionAttribute1"] = rng.choice(v.COST_CENTERS)
             ext_attrs["extensionAttribute2"] = f"E{key % 100000:05d}"

@@ -215,7 +215,7 @@ class DeltaQuery:
         key = self._key(public)
         current = store.get(key) if key is not None else None
         before = self.sim.history.version_at(self.table, public, since)
-        if current is None:
+        if key is None or current is None:  # (no key: no current record either)
             if before is None:
                 return None
             return orjson.dumps({"id": public, "@removed": {"reason": self.resource.removed_reason}})

@@ -133,12 +133,12 @@ def generate(seed: int | str, instance: str, counts: dict[str, int], factory: Re
     managed_rng.shuffle(paired)
     plans: list[tuple[int, Record | None]] = []
     for index in range(managed_count):
-        device = paired[index] if index < len(paired) else None
-        registered = parse_epoch(device["registrationDateTime"]) if device else WINDOW_START
-        plans.append((min(WINDOW_END, registered + managed_rng.randint(0, 2 * _DAY)), device))
+        paired_device = paired[index] if index < len(paired) else None
+        registered = parse_epoch(paired_device["registrationDateTime"]) if paired_device else WINDOW_START
+        plans.append((min(WINDOW_END, registered + managed_rng.randint(0, 2 * _DAY)), paired_device))
     plans.sort(key=lambda plan: plan[0])
-    for key, (created, device) in zip(_keys(managed_rng, managed_count), plans, strict=True):
-        record = factory.managed_device(managed_rng, key, created, pool, device=device)
+    for key, (created, paired_device) in zip(_keys(managed_rng, managed_count), plans, strict=True):
+        record = factory.managed_device(managed_rng, key, created, pool, device=paired_device)
         updated = max(created, parse_epoch(record["lastSyncDateTime"]))
         keep("deviceManagement/managedDevices", record, updated)
     return Generated(tables, changed)

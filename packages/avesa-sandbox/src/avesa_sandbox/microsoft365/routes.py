@@ -146,7 +146,7 @@ class Microsoft365Api:
         if fault is FaultKind.RESET:
             instance.stats.record(0, reply.table, fault=fault.value)
             return ResetResponse()
-        if fault in STATUS_FAULTS:
+        if fault is not None and fault in STATUS_FAULTS:
             return reply.status_fault(fault, one_shot)
         if fault is FaultKind.TOKEN_EXPIRED:
             sim.revoked.add(str(claims.get("uti")))

@@ -39,7 +39,7 @@ class Microsoft365Simulator:
 
     name = "microsoft365"
     id_field = "id"
-    protected_fields = ("id",)
+    protected_fields: tuple[str, ...] = ("id",)
 
     def __init__(self) -> None:
         self._instance: str | None = None

@@ -12,7 +12,7 @@ import heapq
 from typing import Any
 
 from avesa_sandbox.salesforce.plan import Plan
-from avesa_sandbox.selection import IndexOrder, Query, select
+from avesa_sandbox.selection import IndexOrder, Query, id_key, select
 from avesa_sandbox.store import TableStore
 
 Record = dict[str, Any]
@@ -63,5 +63,5 @@ def _merge(plan: Plan, live: TableStore, deleted: TableStore, first: list[int], 
 
     merged = sorted(first + second)
     for key_fn, descending in reversed(plan.ordering.keys):
-        merged.sort(key=lambda key, key_fn=key_fn: key_fn(record(key)), reverse=descending)
+        merged.sort(key=id_key(record, key_fn), reverse=descending)
     return merged

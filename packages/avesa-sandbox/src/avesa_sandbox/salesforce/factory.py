@@ -532,15 +532,15 @@ class RecordFactory:
         closed = status == "Closed"
         origin = self._pick(rng, "Case", "Origin")
         queued = status == "New" and rng.random() < 0.5
-        web = origin == "Web" and contact is not None
+        supplier = contact if origin == "Web" else None  # a web case names who sent it
         record.update(
             CaseNumber=f"{key - OBJECTS['Case'].first_key + 1001:08d}",
             ContactId=contact["Id"] if contact else None,
             AccountId=account_id,
             ParentId=str(rng.choice(pool.cases)["Id"]) if pool.cases and rng.random() < 0.03 else None,
-            SuppliedName=contact["Name"] if web else None,
-            SuppliedEmail=contact["Email"] if web else None,
-            SuppliedPhone=contact["Phone"] if web else None,
+            SuppliedName=supplier["Name"] if supplier is not None else None,
+            SuppliedEmail=supplier["Email"] if supplier is not None else None,
+            SuppliedPhone=supplier["Phone"] if supplier is not None else None,
             Type=self._pick(rng, "Case", "Type", 0.2),
             Status=status,
             Reason=self._pick(rng, "Case", "Reason", 0.3),

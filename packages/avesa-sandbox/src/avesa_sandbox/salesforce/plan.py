@@ -201,13 +201,15 @@ def _index_bound(binder: _Binder, expr: Expr, bounds: _Bounds) -> bool:
         value = binder.value(field, expr.value)
         assert value.instant is not None
         start, end = value.instant
+        stamp: tuple[int | None, int | None]
         if value.span is not None:  # [start, end) of whole seconds
+            first, after = int(start), int(end)
             stamp = {
-                "=": (start, end - 1),
-                "<": (None, start - 1),
-                "<=": (None, end - 1),
-                ">": (end, None),
-                ">=": (start, None),
+                "=": (first, after - 1),
+                "<": (None, first - 1),
+                "<=": (None, after - 1),
+                ">": (after, None),
+                ">=": (first, None),
             }[expr.op]
         else:
             stamp = {
@@ -270,18 +272,18 @@ def _columns(binder: _Binder, query: SoqlQuery) -> tuple[tuple[str, ...], str | 
     items = query.items
     counts = [item for item in items if isinstance(item, CountItem)]
     if counts:
-        item = counts[0]
+        count = counts[0]
         others = [i for i in items if not isinstance(i, CountItem)]
-        if item.field is None:
+        if count.field is None:
             if len(items) > 1:
-                raise SoqlError(MALFORMED, "COUNT() must be the only element in the SELECT list", item.pos)
+                raise SoqlError(MALFORMED, "COUNT() must be the only element in the SELECT list", count.pos)
             return (), "rows", None
         if others:
             name = others[0].name if isinstance(others[0], FieldRef) else "FIELDS"
             raise SoqlError(MALFORMED, f"Field must be grouped or aggregated: {name}", others[0].pos)
         if len(counts) > 1:
             raise SoqlError(MALFORMED, "only one aggregate expression is supported", counts[1].pos)
-        return (), "aggregate", binder.field(item.field).name
+        return (), "aggregate", binder.field(count.field).name
     columns: list[str] = []
     seen: set[str] = set()
     for item in items:

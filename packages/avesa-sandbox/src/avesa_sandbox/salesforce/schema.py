@@ -100,7 +100,7 @@ class ObjectDef:
 def reference_document() -> dict[str, Any]:
     """The packaged schema file (parsed once)."""
     text = resources.files("avesa_sandbox.salesforce").joinpath(SCHEMA_FILE).read_text("utf-8")
-    return json.loads(text)  # type: ignore[no-any-return]
+    return json.loads(text)
 
 
 def _json_type(field: dict[str, Any], describe_type: str) -> str:

@@ -44,7 +44,7 @@ class SalesforceSimulator:
 
     name = "salesforce"
     id_field = "Id"
-    protected_fields = SYSTEM_FIELDS
+    protected_fields: tuple[str, ...] = SYSTEM_FIELDS
 
     def __init__(self) -> None:
         self.instance_name = ""

@@ -198,8 +198,8 @@ def tokenize(text: str) -> list[Token]:
             index = match.end()
             continue
         if kind == "string":
-            value, end = _read_string(text, index)
-            tokens.append(Token("string", text[index:end], value, index))
+            string, end = _read_string(text, index)
+            tokens.append(Token("string", text[index:end], string, index))
             index = end
             continue
         raw = match.group()

@@ -300,8 +300,8 @@ class Factory:
             partner="true" if rng.random() < 0.05 else "false",
             u_contract_seats=str(rng.choice((5, 10, 25, 50, 100))),
         )
-        if pool.accounts and rng.random() < 0.1:
-            parent = pick(rng, pool.accounts, entered)
+        parent = pick(rng, pool.accounts, entered) if pool.accounts and rng.random() < 0.1 else None
+        if parent is not None:
             r["account_parent"] = self.ref("customer_account", parent)
             r["account_path"] = f"{parent.get('account_path') or '!!!'}/!!#"
         else:
@@ -625,8 +625,8 @@ class Factory:
             u_billable="true" if category == "task_work" and rng.random() < 0.8 else "false",
             u_invoice_number=f"INV-{rng.randint(10000, 99999)}" if state == "Processed" else "",
         )
-        for name, hours in zip(WEEKDAYS, days, strict=True):
-            r[name] = hours
+        for name, day_hours in zip(WEEKDAYS, days, strict=True):
+            r[name] = day_hours
         by = user["user_name"] if user else "admin"
         return self.stamp_new(r, "time_card", key, entered, updated, by, by, rng)
 

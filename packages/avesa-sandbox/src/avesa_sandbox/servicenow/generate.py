@@ -260,6 +260,7 @@ class Generator:
         """References that need both sides: company contacts, account primary contacts, problem incidents."""
         companies = self.out.get("core_company", [])
         for index, company in enumerate(companies):
+            contact: Record | None
             if company.get("primary") == "true" and self.pool.agents:
                 contact = self.pool.agents[0]
             else:
@@ -274,9 +275,9 @@ class Generator:
                 accounts[index] = {**account, "primary_contact": self.f.ref("customer_contact", contacts[0])}
         by_problem: dict[str, list[Record]] = {}
         for incident in self.out.get("incident", []):
-            problem = ref_value(incident["problem_id"])
-            if problem:
-                by_problem.setdefault(problem, []).append(incident)
+            problem_id = ref_value(incident["problem_id"])
+            if problem_id:
+                by_problem.setdefault(problem_id, []).append(incident)
         problems = self.out.get("problem", [])
         for index, problem in enumerate(problems):
             linked = [

@@ -35,7 +35,7 @@ class FieldPath:
 def raw_value(value: Any) -> str:
     """The stored value as text: a reference's sys_id, "" for anything that is not a string."""
     if isinstance(value, dict):
-        return value.get("value", "")  # type: ignore[no-any-return]
+        return value.get("value", "")
     return value if isinstance(value, str) else ""
 
 

@@ -188,7 +188,7 @@ class ServiceNowApi:
             instance.stats.record(401, target.table, fault=fault.value)
             return _response(errors.unauthenticated(), 401)
         if fault in _IMMEDIATE:
-            return self._immediate_fault(instance, target, cast(FaultKind, fault), one_shot)
+            return self._immediate_fault(instance, target, fault, one_shot)
         if fault is FaultKind.SLOW:
             await asyncio.sleep((one_shot.delay_ms if one_shot else 2000.0) / 1000)
 

@@ -52,7 +52,7 @@ class ServiceNowSimulator(SysIds):
     """Service-specific behaviour of a simulated ServiceNow instance."""
 
     name = "servicenow"
-    protected_fields = (
+    protected_fields: tuple[str, ...] = (
         "sys_id",
         "sys_created_on",
         "sys_created_by",
