@@ -3,6 +3,8 @@ cancelling and cleaning up runs."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import typer
 from rich.table import Table
 from rich.text import Text
@@ -16,12 +18,42 @@ from avesa.cli.common import (
     load_context,
     nulled_summary,
     table_title,
+    tenant_option,
+)
+from avesa.cli.jobs_rows import (
+    RUN_COLUMNS,
+    RUN_HEADERS,
+    RUN_TABLE_COLUMNS,
+    TABLE_RUN_COLUMNS,
+    add_tables,
+    asked_for,
+    by_run,
+    run_rows,
+    table_rows,
+)
+from avesa.cli.ledger_filters import (
+    RUN_STATUSES,
+    TABLE_STATUSES,
+    check_scope,
+    check_status,
+    service_option,
+    status_option,
+)
+from avesa.cli.listing import (
+    FORMAT_HELP,
+    FULL_ERRORS_HELP,
+    LIMIT_HELP,
+    TABLE_LIMIT,
+    check_format,
+    emit,
+    print_more,
+    shorten,
 )
 from avesa.cli.progress import RichRunObserver, summary_table
-from avesa.cli.run_status import interruptions, shown_status
+from avesa.cli.run_status import interruptions
 from avesa.domain.errors import NotFoundError, UsageError
 from avesa.domain.timeutil import utc_now
-from avesa.domain.work import SyncMode, TableRef
+from avesa.domain.work import TableRef
 from avesa.pipeline.cancel import cancel_run
 from avesa.pipeline.resume import interrupted_runs, interruption, still_interrupted
 from avesa.runtime.local import resume_sync, retry_sync
@@ -36,59 +68,102 @@ def _ts(value: object) -> str:
 
 @jobs_app.command("list")
 @friendly_errors
-def jobs_list(limit: int = typer.Option(20, "--limit", min=1, max=MAX_LISTED, help="runs to show")) -> None:
-    """Recent runs with their tables' outcome."""
+def jobs_list(
+    tenant: str = tenant_option("only runs that synced this tenant (and their counts: its tables only)"),
+    service: str = service_option("only runs that synced this service (and their counts: its tables only)"),
+    state: str = status_option(RUN_STATUSES, "runs"),
+    stale: bool = typer.Option(False, "--stale", help="only runs that need you: interrupted, or still running "
+                               "after AVESA_ALERT_STUCK_RUN_HOURS"),
+    limit: int = typer.Option(None, "--limit", min=1, max=MAX_LISTED, help=LIMIT_HELP),
+    fmt: str = typer.Option("table", "--format", help=FORMAT_HELP),
+    full_errors: bool = typer.Option(False, "--full-errors", help=FULL_ERRORS_HELP),
+) -> None:
+    """Runs with their tables' outcome and first error: failed and interrupted first, then newest first.
+
+    Examples: avesa jobs list --status failed · avesa jobs list --tenant acme --limit 100 ·
+    avesa jobs list --stale · avesa jobs list --format csv > runs.csv"""
+    check_format(fmt)
+    wanted = check_status(state, RUN_STATUSES)
     ctx = load_context()
-    runs = ctx.state.list_runs(limit=limit)
-    interrupted = interruptions(ctx, runs, utc_now())
-    table = Table("run", "kind", "started (UTC)", "finished (UTC)", "status", "tables ok / failed / other",
-                  "records", title="runs", title_justify="left")
-    for run in runs:
-        tables = ctx.state.list_table_runs(run_id=run.run_id)
-        ok = sum(t.status == "complete" for t in tables)
-        failed = sum(t.status == "failed" for t in tables)
-        status = shown_status(run.status, interrupted.get(run.run_id))
-        table.add_row(*literals(run.run_id, run.kind, _ts(run.started_at), _ts(run.finished_at), status,
-                                f"{ok} / {failed} / {len(tables) - ok - failed}",
-                                f"{sum(t.records for t in tables):,}"))
-    console.print(table)
-    for found in interrupted.values():
-        console.print(literal(f"{found.run.run_id} is interrupted: {found.reason}. {found.advice}"))
+    check_scope(ctx, tenant, service)
+    now = utc_now()
+    runs = ctx.state.list_runs(limit=MAX_LISTED)
+    scoped = None
+    if tenant is not None or service is not None:
+        scoped = by_run([tr for tr in ctx.state.list_table_runs(tenant_id=tenant) if service in (None, tr.service)])
+        runs = [r for r in runs if r.run_id in scoped or asked_for(r, tenant, service)]
+    interrupted = interruptions(ctx, [r for r in runs if r.status == "running"], now)
+    rows = [row for row in run_rows(ctx, runs, interrupted, now)
+            if (wanted is None or row["status"] == wanted) and (not stale or row["stale"])]
+    add_tables(ctx, rows, scoped, fmt, limit)
+    if fmt != "table":
+        emit(rows, RUN_COLUMNS, fmt, limit=limit)
+        return
+    emit(rows, RUN_TABLE_COLUMNS, fmt, title="runs (failed and interrupted first, then newest first)", limit=limit,
+         noun="runs", headers=RUN_HEADERS, cut=() if full_errors else ("error",), whole=("run_id",),
+         more_hint="--status or --tenant narrows the list")
+    for row in rows[:limit or TABLE_LIMIT]:
+        if row["interrupted"]:
+            console.print(literal(f"{row['run_id']} is interrupted: {row['interrupted']}. "
+                                  f"{interrupted[str(row['run_id'])].advice}"))
 
 
 @jobs_app.command("show")
 @friendly_errors
-def jobs_show(run_id: str) -> None:
-    """One run: every table and chunk, with estimate vs actual, attempts, cursor and last error."""
+def jobs_show(
+    run_id: str = typer.Argument(..., help="the run (`avesa jobs list` lists them)"),
+    tenant: str = tenant_option("only this tenant's tables"),
+    service: str = service_option("only this service's tables"),
+    state: str = status_option(TABLE_STATUSES, "tables"),
+    limit: int = typer.Option(None, "--limit", min=1, max=MAX_LISTED, help=LIMIT_HELP.replace("rows", "tables", 1)),
+    fmt: str = typer.Option("table", "--format", help=FORMAT_HELP + "; json: each table with its chunks"),
+    full_errors: bool = typer.Option(False, "--full-errors", help=FULL_ERRORS_HELP),
+) -> None:
+    """One run: each table and chunk (failures first), with estimate vs actual, attempts, cursor and last error.
+
+    Examples: avesa jobs show run-20250101-120000-ab12cd · avesa jobs show RUN_ID --status failed
+    --full-errors · avesa jobs show RUN_ID --format json"""
+    check_format(fmt)
+    wanted = check_status(state, TABLE_STATUSES)
     ctx = load_context()
     run = ctx.state.get_run(run_id)
     if run is None:
         raise NotFoundError("run", run_id, [r.run_id for r in ctx.state.list_runs(limit=10)],
                             "(the 10 most recent; see `avesa jobs list`)")
+    check_scope(ctx, tenant, service)
     interrupted = interruption(ctx, run, utc_now())
+    rows = [row for row in table_rows(ctx, run, interrupted, tenant, service) if wanted in (None, row["status"])]
+    if fmt != "table":
+        emit(rows, TABLE_RUN_COLUMNS if fmt == "json" else TABLE_RUN_COLUMNS[:-1], fmt, limit=limit)
+        return
     status = f"interrupted ({interrupted.reason})" if interrupted else run.status
     console.print(Text.assemble(f"{run.kind} run ", (run.run_id, "bold"), f" {status}, started "
                                 f"{_ts(run.started_at)} by {run.owner}, request {run.request}"))
     if interrupted:
         console.print(literal(interrupted.advice))
-    for tr in ctx.state.list_table_runs(run_id=run_id):
-        ref = TableRef(run_id=run_id, tenant_id=tr.tenant_id, service=tr.service, table=tr.table,
-                       mode=SyncMode(tr.mode), run_started_at=run.started_at)
-        chunks = Table("chunk", "range (UTC)", "status", "estimate", "records", "files", "attempts", "cursor",
-                       "last error", title=table_title(
-                           f"{ref.label} ({tr.mode}, {shown_status(tr.status, interrupted)}, estimate {tr.estimate} "
-                           f"/ actual {tr.records}, {tr.versions_created} versions)"
-                           f"{' — ' + tr.error if tr.error else ''}"),
-                       title_justify="left")
-        for c in ctx.state.list_chunks(ref):
-            chunks.add_row(*literals(c.chunk_id, f"{_ts(c.range_start)} → {_ts(c.range_end)}",
-                                     shown_status(c.status, interrupted),
-                                     "-" if c.estimate is None else f"{c.estimate:,}", f"{c.records:,}", c.files,
-                                     c.attempts, c.cursor or "-", (c.last_error or "")[:60]))
-        console.print(chunks)
-        if tr.nulled_values:
-            console.print(literal(f"  {nulled_summary(tr.nulled_values)}: not convertible to the canonical type; "
-                                  "the raw files keep them as sent"))
+    cut = (lambda text: text) if full_errors else shorten
+    cap = TABLE_LIMIT if limit is None else limit
+    for row in rows[:cap]:
+        _print_table_run(row, cut)
+    print_more(len(rows), cap, "tables", "--status failed or --tenant narrows the list")
+
+
+def _print_table_run(row: dict, cut: Callable[[str], str]) -> None:
+    ref: TableRef = row["ref"]
+    error = cut(row["error"]) if row["error"] else ""
+    chunks = Table("chunk", "range (UTC)", "status", "estimate", "records", "files", "attempts", "cursor",
+                   "last error", title=table_title(
+                       f"{ref.label} ({row['mode']}, {row['status']}, estimate {row['estimate']} / actual "
+                       f"{row['records']}, {row['versions_created']} versions){' — ' + error if error else ''}"),
+                   title_justify="left")
+    for c in row["chunks"]:
+        chunks.add_row(*literals(c["chunk_id"], f"{_ts(c['range_start'])} → {_ts(c['range_end'])}", c["status"],
+                                 "-" if c["estimate"] is None else f"{c['estimate']:,}", f"{c['records']:,}",
+                                 c["files"], c["attempts"], c["cursor"] or "-", cut(c["last_error"] or "")))
+    console.print(chunks)
+    if row["nulled_values"]:
+        console.print(literal(f"  {nulled_summary(row['nulled_values'])}: not convertible to the canonical type; "
+                              "the raw files keep them as sent"))
 
 
 @jobs_app.command("resume")

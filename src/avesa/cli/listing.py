@@ -40,10 +40,11 @@ def check_format(fmt: str) -> str:
 
 def emit(rows: Sequence[dict[str, Any]], columns: Sequence[str], fmt: str, *, title: str = "",
          limit: int | None = None, noun: str = "rows", headers: Sequence[str] | None = None,
-         more_hint: str = "", cut: Sequence[str] = ()) -> None:
+         more_hint: str = "", cut: Sequence[str] = (), whole: Sequence[str] = ()) -> None:
     """Print `rows` (dicts keyed by `columns`) as `fmt`. A table shows `limit` (default
     TABLE_LIMIT) and says how many more there are, with the texts of the `cut` columns cut at
-    CUT_CHARS; JSON and CSV print every row unless `limit`, every text whole."""
+    CUT_CHARS and those of the `whole` columns never wrapped (names people copy: the other columns
+    wrap when the terminal is narrow); JSON and CSV print every row unless `limit`, every text whole."""
     if fmt == "json":
         shown = list(rows if limit is None else rows[:limit])
         sys.stdout.write(json.dumps([{c: r.get(c) for c in columns} for r in shown], default=_json_value,
@@ -56,7 +57,9 @@ def emit(rows: Sequence[dict[str, Any]], columns: Sequence[str], fmt: str, *, ti
             writer.writerow({c: _csv_cell(row.get(c)) for c in columns})
         return
     cap = TABLE_LIMIT if limit is None else limit
-    table = Table(*(headers or columns), title=table_title(title) if title else None, title_justify="left")
+    table = Table(title=table_title(title) if title else None, title_justify="left")
+    for column, header in zip(columns, headers or columns, strict=True):
+        table.add_column(header, no_wrap=column in whole)
     for row in rows[:cap]:
         table.add_row(*literals(*(shorten(_cell(row.get(c))) if c in cut else _cell(row.get(c)) for c in columns)))
     console.print(table)

@@ -95,7 +95,7 @@ def status(
     for row in rows:  # the row names the table; its error need not say it again
         row["error"] = str(row["error"] or "").removeprefix(f"{row['where']}: ") or None
     emit(rows, TABLE_COLUMNS, fmt, title="last run per table (failures first)", limit=limit, noun="tables",
-         headers=TABLE_HEADERS, cut=() if full_errors else ("error",),
+         headers=TABLE_HEADERS, cut=() if full_errors else ("error",), whole=("where",),
          more_hint="--status failed or --tenant narrows the list")
     if wanted is None and not stale:  # a filtered listing is about those tables only
         print_operating(ctx, tenant, history, now, limit=limit or TABLE_LIMIT, service=service)
