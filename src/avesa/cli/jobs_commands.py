@@ -150,12 +150,13 @@ def jobs_show(
 
 def _print_table_run(row: dict, cut: Callable[[str], str]) -> None:
     ref: TableRef = row["ref"]
-    error = cut(row["error"]) if row["error"] else ""
+    error = cut(row["error"].removeprefix(f"{ref.label}: ")) if row["error"] else ""  # the title names the table
     chunks = Table("chunk", "range (UTC)", "status", "estimate", "records", "files", "attempts", "cursor",
-                   "last error", title=table_title(
+                   title=table_title(
                        f"{ref.label} ({row['mode']}, {row['status']}, estimate {row['estimate']} / actual "
                        f"{row['records']}, {row['versions_created']} versions){' — ' + error if error else ''}"),
                    title_justify="left")
+    chunks.add_column("last error", overflow="fold")  # a long word (a JSON body) wraps, never cut
     for c in row["chunks"]:
         chunks.add_row(*literals(c["chunk_id"], f"{_ts(c['range_start'])} → {_ts(c['range_end'])}", c["status"],
                                  "-" if c["estimate"] is None else f"{c['estimate']:,}", f"{c['records']:,}",

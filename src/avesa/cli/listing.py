@@ -44,7 +44,8 @@ def emit(rows: Sequence[dict[str, Any]], columns: Sequence[str], fmt: str, *, ti
     """Print `rows` (dicts keyed by `columns`) as `fmt`. A table shows `limit` (default
     TABLE_LIMIT) and says how many more there are, with the texts of the `cut` columns cut at
     CUT_CHARS and those of the `whole` columns never wrapped (names people copy: the other columns
-    wrap when the terminal is narrow); JSON and CSV print every row unless `limit`, every text whole."""
+    wrap when the terminal is narrow, and fold a word longer than their width rather than cut it);
+    JSON and CSV print every row unless `limit`, every text whole."""
     if fmt == "json":
         shown = list(rows if limit is None else rows[:limit])
         sys.stdout.write(json.dumps([{c: r.get(c) for c in columns} for r in shown], default=_json_value,
@@ -59,7 +60,7 @@ def emit(rows: Sequence[dict[str, Any]], columns: Sequence[str], fmt: str, *, ti
     cap = TABLE_LIMIT if limit is None else limit
     table = Table(title=table_title(title) if title else None, title_justify="left")
     for column, header in zip(columns, headers or columns, strict=True):
-        table.add_column(header, no_wrap=column in whole)
+        table.add_column(header, no_wrap=column in whole, overflow="ellipsis" if column in whole else "fold")
     for row in rows[:cap]:
         table.add_row(*literals(*(shorten(_cell(row.get(c))) if c in cut else _cell(row.get(c)) for c in columns)))
     console.print(table)

@@ -52,7 +52,7 @@ def table_rows(ctx: PipelineContext, tenant: str | None, service: str | None, no
         last = histories[key][0]
         watermark = ctx.state.get_watermark(*key)
         fresh = freshness(synced_to(histories[key], watermark), target_for(ctx.settings, *key), now)
-        age = None if fresh.age is None else round(fresh.age.total_seconds() / 3600, 3)
+        age = None if fresh.age is None else round(fresh.age.total_seconds() / 3600, 6)
         stale = fresh.age is not None and fresh.age > fresh.target
         rows.append({**last.model_dump(), "status": shown_status(last.status, interrupted.get(last.run_id)),
                      "watermark": watermark, "synced_to": fresh.synced_to, "age_hours": age,
