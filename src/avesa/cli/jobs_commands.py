@@ -51,12 +51,12 @@ from avesa.cli.listing import (
 )
 from avesa.cli.progress import RichRunObserver, summary_table
 from avesa.cli.run_status import interruptions
-from avesa.domain.errors import NotFoundError, UsageError
+from avesa.domain.errors import NotFoundError
 from avesa.domain.timeutil import utc_now
 from avesa.domain.work import TableRef
 from avesa.pipeline.cancel import cancel_run
-from avesa.pipeline.resume import interrupted_runs, interruption, still_interrupted
-from avesa.runtime.local import resume_sync, retry_sync
+from avesa.pipeline.resume import abandon_interrupted, interrupted_runs, interruption
+from avesa.runtime.operator_runs import resume, retry, runs_to_resume
 
 jobs_app = typer.Typer(help="Runs, tables and chunks in the ledger; resume, retry or cancel runs.",
                        no_args_is_help=True)
@@ -172,24 +172,14 @@ def _print_table_run(row: dict, cut: Callable[[str], str]) -> None:
 def jobs_resume(run_id: str = typer.Argument(None, help="one run; default: every interrupted run")) -> None:
     """Finish runs a crash interrupted, from where they stopped (`avesa run` does this first, too)."""
     ctx = load_context()
-    runs = interrupted_runs(ctx, utc_now())
-    if run_id is not None:
-        chosen = [r for r in runs if r.run_id == run_id]
-        if not chosen:
-            run = ctx.state.get_run(run_id)
-            if run is None:
-                raise NotFoundError("run", run_id, [r.run_id for r in runs], "(interrupted runs)")
-            raise UsageError(f"run {run_id} is {run.status} and its owner {run.owner} is "
-                             f"{'still working on it' if run.status == 'running' else 'done with it'}: "
-                             "nothing to resume")
-        runs = chosen
+    runs = runs_to_resume(ctx, run_id, utc_now())
     if not runs:
         console.print("no interrupted runs")
         return
     failed = 0
     for run in runs:
         with RichRunObserver(console) as observer:
-            summary = resume_sync(ctx, run, observer)
+            summary = resume(ctx, run, observer)
         if summary is None:
             console.print(literal(f"run {run.run_id} was taken over by another process"))
             continue
@@ -204,17 +194,8 @@ def jobs_resume(run_id: str = typer.Argument(None, help="one run; default: every
 def jobs_retry(run_id: str) -> None:
     """Run a failed run's failed tables again, each chunk from its cursor, under the same run id."""
     ctx = load_context()
-    run = ctx.state.get_run(run_id)
-    if run is None:
-        raise NotFoundError("run", run_id, [r.run_id for r in ctx.state.list_runs(limit=10, status="failed")],
-                            "(recent failed runs)")
-    if run.status != "failed":
-        hint = "; an interrupted one is resumed with `avesa jobs resume`" if run.status == "running" else ""
-        raise UsageError(f"run {run_id} is {run.status}: only a failed run can be retried{hint}")
     with RichRunObserver(console) as observer:
-        summary = retry_sync(ctx, run, observer)
-    if summary is None:
-        raise UsageError(f"run {run_id} changed state meanwhile; look at `avesa jobs show {run_id}`")
+        summary = retry(ctx, run_id, observer)
     console.print(summary_table(summary, title=f"retried run {summary.run_id}"))
     if summary.failed:
         raise typer.Exit(1)
@@ -227,18 +208,19 @@ def jobs_cleanup_stuck(dry_run: bool = typer.Option(False, "--dry-run", help="li
     locks. What they landed stays in the raw lake; the next run reads their range again. A run whose
     owner is alive — here, or on another host that keeps renewing its leases — is never touched."""
     ctx = load_context()
-    stuck = interrupted_runs(ctx, utc_now())
+    if dry_run:
+        stuck = interrupted_runs(ctx, utc_now())
+        for run in stuck:
+            console.print(literal(f"would abandon {run.run_id} (started {_ts(run.started_at)} by {run.owner})"))
+    else:
+        done = abandon_interrupted(ctx, utc_now())
+        stuck = [run for run, _ in done]
+        for run, abandoned in done:
+            console.print(literal(f"abandoned {run.run_id} (started {_ts(run.started_at)} by {run.owner})" if abandoned
+                                  else f"{run.run_id} changed state meanwhile (its owner renewed a lease, or it "
+                                  "finished); left alone"))
     if not stuck:
         console.print("no stuck runs")
-        return
-    for run in stuck:
-        if dry_run:
-            console.print(literal(f"would abandon {run.run_id} (started {_ts(run.started_at)} by {run.owner})"))
-        elif ctx.state.abandon_run(run.run_id, run.owner, utc_now(), still_interrupted(ctx, utc_now())):
-            console.print(literal(f"abandoned {run.run_id} (started {_ts(run.started_at)} by {run.owner})"))
-        else:
-            console.print(literal(f"{run.run_id} changed state meanwhile (its owner renewed a lease, or it "
-                                  "finished); left alone"))
 
 
 @jobs_app.command("cancel")
