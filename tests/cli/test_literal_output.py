@@ -40,8 +40,8 @@ def test_markup_in_source_text_is_printed_literally_and_never_crashes(sandbox_ad
     assert squash(SUMMARY) in squash(ran.output)
 
     run_id = PipelineContext.from_settings(Settings()).state.list_runs(limit=1)[0].run_id
-    for _ in range(2):  # the ledger keeps the error: every later call prints it again
-        shown = runner.invoke(app, ["jobs", "show", run_id])
+    for _ in range(2):  # the ledger keeps the error: every later call prints it again (whole, as asked)
+        shown = runner.invoke(app, ["jobs", "show", run_id, "--full-errors"])
         assert shown.exit_code == 0, shown.exception
         assert squash(SUMMARY) in squash(shown.output)
     status = runner.invoke(app, ["status"])

@@ -27,6 +27,7 @@ from avesa.cli.registry_commands import service_app, tenant_app
 from avesa.cli.sandbox_commands import sandbox_app
 from avesa.cli.serve_commands import schedule_app, serve
 from avesa.cli.state_commands import state_app
+from avesa.cli.status_command import status
 from avesa.domain.errors import AvesaError
 from avesa.observability import events
 from avesa.settings import Settings
@@ -76,7 +77,7 @@ app.add_typer(alerts_app, name="alerts")
 app.command("init")(init)
 app.command("run")(run_commands.run)
 app.command("backfill")(backfill)
-app.command("status")(run_commands.status)
+app.command("status")(status)
 app.command("query")(run_commands.query)
 app.command("demo")(demo)
 app.command("dashboard")(dashboard)

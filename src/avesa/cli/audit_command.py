@@ -21,8 +21,8 @@ def audit(
 ) -> None:
     """Registry changes and operator actions, newest first: when, who (the OS user), what, the outcome.
 
-    Recorded: service add/remove/limit/disable/enable/tables, tenant add/enable/disable/import/remove.
-    Never a credential.
+    Recorded: service add/remove/limit/disable/enable/tables, tenant add/enable/disable/import/remove,
+    backfill run/queue, jobs resume/retry/cancel/cleanup-stuck, schedule set. Never a credential.
 
     Example: avesa audit --tenant acme --since 2025-01-01 --format json"""
     check_format(fmt)

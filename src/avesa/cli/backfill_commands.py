@@ -2,53 +2,24 @@
 
 from __future__ import annotations
 
-import getpass
-
 import typer
 from rich.text import Text
 
 from avesa.cli.common import EXIT_FAILED, console, friendly_errors, load_context, tenant_option
 from avesa.cli.progress import RichRunObserver, rate_limit_notes, summary_table
-from avesa.domain.errors import UsageError
-from avesa.domain.timeutil import utc_now
-from avesa.domain.work import BackfillRange, BackfillRequest
-from avesa.pipeline.backfill import (
-    DATE_HINT,
-    find_unfinished_backfill,
-    lock_for_backfill,
-    parse_when,
-    resolve_backfill,
-)
-from avesa.pipeline.context import PipelineContext
-from avesa.pipeline.resume import interrupted_runs
-from avesa.runtime.local import RunSummary, backfill_sync, resume_sync, retry_sync
+from avesa.domain.work import BackfillRequest
+from avesa.pipeline.audit import actor
+from avesa.pipeline.backfill import DATE_HINT, parse_when
+from avesa.runtime.operator_runs import queue_backfill, run_backfill
 from avesa.state.ledger_records import RunRecord
 
 
-def _continue(ctx: PipelineContext, run: RunRecord, observer: RichRunObserver) -> RunSummary:
-    """Finish an unfinished backfill of the same request instead of starting it over."""
-    if run.status == "running" and run.run_id not in {r.run_id for r in interrupted_runs(ctx, utc_now())}:
-        raise UsageError(f"this backfill is already running as run {run.run_id} ({run.owner}); follow it with "
-                         f"`avesa jobs show {run.run_id}` or stop it with `avesa jobs cancel {run.run_id}`")
-    lock_for_backfill(ctx, str(run.request["tenant_id"]), run.run_id, utc_now())
-    if run.status == "running":
+def _announce(how: str, run: RunRecord) -> None:
+    if how == "interrupted":
         console.print(f"[yellow]continuing interrupted backfill run {run.run_id}[/] from where it stopped")
-        summary = resume_sync(ctx, run, observer)
     else:
         console.print(f"[yellow]continuing failed backfill run {run.run_id}[/]: its failed windows run again "
                       "from their cursors")
-        summary = retry_sync(ctx, run, observer)
-    if summary is None:
-        raise UsageError(f"run {run.run_id} changed state meanwhile; look at `avesa jobs show {run.run_id}`")
-    return summary
-
-
-def _who() -> str:
-    """Who asked: the OS user (never a credential)."""
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return "unknown"
 
 
 @friendly_errors
@@ -74,18 +45,13 @@ def backfill(
     ctx = load_context()
     request = BackfillRequest(tenant_id=tenant, service=service, table=table, since=parse_when(since, "--since"),
                               until=parse_when(until, "--until"), window_days=window_days)
-    window, _, _ = resolve_backfill(ctx, request, utc_now())  # every input error, before anything is written
     if queue:
-        place = ctx.state.queue_backfill(request.model_dump(mode="json"), utc_now(), _who())
+        place = queue_backfill(ctx, request, actor())
         console.print(f"queued as #{place}: `avesa serve` runs it within AVESA_SERVE_POLL_SECONDS "
                       f"({ctx.settings.serve_poll_seconds:g}s); `avesa schedule show` lists the queue")
         return
-    unfinished = find_unfinished_backfill(ctx, request)
     with RichRunObserver(console) as observer:
-        summary = _continue(ctx, unfinished, observer) if unfinished else backfill_sync(ctx, request, observer)
-    run = ctx.state.get_run(summary.run_id)
-    if run is not None and "range" in run.request:
-        window = BackfillRange.model_validate(run.request["range"])
+        summary, window = run_backfill(ctx, request, observer, _announce)
     console.print(summary_table(summary, title=f"backfill run {summary.run_id}"))
     for note in rate_limit_notes(summary):
         console.print(note)

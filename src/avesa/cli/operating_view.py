@@ -43,14 +43,14 @@ def last_counts(runs: list[TableRunRecord]) -> dict[tuple[str, str, str], TableR
 
 
 def print_operating(ctx: PipelineContext, tenant: str | None, history: list[TableRunRecord], now: datetime,
-                    console: Console | None = None, limit: int | None = None) -> None:
+                    console: Console | None = None, limit: int | None = None, service: str | None = None) -> None:
     """`avesa status`'s part on operating: the next run of each tenant's service (the first `limit`),
     and a line for each table whose last full sync counted differently from the lake."""
 
     out = console or default_console
-    upcoming = next_syncs(ctx, now)
-    if tenant is not None:
-        upcoming = {k: v for k, v in upcoming.items() if k[0] == tenant}
+    upcoming = {k: v for k, v in next_syncs(ctx, now).items()
+                if tenant in (None, k[0]) and service in (None, k[1])}
+    history = [tr for tr in history if service in (None, tr.service)]
     counted, tolerance = last_counts(history), ctx.settings.count_tolerance
     if upcoming:
         table = Table("tenant / service", "next run (UTC)", "counts of the last full sync (source = lake)",

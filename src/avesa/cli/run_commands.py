@@ -1,4 +1,4 @@
-"""`avesa run`, `avesa status`, `avesa query`."""
+"""`avesa run`, `avesa query` (`avesa status`: status_command.py)."""
 
 from __future__ import annotations
 
@@ -16,11 +16,9 @@ from rich.text import Text
 from avesa.cli.common import (
     EXIT_BUSY,
     EXIT_FAILED,
-    MAX_LISTED,
     console,
     friendly_errors,
     literal,
-    literals,
     load_context,
     nulled_summary,
     tenant_option,
@@ -28,17 +26,14 @@ from avesa.cli.common import (
 from avesa.cli.metrics_output import FILE_HELP as METRICS_FILE_HELP
 from avesa.cli.metrics_output import PUSH_HELP as METRICS_PUSH_HELP
 from avesa.cli.metrics_output import writes_metrics
-from avesa.cli.operating_view import print_operating
 from avesa.cli.progress import RichRunObserver, rate_limit_notes, summary_table
-from avesa.cli.run_status import interruptions, shown_status
 from avesa.domain.errors import NotFoundError, UsageError
 from avesa.domain.timeutil import utc_now
-from avesa.domain.work import RunRequest, RunStatus, TableResult
+from avesa.domain.work import RunRequest, TableResult
 from avesa.lake.query import run_query
 from avesa.pipeline.context import PipelineContext
 from avesa.pipeline.resume import interrupted_runs, unfinished_tenants
 from avesa.runtime.local import resume_sync, run_sync
-from avesa.state.ledger_records import TableRunRecord
 
 
 @friendly_errors
@@ -146,42 +141,6 @@ def _resume_interrupted(ctx: PipelineContext, tenant: str | None = None) -> int:
         _print_nulled(summary.results)
         failures += len(summary.failed)
     return failures
-
-
-@friendly_errors
-def status(tenant: str = tenant_option(),
-           limit: int = typer.Option(40, "--limit", min=1, max=MAX_LISTED, help="tables to show")) -> None:
-    """The last runs per tenant and table, with watermarks.
-
-    Example: avesa status --tenant acme"""
-    ctx = load_context()
-    latest: dict[tuple[str, str, str], TableRunRecord] = {}
-    history = ctx.state.list_table_runs(tenant_id=tenant)
-    for tr in history:
-        latest.setdefault((tr.tenant_id, tr.service, tr.table), tr)
-    interrupted = interruptions(ctx, ctx.state.list_runs(limit=100, status=RunStatus.RUNNING), utc_now())
-    table = Table("tenant / service / table", "last run (UTC)", "mode", "status", "records", "versions",
-                  "nulled", "watermark (UTC)", "error", title="last run per table", title_justify="left")
-    for key in sorted(latest)[:limit]:
-        tr = latest[key]
-        wm = ctx.state.get_watermark(*key)
-        table.add_row(*literals(f"{tr.tenant_id}/{tr.service}/{tr.table}", tr.started_at.strftime("%Y-%m-%d %H:%M:%S"),
-                                tr.mode, shown_status(tr.status, interrupted.get(tr.run_id)), f"{tr.records:,}",
-                                f"{tr.versions_created:,}", nulled_summary(tr.nulled_values, short=True) or "-",
-                                wm.strftime("%Y-%m-%d %H:%M:%S") if wm else "-", _short_error(tr.error, key)))
-    console.print(table)
-    print_operating(ctx, tenant, history, utc_now(), limit=limit)
-    runs = Table("run", "started", "status", title="recent runs", title_justify="left")
-    for r in ctx.state.list_runs(limit=10):
-        runs.add_row(*literals(r.run_id, r.started_at.strftime("%Y-%m-%d %H:%M:%S"),
-                               shown_status(r.status, interrupted.get(r.run_id))))
-    console.print(runs)
-
-
-def _short_error(error: str | None, key: tuple[str, str, str]) -> str:
-    """The error without the tenant/service/table its row already names, cut to fit a column."""
-    text = (error or "").removeprefix("/".join(key) + ": ")
-    return text if len(text) <= 120 else text[:120] + "…"
 
 
 def _render(result: pa.Table, fmt: str) -> None:

@@ -25,11 +25,12 @@ from avesa.cli.common import (
 )
 from avesa.cli.progress import PlainProgress
 from avesa.domain.errors import NotFoundError, UsageError
-from avesa.domain.registry import ScheduleOverride, TenantService
+from avesa.domain.registry import TenantService
 from avesa.domain.timeutil import utc_now
 from avesa.observability import events
 from avesa.observability.metrics import EventMetrics
 from avesa.pipeline.context import PipelineContext
+from avesa.pipeline.registry_changes import set_schedule
 from avesa.runtime import schedules
 from avesa.runtime.ledger_metrics import LedgerCollector
 from avesa.runtime.serve import Serve
@@ -193,14 +194,9 @@ def schedule_set(
     Example: avesa schedule set "every 15m" --tenant acme --service connectwise"""
     ctx = load_context()
     mode = "full" if full else "incremental"
-    text = None if schedule.strip().lower() == "default" else schedules.normalise(schedule)
     tz, now = schedules.timezone_of(ctx.settings), utc_now()
-    for config in _configs(ctx, tenant, service):
-        current = config.schedule or ScheduleOverride()
-        changed = current.model_copy(update={mode: text})
-        keep = changed if (changed.incremental or changed.full) else None
-        ctx.state.put_service(config.model_copy(update={"schedule": keep}))
-        found = schedules.effective(ctx.settings, config.model_copy(update={"schedule": keep}), mode)
+    for config in set_schedule(ctx, tenant, service, mode, schedule, schedules.normalise):
+        found = schedules.effective(ctx.settings, config, mode)
         upcoming = schedules.next_run(found, config.tenant_id, config.service, mode, tz, now)
         console.print(Text.assemble(literal(f"{config.tenant_id}/{config.service}"), f" {mode}: ",
                                     (found.text, "bold"), f" (from {found.source}); next ",

@@ -12,7 +12,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from avesa.domain.work import SyncMode
 from avesa.settings import Settings
+from avesa.state.ledger_records import TableRunRecord
 
 
 class Bucket(StrEnum):
@@ -66,3 +68,14 @@ def short_duration(value: timedelta | None) -> str:
         return f"{hours}h {minutes:02d}m"
     days, hours = divmod(hours, 24)
     return f"{days}d {hours:02d}h"
+
+
+def synced_to(history: list[TableRunRecord], watermark: datetime | None) -> datetime | None:
+    """What a table's data is complete up to (the module's docstring), from its table runs newest
+    first: the range end of its last completed sync (backfills do not count), never earlier than
+    the watermark; None before a first completed sync."""
+    done = next((t for t in history if t.mode != SyncMode.BACKFILL.value and t.status == "complete"), None)
+    if done is None:
+        return None
+    found = done.range_end or done.started_at
+    return found if watermark is None else max(found, watermark)

@@ -1,7 +1,8 @@
 """Recording the audit trail (`avesa audit`): one `audited` block around each registry change and
 operator action, at the one place that carries it out — the pipeline function the CLI calls
-(`register_service`, `cancel_run`, `pipeline/registry_changes.py`, `pipeline/onboarding.py`), or
-the CLI command that orchestrates it (backfill, retry, resume, cleanup-stuck, schedule changes).
+(`register_service`, `cancel_run`, `abandon_interrupted`, `pipeline/registry_changes.py` with
+`set_schedule`, `pipeline/onboarding.py`), or for the actions that run the engine (backfill,
+resume, retry) `runtime/operator_runs.py`, which the CLI calls instead of the engine itself.
 
 The block appends one entry when it ends: "ok", "refused" for a UsageError (bad input, nothing
 changed) or "failed" otherwise, with AVESA's error message (which never carries a credential; an
@@ -52,6 +53,10 @@ class Audited:
     def failed(self, message: str) -> None:
         """The action ran and did not succeed without raising (e.g. a run with a failed table)."""
         self.outcome, self.message = Outcome.FAILED, message
+
+    def refused(self, message: str) -> None:
+        """The action changed nothing, without raising (e.g. a run another process took meanwhile)."""
+        self.outcome, self.message = Outcome.REFUSED, message
 
     def entry(self, at: datetime, who: str) -> AuditEntry:
         return AuditEntry(entry_id=uuid.uuid4().hex, at=at, actor=who, action=self.action,

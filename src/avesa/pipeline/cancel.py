@@ -16,6 +16,7 @@ from datetime import datetime
 from avesa.domain.errors import NotFoundError, UsageError
 from avesa.domain.timeutil import utc_now
 from avesa.domain.work import RunStatus, TableRef, TableResult, TableStatus
+from avesa.pipeline.audit import audited
 from avesa.pipeline.context import PipelineContext
 from avesa.state.ledger_records import RunRecord, TableRunUpdate
 
@@ -40,16 +41,20 @@ def cancel_run(ctx: PipelineContext, run_id: str, now: datetime | None = None) -
 
     A failed run can be cancelled too: it is not done with — `avesa jobs retry` and a re-run of the
     same backfill would continue it — and cancelling is how an operator says it never should be.
-    A complete, abandoned or cancelled run is finished: cancelling it is an error."""
-    run = ctx.state.get_run(run_id)
-    if run is None:
-        recent = [r.run_id for r in ctx.state.list_runs(limit=10, status=RunStatus.RUNNING)]
-        raise NotFoundError("run", run_id, recent, "(running runs; see `avesa jobs list`)")
-    if run.status not in CANCELLABLE:
-        raise UsageError(f"run {run_id} is {run.status}: it has finished, there is nothing to cancel "
-                         "(only a running, interrupted or failed run can be cancelled)")
-    if not ctx.state.cancel_run(run_id, now or utc_now()):
-        current = ctx.state.get_run(run_id)
-        raise UsageError(f"run {run_id} became {current.status if current else 'unknown'} meanwhile; "
-                         f"look at `avesa jobs show {run_id}`")
-    return run
+    A complete, abandoned or cancelled run is finished: cancelling it is an error. Recorded in the
+    audit trail as `jobs.cancel`, refused ones too."""
+    with audited(ctx.state, "jobs.cancel", target=run_id) as entry:
+        run = ctx.state.get_run(run_id)
+        if run is None:
+            recent = [r.run_id for r in ctx.state.list_runs(limit=10, status=RunStatus.RUNNING)]
+            raise NotFoundError("run", run_id, recent, "(running runs; see `avesa jobs list`)")
+        entry.tenant_id, entry.service = run.request.get("tenant_id"), run.request.get("service")
+        entry.details.update(kind=run.kind, was=run.status)
+        if run.status not in CANCELLABLE:
+            raise UsageError(f"run {run_id} is {run.status}: it has finished, there is nothing to cancel "
+                             "(only a running, interrupted or failed run can be cancelled)")
+        if not ctx.state.cancel_run(run_id, now or utc_now()):
+            current = ctx.state.get_run(run_id)
+            raise UsageError(f"run {run_id} became {current.status if current else 'unknown'} meanwhile; "
+                             f"look at `avesa jobs show {run_id}`")
+        return run

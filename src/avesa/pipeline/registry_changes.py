@@ -1,5 +1,5 @@
 """Changes to the registry an operator makes one at a time: tenants added, disabled, enabled and
-removed; services disabled, enabled, removed, their tables and their request budget changed —
+removed; services disabled, enabled, removed, their tables, request budget and schedule changed —
 each a pipeline function the CLI calls, each recorded once in the audit trail.
 
 Removing keeps the data: a removed tenant's or service's raw files and canonical tables stay in
@@ -10,10 +10,11 @@ entry (nothing syncs it) and its credentials in the secret store.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from avesa.domain.errors import NotFoundError, UsageError
-from avesa.domain.registry import RateLimitOverride, Tenant, TenantService
+from avesa.domain.registry import RateLimitOverride, ScheduleOverride, Tenant, TenantService
 from avesa.domain.tenant import validate_tenant_id
 from avesa.domain.timeutil import utc_now
 from avesa.pipeline.audit import audited
@@ -134,3 +135,23 @@ def set_rate_limit(ctx: PipelineContext, tenant_id: str, service: str,
         config = require_service(ctx, tenant_id, service).model_copy(update={"rate_limit": override})
         ctx.state.put_service(config)
         return config
+
+
+def set_schedule(ctx: PipelineContext, tenant_id: str, service: str | None, mode: str, schedule: str,
+                 normalise: Callable[[str], str]) -> list[TenantService]:
+    """`avesa schedule set`: give a tenant's services (or one) their own `mode` schedule
+    ("incremental" or "full") — `schedule` as typed, checked by `normalise`, or "default" to go
+    back to the settings' schedule. Returns the services as stored."""
+    with audited(ctx.state, "schedule.set", tenant_id=tenant_id, service=service, target=mode,
+                 schedule=schedule) as entry:
+        require_tenant(ctx, tenant_id)
+        configs = [require_service(ctx, tenant_id, service)] if service else ctx.state.list_services(tenant_id)
+        text = None if schedule.strip().lower() == "default" else normalise(schedule)
+        stored = []
+        for config in configs:
+            changed = (config.schedule or ScheduleOverride()).model_copy(update={mode: text})
+            updated = config.model_copy(update={"schedule": changed if (changed.incremental or changed.full) else None})
+            ctx.state.put_service(updated)
+            stored.append(updated)
+        entry.details.update(schedule=text or "default", services=[c.service for c in stored])
+        return stored

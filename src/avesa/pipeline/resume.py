@@ -29,6 +29,7 @@ from avesa.domain.work import (
     TableWork,
 )
 from avesa.observability import events
+from avesa.pipeline.audit import audited
 from avesa.pipeline.context import PipelineContext
 from avesa.pipeline.owners import owner_gone
 from avesa.pipeline.plan import lock_tenants
@@ -69,6 +70,23 @@ def still_interrupted(ctx: PipelineContext, now: datetime) -> Callable[[RunRecor
 def interrupted_runs(ctx: PipelineContext, now: datetime) -> list[RunRecord]:
     runs = [run for run in ctx.state.list_runs(limit=100, status=RunStatus.RUNNING) if interruption(ctx, run, now)]
     return sorted(runs, key=lambda r: r.started_at)
+
+
+def abandon_interrupted(ctx: PipelineContext, now: datetime) -> list[tuple[RunRecord, bool]]:
+    """`avesa jobs cleanup-stuck`: abandon each interrupted run instead of resuming it (its chunk
+    leases and tenant locks freed; what it landed stays in the raw lake, unused) — each with whether
+    it was, False when it changed state meanwhile (its owner renewed a lease, or it finished). One
+    `jobs.cleanup-stuck` entry per run in the audit trail: ok, or refused when left alone."""
+    done = []
+    for run in interrupted_runs(ctx, now):
+        with audited(ctx.state, "jobs.cleanup-stuck", tenant_id=run.request.get("tenant_id"),
+                     service=run.request.get("service"), target=run.run_id, kind=run.kind, owner=run.owner,
+                     started_at=run.started_at.isoformat()) as entry:
+            abandoned = ctx.state.abandon_run(run.run_id, run.owner, utc_now(), still_interrupted(ctx, utc_now()))
+            if not abandoned:
+                entry.refused("it changed state meanwhile (its owner renewed a lease, or it finished); left alone")
+        done.append((run, abandoned))
+    return done
 
 
 def unfinished_tenants(ctx: PipelineContext, run: RunRecord) -> list[str]:
