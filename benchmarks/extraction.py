@@ -24,7 +24,7 @@ import psutil
 
 from avesa.domain.registry import RateLimitOverride
 from avesa.domain.timeutil import utc_now
-from avesa.domain.work import RunRequest
+from avesa.domain.work import RunRequest, RunStatus
 from avesa.pipeline.context import PipelineContext
 from avesa.pipeline.plan import plan_run
 from avesa.pipeline.registration import register_service
@@ -74,7 +74,7 @@ def extract(home: Path, base_url: str, workload: Workload, tenant: str | None = 
     planning_started = time.perf_counter()
     planned = plan_run(ctx, RunRequest(tenant_id=tenant))  # planning alone, for the figure
     planning_seconds = time.perf_counter() - planning_started
-    ctx.state.finish_run(planned.run_id, "abandoned", utc_now())  # never executed: release its tenants
+    ctx.state.finish_run(planned.run_id, RunStatus.ABANDONED, utc_now())  # never executed: release its tenants
     ctx.state.unlock_tenants(planned.run_id)
     me = psutil.Process()
     cpu_before = me.cpu_times()

@@ -38,7 +38,7 @@ from avesa.cli.progress import progress_interval, summary_table
 from avesa.domain.environments import ENVIRONMENTS
 from avesa.domain.errors import AvesaError, BusyError, ConfigError, NotFoundError, UsageError
 from avesa.domain.timeutil import utc_now
-from avesa.domain.work import SyncMode, TableRef, TableResult, TableStatus
+from avesa.domain.work import RunStatus, SyncMode, TableRef, TableResult, TableStatus
 from avesa.pipeline.backfill import DATE_HINT, parse_when
 from avesa.runtime.aws import executions
 from avesa.runtime.aws.definitions import PipelineInput
@@ -198,7 +198,7 @@ def _ledger(target: Target) -> StateStore | None:
         return None
 
 
-def _owned_runs(state: StateStore | None, execution_arn: str, status: str | None = None) -> list[RunRecord]:
+def _owned_runs(state: StateStore | None, execution_arn: str, status: RunStatus | None = None) -> list[RunRecord]:
     """The runs this execution owns (planned, or resumed from an interrupted owner), oldest first."""
     if state is None:
         return []
@@ -222,7 +222,7 @@ def _aws_error(exc: BaseException) -> bool:
 def _progress(state: StateStore | None, execution_arn: str) -> str | None:
     """`run X: 3/15 tables done (1 failed), 12,345 records`, from the ledger; None before the
     execution planned its run."""
-    runs = _owned_runs(state, execution_arn, status="running")
+    runs = _owned_runs(state, execution_arn, status=RunStatus.RUNNING)
     if not runs or state is None:
         return None
     run = runs[-1]

@@ -27,6 +27,7 @@ from avesa.cli.operating_view import print_operating
 from avesa.cli.run_status import interruptions, shown_status
 from avesa.dashboard.freshness import freshness, short_duration, synced_to, target_for
 from avesa.domain.timeutil import utc_now
+from avesa.domain.work import RunStatus
 from avesa.pipeline.context import PipelineContext
 from avesa.state.ledger_records import TableRunRecord
 
@@ -46,7 +47,7 @@ def table_rows(ctx: PipelineContext, tenant: str | None, service: str | None, no
     for tr in history:
         if service is None or tr.service == service:
             histories.setdefault((tr.tenant_id, tr.service, tr.table), []).append(tr)
-    interrupted = interruptions(ctx, ctx.state.list_runs(limit=MAX_LISTED, status="running"), now)
+    interrupted = interruptions(ctx, ctx.state.list_runs(limit=MAX_LISTED, status=RunStatus.RUNNING), now)
     rows = []
     for key in sorted(histories):
         last = histories[key][0]

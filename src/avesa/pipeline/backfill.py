@@ -28,7 +28,7 @@ from datetime import datetime, timedelta
 from avesa.domain.errors import BusyError, NotFoundError, UsageError
 from avesa.domain.tenant import validate_tenant_id
 from avesa.domain.timeutil import parse_utc, utc_now
-from avesa.domain.work import BackfillRange, BackfillRequest, RunPlan, SyncMode, TableRef
+from avesa.domain.work import BackfillRange, BackfillRequest, RunPlan, RunStatus, SyncMode, TableRef
 from avesa.pipeline.context import PipelineContext
 from avesa.pipeline.plan import holder_is_stale, new_run_id
 from avesa.state.ledger_records import RunRecord
@@ -102,7 +102,7 @@ def find_unfinished_backfill(ctx: PipelineContext, request: BackfillRequest) -> 
     """The newest backfill run of exactly this request (as typed) that did not finish: running
     (live or interrupted) first, else failed. Running the command again continues it."""
     asked = request.model_dump(mode="json")
-    for status in ("running", "failed"):
+    for status in (RunStatus.RUNNING, RunStatus.FAILED):
         for run in ctx.state.list_runs(limit=200, status=status):
             if run.kind == "backfill" and run.request.get("asked") == asked:
                 return run

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 
 from avesa.domain.timeutil import utc_now
-from avesa.domain.work import FinishRunRequest, RunEnd, TableStatus
+from avesa.domain.work import FinishRunRequest, RunEnd, RunStatus, TableStatus
 from avesa.observability import events
 from avesa.pipeline.context import PipelineContext
 
@@ -39,7 +39,7 @@ def finish_run(ctx: PipelineContext, request: FinishRunRequest) -> RunEnd:
     if request.hand_back_to is not None and ctx.state.claim_run(run_id, ctx.owner, request.hand_back_to):
         events.emit("run_handed_back", run_id=run_id, owner=request.hand_back_to, **counts)
         return RunEnd(run_id=run_id, status="interrupted", **counts)
-    status = "failed" if failed else "complete"
+    status = RunStatus.FAILED if failed else RunStatus.COMPLETE
     if not ctx.state.finish_run(run_id, status, utc_now()):
         run = ctx.state.get_run(run_id)  # cancelled meanwhile: it stays so
         status = run.status if run else status

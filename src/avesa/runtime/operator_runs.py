@@ -13,7 +13,7 @@ from datetime import datetime
 
 from avesa.domain.errors import NotFoundError, UsageError
 from avesa.domain.timeutil import utc_now
-from avesa.domain.work import BackfillRange, BackfillRequest
+from avesa.domain.work import BackfillRange, BackfillRequest, RunStatus
 from avesa.pipeline.audit import Audited, audited
 from avesa.pipeline.backfill import find_unfinished_backfill, lock_for_backfill, resolve_backfill
 from avesa.pipeline.context import PipelineContext
@@ -98,8 +98,8 @@ def retry(ctx: PipelineContext, run_id: str, observer: RunObserver) -> RunSummar
     with audited(ctx.state, "jobs.retry", target=run_id) as entry:
         run = ctx.state.get_run(run_id)
         if run is None:
-            raise NotFoundError("run", run_id, [r.run_id for r in ctx.state.list_runs(limit=10, status="failed")],
-                                "(recent failed runs)")
+            recent = [r.run_id for r in ctx.state.list_runs(limit=10, status=RunStatus.FAILED)]
+            raise NotFoundError("run", run_id, recent, "(recent failed runs)")
         _scope(entry, run)
         if run.status != "failed":
             hint = "; an interrupted one is resumed with `avesa jobs resume`" if run.status == "running" else ""
