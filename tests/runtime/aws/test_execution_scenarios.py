@@ -1,0 +1,109 @@
+"""What a serverless run meets, played through the real state machines in moto's Step Functions
+with the real Lambda handlers (over HTTP to moto's DynamoDB, S3 and Secrets Manager and to the
+sandbox): a transient fault retried with the declared backoff, a table that cannot run failing
+alone, a chunk out of time continuing from its cursor, a second execution while one is live, and
+an execution stopped half-way finished by the next one. Each ends with the lake the embedded
+executor builds from the same source data, or says exactly where it does not."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import pytest
+
+from avesa.domain.work import RunRequest
+from avesa.runtime.aws.handlers import AvesaTransientError
+from avesa.runtime.local import run_sync
+from avesa.sandbox import SandboxAdmin
+from tests.runtime.aws.sfn_support import Deployment
+from tests.runtime.aws.test_state_machines import _history, _register
+from tests.runtime.test_proof_executor import TUNING, Backends
+
+TABLES = ("tickets", "time_entries")
+"""The canonical tables of the two ConnectWise tables registered (service_tickets, time_entries)."""
+
+
+@dataclass
+class Tenant:
+    """One ConnectWise tenant registered on both back-end sets."""
+
+    name: str
+    local: Backends
+    sfn: Backends
+
+    def embedded_run(self) -> None:
+        """The embedded executor's run over the same source data: what the state machines must build."""
+        end = run_sync(self.local.context(**TUNING), RunRequest())
+        assert end.status == "complete", end
+
+    def same_lake(self) -> None:
+        for table in TABLES:
+            theirs = _history(self.sfn, self.name, table)
+            assert theirs is not None, table
+            assert theirs == _history(self.local, self.name, table), table
+
+    def table_runs(self, run_id: str) -> dict[str, object]:
+        ctx = self.sfn.context()
+        return {tr.table: tr for tr in ctx.state.list_table_runs(run_id=run_id, tenant_id=self.name)}
+
+
+@dataclass
+class FirstChunk:
+    """A chunk_processor hook: the first chunk it sees raises `raise_()` on its first `times` calls."""
+
+    times: int
+    raise_: Callable[[], BaseException]
+    chunk_id: str | None = None
+    raised: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __call__(self, event: dict) -> None:
+        if event.get("action") == "fail":
+            return
+        with self.lock:
+            self.chunk_id = self.chunk_id or event["chunk_id"]
+            if event["chunk_id"] != self.chunk_id or self.raised >= self.times:
+                return
+            self.raised += 1
+        raise self.raise_()
+
+
+@pytest.fixture
+def tenant(aws_backends: tuple[Backends, Backends], sandbox_admin: SandboxAdmin,
+           new_instance: Callable[..., str]) -> Tenant:
+    name = new_instance("sfx", counts={"service/tickets": 60, "time/entries": 30})
+    for where in aws_backends:
+        _register(where, sandbox_admin, {name: "connectwise"})
+    return Tenant(name, *aws_backends)
+
+
+@pytest.fixture
+def full_jitter_is_its_ceiling(monkeypatch: pytest.MonkeyPatch) -> None:
+    """moto's FULL jitter draws the wait uniformly in [0, interval]: drawn at the top here, so the
+    recorded waits are the declared backoff itself (IntervalSeconds x BackoffRate^n, capped)."""
+    from moto.stepfunctions.parser.asl.component.common.retry import jitter_strategy_decl
+
+    class _Ceiling:
+        @staticmethod
+        def uniform(low: float, high: float) -> float:
+            return high
+
+    monkeypatch.setattr(jitter_strategy_decl, "random", _Ceiling())
+
+
+@pytest.mark.slow
+def test_a_transient_chunk_fault_is_retried_with_the_declared_backoff_and_loses_nothing(
+        deployment: Deployment, tenant: Tenant, full_jitter_is_its_ceiling: None) -> None:
+    tenant.embedded_run()
+    faulty = FirstChunk(times=2, raise_=lambda: AvesaTransientError("throttled"))
+    deployment.invocations.hooks["chunk_processor"] = faulty
+    end = deployment.run({}, timeout=120)
+
+    assert end["status"] == "complete" and end["failed_tables"] == 0, end
+    assert deployment.invocations.errors == [("chunk_processor", "AvesaTransientError")] * 2
+    assert deployment.sleeps == [5, 10]  # AvesaTransientError's Retry: IntervalSeconds 5, BackoffRate 2
+    attempts = [e for e in deployment.invocations.of("chunk_processor") if e["chunk_id"] == faulty.chunk_id]
+    assert len(attempts) == 3 and not any(e.get("action") == "fail" for e in attempts)
+    tenant.same_lake()
