@@ -13,10 +13,11 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from avesa.domain.work import RunRequest
+from avesa.domain.work import RunRequest, SyncMode, TableRef
 from avesa.runtime.aws.handlers import AvesaTransientError
 from avesa.runtime.local import run_sync
 from avesa.sandbox import SandboxAdmin
+from avesa.state.ledger_records import ChunkRecord, TableRunRecord
 from tests.runtime.aws.sfn_support import Deployment
 from tests.runtime.aws.test_state_machines import _history, _register
 from tests.runtime.test_proof_executor import TUNING, Backends
@@ -44,9 +45,16 @@ class Tenant:
             assert theirs is not None, table
             assert theirs == _history(self.local, self.name, table), table
 
-    def table_runs(self, run_id: str) -> dict[str, object]:
+    def table_runs(self, run_id: str) -> dict[str, TableRunRecord]:
         ctx = self.sfn.context()
         return {tr.table: tr for tr in ctx.state.list_table_runs(run_id=run_id, tenant_id=self.name)}
+
+    def chunks(self, run_id: str, table: str) -> list[ChunkRecord]:
+        ctx = self.sfn.context()
+        run, table_run = ctx.state.get_run(run_id), self.table_runs(run_id)[table]
+        assert run is not None
+        return ctx.state.list_chunks(TableRef(run_id=run_id, tenant_id=self.name, service="connectwise", table=table,
+                                              mode=SyncMode(table_run.mode), run_started_at=run.started_at))
 
 
 @dataclass
@@ -106,4 +114,39 @@ def test_a_transient_chunk_fault_is_retried_with_the_declared_backoff_and_loses_
     assert deployment.sleeps == [5, 10]  # AvesaTransientError's Retry: IntervalSeconds 5, BackoffRate 2
     attempts = [e for e in deployment.invocations.of("chunk_processor") if e["chunk_id"] == faulty.chunk_id]
     assert len(attempts) == 3 and not any(e.get("action") == "fail" for e in attempts)
+    tenant.same_lake()
+
+
+class Refused(RuntimeError):
+    """A fault no Retry matches (as a bug, or a source that refuses for good, would be)."""
+
+
+@pytest.mark.slow
+def test_a_fatal_chunk_fault_fails_that_table_alone_and_frees_it_for_the_next_run(
+        deployment: Deployment, tenant: Tenant) -> None:
+    tenant.embedded_run()
+
+    def refuse_time_entries(event: dict) -> None:
+        if event["table"]["table"] == "time_entries" and event.get("action") != "fail":
+            raise Refused("time entries refused")
+
+    deployment.invocations.hooks["chunk_processor"] = refuse_time_entries
+    end = deployment.run({}, timeout=120)
+
+    assert end["status"] == "failed" and end["tables"] == 2 and end["failed_tables"] == 1, end
+    assert set(deployment.invocations.errors) == {("chunk_processor", "Refused")}
+    assert deployment.sleeps == []  # not retried
+    runs = tenant.table_runs(end["run_id"])
+    assert runs["service_tickets"].status == "complete"
+    assert runs["time_entries"].status == "failed"
+    assert "time entries refused" in runs["time_entries"].error and "Refused" in runs["time_entries"].error
+    chunks = tenant.chunks(end["run_id"], "time_entries")
+    assert chunks and all(c.status == "failed" and c.lease_owner is None for c in chunks)
+    assert _history(tenant.sfn, tenant.name, "time_entries") is None  # nothing half-merged
+
+    del deployment.invocations.hooks["chunk_processor"]
+    again = deployment.run({}, timeout=120)
+    assert again["status"] == "complete" and again["failed_tables"] == 0 and again["held_by"] == {}, again
+    assert {t: tr.status for t, tr in tenant.table_runs(again["run_id"]).items()} == {
+        "service_tickets": "complete", "time_entries": "complete"}
     tenant.same_lake()
