@@ -150,3 +150,38 @@ def test_a_fatal_chunk_fault_fails_that_table_alone_and_frees_it_for_the_next_ru
     assert {t: tr.status for t, tr in tenant.table_runs(again["run_id"]).items()} == {
         "service_tickets": "complete", "time_entries": "complete"}
     tenant.same_lake()
+
+
+@pytest.mark.slow
+def test_a_chunk_out_of_time_returns_and_the_next_attempt_goes_on_from_its_cursor(
+        deployment: Deployment, tenant: Tenant, sandbox_admin: SandboxAdmin) -> None:
+    tenant.embedded_run()
+    sandbox_admin.set_knobs(tenant.name, latency_ms=700)  # a page takes 0.7 s ...
+    deployment.invocations.millis["chunk_processor"] = 6_000  # ... a chunk's Lambda has 1 s past its 5 s margin
+    ledger = tenant.sfn.context().state
+    seen: list[tuple[str, str | None, int]] = []  # (chunk id, the ledger's cursor and records) at each attempt
+
+    def note_cursor(event: dict) -> None:
+        if event.get("action") != "fail":
+            record = ledger.get_chunk(event["chunk_id"])
+            assert record is not None
+            seen.append((record.chunk_id, record.cursor, record.records))
+
+    deployment.invocations.hooks["chunk_processor"] = note_cursor
+    end = deployment.run({}, timeout=180)
+
+    assert end["status"] == "complete" and end["failed_tables"] == 0, end
+    assert deployment.invocations.errors == []
+    by_chunk: dict[str, list[tuple[str | None, int]]] = {}
+    for chunk_id, cursor, records in seen:
+        by_chunk.setdefault(chunk_id, []).append((cursor, records))
+    resumed = {c: steps for c, steps in by_chunk.items() if len(steps) >= 2}
+    assert resumed, by_chunk  # chunks ran out of time and were attempted again
+    for steps in resumed.values():
+        records = [r for _, r in steps]
+        assert records == sorted(records) and records[-1] > records[0], steps  # each attempt from further on
+        assert len({cursor for cursor, _ in steps}) == len(steps), steps  # never the same cursor twice
+    attempts = {c: [e["attempts"] for e in deployment.invocations.of("chunk_processor") if e["chunk_id"] == c]
+                for c in resumed}
+    assert all(a == list(range(len(a))) for a in attempts.values()), attempts
+    tenant.same_lake()
