@@ -7,6 +7,7 @@ executor builds from the same source data, or says exactly where it does not."""
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -184,4 +185,48 @@ def test_a_chunk_out_of_time_returns_and_the_next_attempt_goes_on_from_its_curso
     attempts = {c: [e["attempts"] for e in deployment.invocations.of("chunk_processor") if e["chunk_id"] == c]
                 for c in resumed}
     assert all(a == list(range(len(a))) for a in attempts.values()), attempts
+    tenant.same_lake()
+
+
+@dataclass
+class Hold:
+    """A chunk_processor hook holding the first chunk attempt it sees until `release` is set."""
+
+    entered: threading.Event = field(default_factory=threading.Event)
+    release: threading.Event = field(default_factory=threading.Event)
+    held: dict | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __call__(self, event: dict) -> None:
+        with self.lock:
+            if self.held is not None or event.get("action") == "fail":
+                return
+            self.held = event
+        self.entered.set()
+        assert self.release.wait(timeout=120), "never released"
+
+
+@pytest.mark.slow
+def test_a_second_execution_while_one_runs_leaves_its_tenant_to_it(
+        deployment: Deployment, tenant: Tenant) -> None:
+    tenant.embedded_run()
+    hold = Hold()
+    deployment.invocations.hooks["chunk_processor"] = hold
+    first = deployment.start({})
+    try:
+        assert hold.entered.wait(timeout=60), "the first execution never reached a chunk"
+        second = deployment.run({}, timeout=60)
+    finally:
+        hold.release.set()
+    described = deployment.wait(first, timeout=120)
+
+    assert described["status"] == "SUCCEEDED", described
+    end = json.loads(described["output"])
+    assert end["status"] == "complete" and end["tables"] == 2 and end["failed_tables"] == 0, end
+    assert second["tables"] == 0 and second["held_by"] == {tenant.name: end["run_id"]}, second
+    assert any(tenant.name in reason and end["run_id"] in reason for reason in second["skipped"]), second
+    assert tenant.table_runs(second["run_id"]) == {}
+    runs = {e["run"]["run_id"] for e in deployment.invocations.of("chunk_processor")}
+    assert runs == {end["run_id"]}  # the second execution ran no chunk
+    assert len(deployment.executions("TenantProcessor")) == 1
     tenant.same_lake()
