@@ -51,12 +51,14 @@ class FakeContext:
 
 @dataclass
 class Invocations:
-    """What the seam saw, and the knobs a test turns: the time a function's Lambda has, and faults
-    raised before a handler runs (role → exceptions to raise, one per call)."""
+    """What the seam saw (every call, and each handler's answer), and the knobs a test turns: the
+    time a function's Lambda has, faults raised before a handler runs (role → exceptions to raise,
+    one per call), and hooks called with the event before it runs (to raise, to wait, to look)."""
 
     handlers: dict[str, str] = field(default_factory=dict)  # function name → handler string
     roles: dict[str, str] = field(default_factory=dict)  # function name → role
     calls: list[tuple[str, dict]] = field(default_factory=list)
+    results: list[tuple[str, dict, dict]] = field(default_factory=list)  # (role, event, what the handler answered)
     errors: list[tuple[str, str]] = field(default_factory=list)  # (role, error class)
     millis: dict[str, int] = field(default_factory=dict)  # role → remaining time at start
     faults: dict[str, list[BaseException]] = field(default_factory=dict)
@@ -82,6 +84,8 @@ class Invocations:
             module, _, attribute = self.handlers[name].rpartition(".")
             handler = getattr(importlib.import_module(module), attribute)
             result = handler(event, FakeContext(name, self.millis.get(role, LAMBDA_MILLIS)))
+            with self.lock:
+                self.results.append((role, event, result))
             return json.dumps(result).encode()
         except Exception as exc:
             with self.lock:

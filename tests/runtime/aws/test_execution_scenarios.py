@@ -230,3 +230,44 @@ def test_a_second_execution_while_one_runs_leaves_its_tenant_to_it(
     assert runs == {end["run_id"]}  # the second execution ran no chunk
     assert len(deployment.executions("TenantProcessor")) == 1
     tenant.same_lake()
+
+
+def _stop_with_its_children(deployment: Deployment, execution_arn: str) -> None:
+    """Stop an execution and the executions it started with .sync:2, as Step Functions does (moto
+    5.2.5 leaves the children running: see the test of that below)."""
+    deployment.sfn.stop_execution(executionArn=execution_arn, error="Operator", cause="stopped half-way")
+    for name in ("TenantProcessor", "TableProcessor"):
+        for execution in deployment.executions(name):
+            if execution["status"] == "RUNNING":
+                deployment.sfn.stop_execution(executionArn=execution["executionArn"], error="Operator",
+                                              cause="its parent was stopped")
+
+
+@pytest.mark.slow
+def test_an_execution_stopped_half_way_is_finished_by_the_next_without_loss_or_duplicates(
+        deployment: Deployment, tenant: Tenant) -> None:
+    tenant.embedded_run()
+    hold = Hold()
+    deployment.invocations.hooks["chunk_processor"] = hold
+    first = deployment.start({})
+    try:
+        assert hold.entered.wait(timeout=60), "the first execution never reached a chunk"
+        _stop_with_its_children(deployment, first)
+        assert deployment.wait(first)["status"] != "SUCCEEDED"  # moto 5.2.5 says FAILED where AWS says ABORTED
+        then = deployment.run({}, timeout=120)
+    finally:
+        hold.release.set()  # the stopped execution's Lambda call, still in flight, goes on now
+    for name in ("TenantProcessor", "TableProcessor"):
+        for execution in deployment.executions(name):
+            deployment.wait(execution["executionArn"], timeout=60)
+
+    interrupted = hold.held["run"]["run_id"]
+    ctx = tenant.sfn.context()
+    record = ctx.state.get_run(interrupted)
+    assert record is not None and record.status == "complete" and record.owner != first, record
+    assert {t: tr.status for t, tr in tenant.table_runs(interrupted).items()} == {
+        "service_tickets": "complete", "time_entries": "complete"}
+    assert then["status"] == "complete" and then["run_id"] != interrupted, then  # a new run after finishing it
+    [straggler] = [result for role, event, result in deployment.invocations.results if event is hold.held]
+    assert straggler["status"] == "superseded"  # the stopped execution's call wrote nothing
+    tenant.same_lake()
