@@ -5,8 +5,11 @@ so a crash, a deadline or a failed page loses nothing and duplicates nothing: th
 after its cursor and rewrites the same deterministic file names.
 
 The checkpoint is also how a worker learns it should stop: the ledger refuses it when the run was
-cancelled (`avesa jobs cancel`) or another worker took the chunk over, and the chunk stops after the
-file it just wrote, leaving the ledger to whoever holds it now. Between checkpoints a heartbeat
+cancelled (`avesa jobs cancel`) or another worker took the chunk over, and the chunk stops, leaving
+the ledger to whoever holds it now. Each file is written only after a renewal of the lease the
+ledger accepted: a worker that lost its chunk while reading pages never replaces the file the new
+holder wrote under the same name from the same cursor — with its pages cut elsewhere, that would
+lose the records in between. Between checkpoints a heartbeat
 renews the lease (`pipeline/heartbeat.py`), so slow pages never let it expire under a live worker;
 a refused renewal stops the chunk at its next page the same way.
 
@@ -217,6 +220,12 @@ async def _attempt(ctx: PipelineContext, chunk: ChunkTask, deadline: datetime, m
             if not kept:
                 raise _LeaseLost(chunk.chunk_id)
             return
+        # A file lands only while the lease is this worker's: a worker taken over after it read its
+        # pages (its run claimed by a newer execution, its lease expired) would otherwise replace
+        # the file of the same name the new holder wrote from the same cursor, cut elsewhere.
+        with stage("ledger"):
+            if not ctx.state.renew_chunk_lease(chunk.chunk_id, ctx.owner, ctx.settings.lease_seconds, utc_now()):
+                raise _LeaseLost(chunk.chunk_id)
         with stage("raw_write"):
             table = build_raw_table(
                 buffer, tenant_id=ref.tenant_id, service=ref.service, table=ref.table, run_id=ref.run_id,

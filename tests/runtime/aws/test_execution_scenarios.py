@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -270,4 +271,85 @@ def test_an_execution_stopped_half_way_is_finished_by_the_next_without_loss_or_d
     assert then["status"] == "complete" and then["run_id"] != interrupted, then  # a new run after finishing it
     [straggler] = [result for role, event, result in deployment.invocations.results if event is hold.held]
     assert straggler["status"] == "superseded"  # the stopped execution's call wrote nothing
+    tenant.same_lake()
+
+
+def _hold_the_straggler(monkeypatch: pytest.MonkeyPatch, where: str) -> Hold:
+    """Hold the first landing of a tickets file: just before the writer's last look at its lease
+    ("before its lease check": as if its page read outlasted the takeover), or inside the write
+    itself ("inside its write": the lease was still its own when it looked)."""
+    from avesa.pipeline import extract
+    from avesa.state.dynamodb_store import DynamoDBStateStore
+
+    hold = Hold()
+    if where == "before its lease check":
+        renew = DynamoDBStateStore.renew_chunk_lease
+
+        def held_renewal(store: DynamoDBStateStore, chunk_id: str, *args: object) -> bool:
+            if chunk_id.startswith("service_tickets"):
+                hold({"chunk_id": chunk_id})
+            return renew(store, chunk_id, *args)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(DynamoDBStateStore, "renew_chunk_lease", held_renewal)
+    else:
+        write_raw_file = extract.write_raw_file
+
+        def held_write(directory: str, name: str, table: object) -> None:
+            if "service_tickets" in directory:
+                hold({"file": name})
+            write_raw_file(directory, name, table)
+
+        monkeypatch.setattr(extract, "write_raw_file", held_write)
+    return hold
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("where", ["before its lease check", "inside its write"])
+def test_a_stopped_executions_chunk_never_loses_the_pages_its_successor_landed(
+        deployment: Deployment, tenant: Tenant, sandbox_admin: SandboxAdmin, monkeypatch: pytest.MonkeyPatch,
+        where: str) -> None:
+    """The straggler of a stopped execution read a page before the next execution took its run
+    over, and lands it as file 0 of its chunk only once the next execution has run the chunk anew
+    from the same cursor — cutting its files elsewhere, two pages a file where the straggler had
+    time for one. Replacing the successor's file 0 would lose the records of its second page, and
+    the run would say complete."""
+    tenant.embedded_run()
+    sandbox_admin.set_knobs(tenant.name, latency_ms=1_200)  # the first execution: a page a file
+    deployment.invocations.millis["chunk_processor"] = 6_000
+    straggler = _hold_the_straggler(monkeypatch, where)
+    first = deployment.start({})
+    finalizing = Hold()
+    try:
+        assert straggler.entered.wait(timeout=60), "the first execution never landed a file"
+        _stop_with_its_children(deployment, first)
+        assert deployment.wait(first)["status"] != "SUCCEEDED"
+        sandbox_admin.set_knobs(tenant.name, latency_ms=0)  # the next execution: two pages a file
+        deployment.invocations.millis.clear()
+        deployment.invocations.hooks["finalize_table"] = lambda event: (
+            finalizing(event) if event["table"]["table"] == "service_tickets" and event["run"]["owner"] != first
+            else None)
+        then = deployment.start({})
+        assert finalizing.entered.wait(timeout=60), "the next execution never finalized the tickets"
+        straggler.release.set()  # the straggler lands its page now, before the tickets are merged
+        deadline = time.monotonic() + 30
+        while not any(event["run"]["owner"] == first for role, event, _ in deployment.invocations.results
+                      if role == "chunk_processor" and event["table"]["table"] == "service_tickets"):
+            assert time.monotonic() < deadline, "the straggler never returned"
+            time.sleep(0.05)
+    finally:
+        straggler.release.set()
+        finalizing.release.set()
+    end = json.loads(deployment.wait(then, timeout=120)["output"])
+    for name in ("TenantProcessor", "TableProcessor"):
+        for execution in deployment.executions(name):
+            deployment.wait(execution["executionArn"], timeout=60)
+
+    interrupted = finalizing.held["run"]["run_id"]
+    tickets = tenant.table_runs(interrupted)["service_tickets"]
+    if where == "before its lease check":  # the straggler saw it lost its chunk and landed nothing
+        assert tickets.status == "complete" and tickets.versions_created == 60, tickets
+    else:  # it replaced the file: the merge refused the short chunk, the same execution's next run re-read it
+        assert tickets.status == "failed" and "hold fewer records than their checkpoints counted" in tickets.error
+        assert tenant.table_runs(end["run_id"])["service_tickets"].versions_created == 60
+    assert end["status"] == "complete", end
     tenant.same_lake()
