@@ -63,6 +63,9 @@ class Invocations:
     millis: dict[str, int] = field(default_factory=dict)  # role → remaining time at start
     faults: dict[str, list[BaseException]] = field(default_factory=dict)
     hooks: dict[str, Callable[[dict], None]] = field(default_factory=dict)  # role → called with the event
+    service_errors: dict[str, list[str]] = field(default_factory=dict)
+    """Role → Lambda's own errors to answer with instead of running the function, one per call
+    (ServiceException, TooManyRequestsException): what the Invoke API, not the handler, says."""
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def of(self, role: str) -> list[dict]:
@@ -76,6 +79,13 @@ class Invocations:
         with self.lock:
             self.calls.append((role, event))
             fault = self.faults.get(role, []).pop(0) if self.faults.get(role) else None
+            refusal = self.service_errors.get(role, []).pop(0) if self.service_errors.get(role) else None
+        if refusal is not None:
+            from moto.core.exceptions import JsonRESTError
+
+            error = JsonRESTError(refusal, f"Lambda refused the invocation ({refusal})")
+            error.code = 429 if refusal == "TooManyRequestsException" else 500
+            raise error
         try:
             if role in self.hooks:
                 self.hooks[role](event)
