@@ -1,8 +1,9 @@
 """What a serverless run meets, played through the real state machines in moto's Step Functions
 with the real Lambda handlers (over HTTP to moto's DynamoDB, S3 and Secrets Manager and to the
 sandbox): a transient fault retried with the declared backoff, a table that cannot run failing
-alone, a chunk out of time continuing from its cursor, a second execution while one is live, an
-execution stopped half-way finished by the next one, and the straggler of a stopped execution that
+alone, a chunk out of time continuing from its cursor, a table continuing in a new execution past
+its history budget, a second execution while one is live, an execution stopped half-way finished
+by the next one, and the straggler of a stopped execution that
 must not spoil what its successor landed. Each ends with the lake the embedded executor builds from
 the same source data.
 
@@ -85,13 +86,18 @@ class FirstChunk:
         raise self.raise_()
 
 
-@pytest.fixture
-def tenant(aws_backends: tuple[Backends, Backends], sandbox_admin: SandboxAdmin,
-           new_instance: Callable[..., str]) -> Tenant:
-    name = new_instance("sfx", counts={"service/tickets": 60, "time/entries": 30})
+def _new_tenant(aws_backends: tuple[Backends, Backends], sandbox_admin: SandboxAdmin,
+                new_instance: Callable[..., str], tickets: int) -> Tenant:
+    name = new_instance("sfx", counts={"service/tickets": tickets, "time/entries": 30})
     for where in aws_backends:
         _register(where, sandbox_admin, {name: "connectwise"})
     return Tenant(name, *aws_backends)
+
+
+@pytest.fixture
+def tenant(aws_backends: tuple[Backends, Backends], sandbox_admin: SandboxAdmin,
+           new_instance: Callable[..., str]) -> Tenant:
+    return _new_tenant(aws_backends, sandbox_admin, new_instance, tickets=60)
 
 
 @pytest.fixture
@@ -394,4 +400,26 @@ def test_a_stopped_executions_chunk_never_loses_the_pages_its_successor_landed(
         assert tickets.status == "failed" and "hold fewer records than their checkpoints counted" in tickets.error
         assert tenant.table_runs(end["run_id"])["service_tickets"].versions_created == 60
     assert end["status"] == "complete", end
+    tenant.same_lake()
+
+
+@pytest.mark.slow
+def test_a_table_past_its_history_budget_continues_in_a_new_execution_to_the_same_lake(
+        deployment: Deployment, aws_backends: tuple[Backends, Backends], sandbox_admin: SandboxAdmin,
+        new_instance: Callable[..., str], monkeypatch: pytest.MonkeyPatch) -> None:
+    tenant = _new_tenant(aws_backends, sandbox_admin, new_instance, tickets=160)
+    tenant.embedded_run()
+    monkeypatch.setenv("AVESA_SFN_HISTORY_BUDGET", "100")  # the least allowed: a few rounds an execution
+    monkeypatch.setenv("AVESA_SFN_CHUNKS_PER_ROUND", "1")
+    monkeypatch.setenv("AVESA_PAGE_SIZE", "10")
+    monkeypatch.setenv("AVESA_TARGET_CHUNK_RECORDS", "10")  # a chunk a page: many rounds
+    end = deployment.run({}, timeout=180)
+
+    assert end["status"] == "complete" and end["failed_tables"] == 0, end
+    executions = sorted((e["name"] for e in deployment.executions("TableProcessor") if "service_tickets" in e["name"]),
+                        key=lambda n: int(n.rsplit("-", 1)[-1]))
+    plans = [e["continuation"] for role, e in deployment.invocations.calls
+             if role == "table_processor" and e["table"]["table"] == "service_tickets" and e.get("action") == "plan"]
+    assert len(executions) >= 2 and plans == list(range(len(executions))), (executions, plans)
+    assert [n.rsplit("-", 1)[-1] for n in executions] == [str(i) for i in range(len(executions))]
     tenant.same_lake()
