@@ -3,9 +3,8 @@ with the real Lambda handlers (over HTTP to moto's DynamoDB, S3 and Secrets Mana
 sandbox): a transient fault retried with the declared backoff, a table that cannot run failing
 alone, a chunk out of time continuing from its cursor, a table continuing in a new execution past
 its history budget, a second execution while one is live, an execution stopped half-way finished
-by the next one, and the straggler of a stopped execution that
-must not spoil what its successor landed. Each ends with the lake the embedded executor builds from
-the same source data.
+by the next one, and the straggler of a stopped execution that must not spoil what its successor
+landed. Each ends with the lake the embedded executor builds from the same source data.
 
 Where moto's interpreter does not do what Step Functions does, a strict xfail says so (a Lambda
 service error's name, StopExecution of a parent of .sync:2 children), so the day moto does it the
