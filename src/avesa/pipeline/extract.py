@@ -5,8 +5,11 @@ so a crash, a deadline or a failed page loses nothing and duplicates nothing: th
 after its cursor and rewrites the same deterministic file names.
 
 The checkpoint is also how a worker learns it should stop: the ledger refuses it when the run was
-cancelled (`avesa jobs cancel`) or another worker took the chunk over, and the chunk stops after the
-file it just wrote, leaving the ledger to whoever holds it now. Between checkpoints a heartbeat
+cancelled (`avesa jobs cancel`) or another worker took the chunk over, and the chunk stops, leaving
+the ledger to whoever holds it now. Each file is written only after a renewal of the lease the
+ledger accepted: a worker that lost its chunk while reading pages never replaces the file the new
+holder wrote under the same name from the same cursor — with its pages cut elsewhere, that would
+lose the records in between. Between checkpoints a heartbeat
 renews the lease (`pipeline/heartbeat.py`), so slow pages never let it expire under a live worker;
 a refused renewal stops the chunk at its next page the same way.
 

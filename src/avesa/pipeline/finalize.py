@@ -20,6 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from avesa.connectors.paginators import END
+from avesa.domain.errors import AvesaError
 from avesa.domain.timeutil import utc_now
 from avesa.domain.work import (
     ChunkOutcome,
@@ -93,9 +94,11 @@ def _transform_and_merge(ctx: PipelineContext, ref: TableRef, mapping: CompiledM
 
     Every version carries its raw file's `extracted_at`: of two versions of a key with the same
     source stamp (two edits within one tick of the source's clock), the one read later wins."""
-    prefixes = _raw_prefixes(ref, ctx.state.list_chunks(ref))
+    chunks = ctx.state.list_chunks(ref)
+    prefixes = _raw_prefixes(ref, chunks)
     directory = ctx.lake.raw_dir(ref.tenant_id, ref.service, ref.table)
     paths = list_raw_files(directory, prefixes)
+    landed = dict.fromkeys(prefixes, 0)  # rows found in each chunk's files
     created = 0
     pending: list[pa.Table] = []
     pending_rows = 0
@@ -111,7 +114,10 @@ def _transform_and_merge(ctx: PipelineContext, ref: TableRef, mapping: CompiledM
 
     announced: dict[str, tuple[datetime, datetime | None]] = {}
     for path in paths:
+        name = path.rsplit("/", 1)[-1]
+        prefix = next(p for p in prefixes if name.startswith(p))
         for batch in iter_raw_batches([path], directory):
+            landed[prefix] += batch.num_rows
             ids = batch.column("record_id").to_pylist()
             updated = batch.column("source_updated_at").to_pylist()
             records = batch.column("record").to_pylist()
@@ -134,12 +140,31 @@ def _transform_and_merge(ctx: PipelineContext, ref: TableRef, mapping: CompiledM
             pending_rows += versions.num_rows
         if pending_rows >= MERGE_BATCH_ROWS:
             merge_pending()
+    _check_landed(ref, chunks, prefixes, landed)
     merge_pending()
     tombstones = announced_deletions(uri, mapping, announced, run_id=ref.run_id, detected_at=loaded_at)
     if tombstones is None:
         return created, 0
     created += merge_scd2(uri, tombstones, mapping.business_columns).stats.new_versions
     return created, tombstones.num_rows
+
+
+class RawFilesShort(AvesaError):
+    """A chunk's raw files hold fewer records than its checkpoints counted."""
+
+
+def _check_landed(ref: TableRef, chunks: list[ChunkRecord], prefixes: list[str], landed: dict[str, int]) -> None:
+    """Every record a chunk checkpointed is in its raw files, or the table fails before its last
+    merge and its watermark stays: a worker that lost its chunk while writing a file can still
+    replace the file of that name its successor wrote (extract.py checks its lease just before a
+    write, not during it), and a smaller file would lose the records in between without a word."""
+    short = [(c, landed[p]) for c, p in zip(chunks, prefixes, strict=True) if landed[p] < c.records]
+    if short:
+        listed = ", ".join(f"{c.chunk_id} ({found} of {c.records})" for c, found in short[:3])
+        raise RawFilesShort(f"{ref.label}: the raw files of {len(short)} chunk(s) hold fewer records than their "
+                            f"checkpoints counted: {listed}. A file was replaced after it was checkpointed (a "
+                            "worker that had lost its chunk wrote it); the watermark stays, so the next run reads "
+                            "these records again")
 
 
 def record_table_estimate(ctx: PipelineContext, ref: TableRef) -> None:

@@ -1,6 +1,7 @@
-"""Where a running chunk's pages go: buffered whole, landed as one raw Parquet file, then the
-cursor checkpointed — in that order, so a crash between the two rewrites the same deterministic
-file and loses nothing (see pipeline/extract.py).
+"""Where a running chunk's pages go: buffered whole, landed as one raw Parquet file — only after a
+renewal of the chunk's lease the ledger accepted — then the cursor checkpointed, in that order, so
+a crash between the two rewrites the same deterministic file and loses nothing, and a worker that
+lost its chunk never replaces the new holder's file (see pipeline/extract.py).
 
 The sink owns the chunk's outcome while it runs (cursor, seq, files, records, pages, seconds):
 every step that changes it is here, and the page loop in `run_chunk` only asks it to take a page,
@@ -67,6 +68,7 @@ class RawFileSink:
         pages, self._pages = self._pages, []
         outcome = self.outcome
         if self.buffered:
+            self._hold_lease()
             self._write(pages)
             newest: datetime = max(max(page.updated_at) for page in pages if len(page))
             outcome.max_updated_at = newest if outcome.max_updated_at is None else max(outcome.max_updated_at, newest)
@@ -86,6 +88,16 @@ class RawFileSink:
                                     deny=self._deny)
             write_raw_file(self._directory, self.ctx.lake.raw_file_name(self._stamp, chunk.chunk_id, self.outcome.seq),
                            table)
+
+    def _hold_lease(self) -> None:
+        """A file lands only while the lease is this worker's: a worker taken over after it read its
+        pages (its run claimed by a newer execution, its lease expired) would otherwise replace the
+        file of the same name the new holder wrote from the same cursor, its pages cut elsewhere —
+        losing the records in between. LeaseLost if the ledger refuses the renewal."""
+        ctx = self.ctx
+        with stage("ledger"):
+            if not ctx.state.renew_chunk_lease(self.chunk.chunk_id, ctx.owner, ctx.settings.lease_seconds, utc_now()):
+                raise LeaseLost(self.chunk.chunk_id)
 
     def _checkpoint(self) -> None:
         ctx = self.ctx

@@ -51,16 +51,21 @@ class FakeContext:
 
 @dataclass
 class Invocations:
-    """What the seam saw, and the knobs a test turns: the time a function's Lambda has, and faults
-    raised before a handler runs (role → exceptions to raise, one per call)."""
+    """What the seam saw (every call, and each handler's answer), and the knobs a test turns: the
+    time a function's Lambda has, faults raised before a handler runs (role → exceptions to raise,
+    one per call), and hooks called with the event before it runs (to raise, to wait, to look)."""
 
     handlers: dict[str, str] = field(default_factory=dict)  # function name → handler string
     roles: dict[str, str] = field(default_factory=dict)  # function name → role
     calls: list[tuple[str, dict]] = field(default_factory=list)
+    results: list[tuple[str, dict, dict]] = field(default_factory=list)  # (role, event, what the handler answered)
     errors: list[tuple[str, str]] = field(default_factory=list)  # (role, error class)
     millis: dict[str, int] = field(default_factory=dict)  # role → remaining time at start
     faults: dict[str, list[BaseException]] = field(default_factory=dict)
     hooks: dict[str, Callable[[dict], None]] = field(default_factory=dict)  # role → called with the event
+    service_errors: dict[str, list[str]] = field(default_factory=dict)
+    """Role → Lambda's own errors to answer with instead of running the function, one per call
+    (ServiceException, TooManyRequestsException): what the Invoke API, not the handler, says."""
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def of(self, role: str) -> list[dict]:
@@ -74,6 +79,13 @@ class Invocations:
         with self.lock:
             self.calls.append((role, event))
             fault = self.faults.get(role, []).pop(0) if self.faults.get(role) else None
+            refusal = self.service_errors.get(role, []).pop(0) if self.service_errors.get(role) else None
+        if refusal is not None:
+            from moto.core.exceptions import JsonRESTError
+
+            error = JsonRESTError(refusal, f"Lambda refused the invocation ({refusal})")
+            error.code = 429 if refusal == "TooManyRequestsException" else 500
+            raise error
         try:
             if role in self.hooks:
                 self.hooks[role](event)
@@ -82,6 +94,8 @@ class Invocations:
             module, _, attribute = self.handlers[name].rpartition(".")
             handler = getattr(importlib.import_module(module), attribute)
             result = handler(event, FakeContext(name, self.millis.get(role, LAMBDA_MILLIS)))
+            with self.lock:
+                self.results.append((role, event, result))
             return json.dumps(result).encode()
         except Exception as exc:
             with self.lock:
