@@ -12,7 +12,7 @@ import pytest
 from avesa_sandbox import SandboxAdmin, SandboxServer
 from avesa_sandbox.client import SandboxAdminError
 from avesa_sandbox.salesforce.mutate import REFERENCE_FIELDS
-from avesa_sandbox.salesforce.objects import OBJECTS
+from avesa_sandbox.salesforce.tables import OBJECTS
 
 from .salesforce_support import SfClient, error_code, fresh_org
 

@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 
 from avesa_sandbox import SandboxAdmin, SandboxServer
-from avesa_sandbox.salesforce.objects import OBJECTS
 from avesa_sandbox.salesforce.schema import object_def
 from avesa_sandbox.salesforce.simulator import SalesforceSimulator
+from avesa_sandbox.salesforce.tables import OBJECTS
 
 from .salesforce_support import SfClient, error_code, fresh_org
 

@@ -22,8 +22,8 @@ import pytest
 
 from avesa_sandbox import SandboxAdmin
 from avesa_sandbox.salesforce.generate import generate
-from avesa_sandbox.salesforce.objects import OBJECTS, object_counts
 from avesa_sandbox.salesforce.schema import SCHEMA_FILE
+from avesa_sandbox.salesforce.tables import OBJECTS, object_counts
 
 from .salesforce_support import SfClient, fresh_org, new_org
 

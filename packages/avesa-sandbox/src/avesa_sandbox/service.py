@@ -1,15 +1,20 @@
 """What every simulated service provides to the shared machinery.
 
 The shared modules (instances, change log, knobs, faults, admin API) are service-neutral; a
-service (ConnectWise today; ServiceNow, Salesforce and Graph later) plugs in by implementing
-``ServiceSimulator`` and being listed in ``simulator_for``. Its HTTP routes live in its own
-subpackage and are mounted under ``/{service}/`` by ``server.build_app``.
+service plugs in by implementing ``ServiceSimulator`` — most of it comes from ``SimulatorSkeleton``
+— and being listed in ``SIMULATORS``. Each service's subpackage has the same modules for the same
+roles: ``tables`` (its tables and their sizes), ``generate`` (an instance's initial data),
+``builders`` (one record of a table), ``mutate`` (realistic changes), ``auth``, ``routes`` (its
+HTTP API, mounted under ``/{service}/`` by ``server.build_app``) and ``simulator``.
 """
 
 from __future__ import annotations
 
+import importlib
 import random
-from typing import TYPE_CHECKING, Any, Protocol
+from collections.abc import Iterable
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from avesa_sandbox.spec import InstanceSpec
 
@@ -84,6 +89,43 @@ class ServiceSimulator(Protocol):
         ...
 
 
+class SimulatorSkeleton:
+    """What every simulated service does the same way. A simulator names its parts as class
+    attributes — its tables, how a name or alias resolves to one, the API's path under the
+    instance's site, its mutate module — and overrides a method only where its API differs (Graph
+    lives at one root for every tenant, not under ``/{service}/{instance}``)."""
+
+    name: ClassVar[str]
+    table_names: ClassVar[Iterable[str]]
+    """The tables (endpoint paths or object names) in dependency order."""
+    api_path: ClassVar[str] = ""
+    """The API's base under the site URL (ConnectWise's ``v4_6_release/apis/3.0``), or none."""
+    mutations: ModuleType
+    """The service's mutate module: ``mutate(instance, simulator, request)``."""
+
+    @staticmethod
+    def resolve_name(name: str) -> str:
+        """A table's name or alias → its name; KeyError if unknown (the service's own function)."""
+        raise NotImplementedError
+
+    def tables(self) -> list[str]:
+        return list(self.table_names)
+
+    def resolve_table(self, name: str) -> str:
+        return self.resolve_name(name)
+
+    def site_url(self, base_url: str, instance: str) -> str:
+        return f"{base_url}/{self.name}/{instance}"
+
+    def api_base(self, base_url: str, instance: str) -> str:
+        site = self.site_url(base_url, instance)
+        return f"{site}/{self.api_path}" if self.api_path else site
+
+    def mutate(self, instance: Instance, request: dict[str, Any]) -> dict[str, Any]:
+        result: dict[str, Any] = self.mutations.mutate(instance, self, request)
+        return result
+
+
 class IntegerIds:
     """Ids as ConnectWise has them: the public id is the integer key itself, in field ``id``."""
 
@@ -107,28 +149,22 @@ class IntegerIds:
         return key
 
 
+SIMULATORS: dict[str, str] = {
+    "connectwise": "avesa_sandbox.connectwise.simulator:ConnectWiseSimulator",
+    "helpdesk": "avesa_sandbox.helpdesk.simulator:HelpdeskSimulator",
+    "microsoft365": "avesa_sandbox.microsoft365.simulator:Microsoft365Simulator",
+    "salesforce": "avesa_sandbox.salesforce.simulator:SalesforceSimulator",
+    "servicenow": "avesa_sandbox.servicenow.simulator:ServiceNowSimulator",
+}
+"""Every simulated service: its name → `module:class` of its simulator, imported on first use (a
+server that simulates ConnectWise alone never loads the others)."""
+
+
 def simulator_for(service: str) -> ServiceSimulator:
-    """The simulator of a service name; ValueError for services not simulated (yet)."""
-    if service == "connectwise":
-        from avesa_sandbox.connectwise.simulator import ConnectWiseSimulator
-
-        return ConnectWiseSimulator()
-    if service == "microsoft365":
-        from avesa_sandbox.microsoft365.simulator import Microsoft365Simulator
-
-        return Microsoft365Simulator()
-    if service == "servicenow":
-        from avesa_sandbox.servicenow.simulator import ServiceNowSimulator
-
-        return ServiceNowSimulator()
-    if service == "salesforce":
-        from avesa_sandbox.salesforce.simulator import SalesforceSimulator
-
-        return SalesforceSimulator()
-    if service == "helpdesk":
-        from avesa_sandbox.helpdesk.simulator import HelpdeskSimulator
-
-        return HelpdeskSimulator()
-    raise ValueError(
-        f"service {service!r} is not simulated; available: connectwise, helpdesk, microsoft365, salesforce, servicenow"
-    )
+    """A new simulator of a service name; ValueError naming the simulated ones for any other."""
+    target = SIMULATORS.get(service)
+    if target is None:
+        raise ValueError(f"service {service!r} is not simulated; available: {', '.join(sorted(SIMULATORS))}")
+    module, _, name = target.partition(":")
+    simulator: ServiceSimulator = getattr(importlib.import_module(module), name)()
+    return simulator

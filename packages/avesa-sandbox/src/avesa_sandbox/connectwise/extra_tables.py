@@ -28,17 +28,8 @@ from typing import Any
 
 from avesa_sandbox.clock import format_epoch, parse_epoch
 from avesa_sandbox.connectwise import vocab as v
-from avesa_sandbox.connectwise.generate import (
-    _DAY,
-    _HOUR,
-    Pool,
-    RecordFactory,
-    _guid,
-    _ids,
-    _plain,
-    _timeline,
-    rng_for,
-)
+from avesa_sandbox.connectwise.builders import _DAY, _HOUR, Pool, RecordFactory, _guid, rng_for
+from avesa_sandbox.connectwise.generate import _ids, _plain, _timeline
 from avesa_sandbox.connectwise.tables import TABLES
 
 Record = dict[str, Any]

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from avesa_sandbox.clock import format_epoch, parse_epoch
 from avesa_sandbox.connectwise import extra_tables
 from avesa_sandbox.connectwise import vocab as v
-from avesa_sandbox.connectwise.generate import Pool, RecordFactory
+from avesa_sandbox.connectwise.builders import Pool, RecordFactory
 from avesa_sandbox.mutation import NOOP_SHARE, Changes, Mutation, Record, pick_actor, referencing_ids
 
 if TYPE_CHECKING:

@@ -9,10 +9,11 @@ from typing import TYPE_CHECKING, Any
 from avesa_sandbox.clock import format_epoch
 from avesa_sandbox.connectwise import mutate as mutations
 from avesa_sandbox.connectwise.auth import credentials_for
-from avesa_sandbox.connectwise.generate import Pool, RecordFactory, generate
+from avesa_sandbox.connectwise.builders import Pool, RecordFactory
+from avesa_sandbox.connectwise.generate import generate
 from avesa_sandbox.connectwise.references import References
 from avesa_sandbox.connectwise.tables import TABLES, resolve_table, table_counts
-from avesa_sandbox.service import IntegerIds
+from avesa_sandbox.service import IntegerIds, SimulatorSkeleton
 from avesa_sandbox.spec import InstanceSpec
 
 if TYPE_CHECKING:
@@ -24,27 +25,19 @@ API_PATH = "v4_6_release/apis/3.0"
 """Codebase and API version segment of the URL (``/v4_6_release/apis/3.0/``)."""
 
 
-class ConnectWiseSimulator(IntegerIds):
+class ConnectWiseSimulator(IntegerIds, SimulatorSkeleton):
     """Service-specific behaviour of a simulated ConnectWise Manage instance."""
 
     name = "connectwise"
     protected_fields: tuple[str, ...] = ("id", "_info")
+    table_names = TABLES
+    resolve_name = staticmethod(resolve_table)
+    api_path = API_PATH
+    mutations = mutations
 
     def __init__(self) -> None:
         self._factories: dict[str, RecordFactory] = {}
         self._pool_cache: tuple[tuple[int, ...], Pool] | None = None
-
-    def tables(self) -> list[str]:
-        return list(TABLES)
-
-    def resolve_table(self, name: str) -> str:
-        return resolve_table(name)
-
-    def site_url(self, base_url: str, instance: str) -> str:
-        return f"{base_url}/connectwise/{instance}"
-
-    def api_base(self, base_url: str, instance: str) -> str:
-        return f"{self.site_url(base_url, instance)}/{API_PATH}"
 
     def credentials(self, instance: str) -> dict[str, Any]:
         return credentials_for(instance).to_dict()
@@ -82,6 +75,3 @@ class ConnectWiseSimulator(IntegerIds):
         if table != "system/members" and not pool.companies:
             raise ValueError(f"cannot create a {table} record: the instance has no companies to reference")
         return self.factory(instance.api_base).build(table, rng, record_id, epoch, epoch, pool)
-
-    def mutate(self, instance: Instance, request: dict[str, Any]) -> dict[str, Any]:
-        return mutations.mutate(instance, self, request)

@@ -15,7 +15,7 @@ from avesa_sandbox.helpdesk.generate import generate
 from avesa_sandbox.helpdesk.pool import LivePool
 from avesa_sandbox.helpdesk.schema import normalize, table_of
 from avesa_sandbox.helpdesk.tables import TABLES, resolve_table, table_counts
-from avesa_sandbox.service import IntegerIds
+from avesa_sandbox.service import IntegerIds, SimulatorSkeleton
 from avesa_sandbox.spec import InstanceSpec
 
 if TYPE_CHECKING:
@@ -26,11 +26,15 @@ Record = dict[str, Any]
 SERVICE = "helpdesk"
 
 
-class HelpdeskSimulator(IntegerIds):
+class HelpdeskSimulator(IntegerIds, SimulatorSkeleton):
     """Service-specific behaviour of one simulated Acme Helpdesk account (one per instance)."""
 
     name = SERVICE
     protected_fields: tuple[str, ...] = ("id", "created_at", "updated_at")
+    table_names = TABLES
+    resolve_name = staticmethod(resolve_table)  # the API root a user configures is the site URL:
+    # endpoints are {root}/api/v2/{table}
+    mutations = mutations
 
     def __init__(self) -> None:
         self.root: str | None = None
@@ -39,19 +43,6 @@ class HelpdeskSimulator(IntegerIds):
         self.pool = LivePool()
 
     # -- identity -----------------------------------------------------------------------------------
-
-    def tables(self) -> list[str]:
-        return list(TABLES)
-
-    def resolve_table(self, name: str) -> str:
-        return resolve_table(name)
-
-    def site_url(self, base_url: str, instance: str) -> str:
-        return f"{base_url}/helpdesk/{instance}"
-
-    def api_base(self, base_url: str, instance: str) -> str:
-        """The API root a user configures; endpoints are ``{root}/api/v2/{table}``."""
-        return self.site_url(base_url, instance)
 
     def credentials(self, instance: str) -> dict[str, Any]:
         return {"api_url": self.root or f"/helpdesk/{instance}", "api_key": api_key_for(instance)}
@@ -107,9 +98,6 @@ class HelpdeskSimulator(IntegerIds):
             minutes = max(1, min(round(hours * 60), (epoch - opened) // 60))
             hours = round(minutes / 60, 2)
         return factory.time_entry(rng, record_id, ticket, started, epoch, epoch, work_type, hours)
-
-    def mutate(self, instance: Instance, request: dict[str, Any]) -> dict[str, Any]:
-        return mutations.mutate(instance, self, request)
 
 
 def _names(instance: Instance) -> set[str]:

@@ -24,6 +24,7 @@ from avesa_sandbox.microsoft365.pages import Projections
 from avesa_sandbox.microsoft365.query import served_properties
 from avesa_sandbox.microsoft365.tables import RESOURCES, resolve_table, table_counts
 from avesa_sandbox.microsoft365.vocab import SKUS_BY_ID_ORDER
+from avesa_sandbox.service import SimulatorSkeleton
 from avesa_sandbox.spec import InstanceSpec
 
 if TYPE_CHECKING:
@@ -34,10 +35,13 @@ Record = dict[str, Any]
 SKU_TABLE = "subscribedSkus"
 
 
-class Microsoft365Simulator:
+class Microsoft365Simulator(SimulatorSkeleton):
     """Service-specific behaviour of one simulated Microsoft 365 tenant."""
 
     name = "microsoft365"
+    table_names = RESOURCES
+    resolve_name = staticmethod(resolve_table)
+    mutations = mutations
     id_field = "id"
     protected_fields: tuple[str, ...] = ("id",)
 
@@ -86,12 +90,6 @@ class Microsoft365Simulator:
         if table == SKU_TABLE:
             return ids.key_of_subscribed_sku(self.tenant_id, value)
         return ids.key_of_guid(self._salt, table, value.lower() if isinstance(value, str) else value)
-
-    def tables(self) -> list[str]:
-        return list(RESOURCES)
-
-    def resolve_table(self, name: str) -> str:
-        return resolve_table(name)
 
     def site_url(self, base_url: str, instance: str) -> str:
         return f"{base_url.rstrip('/')}/{GRAPH_PATH}"
@@ -176,6 +174,3 @@ class Microsoft365Simulator:
         if table in mutations.POOL_TABLES:
             self._pending = (table, record)
         return record
-
-    def mutate(self, instance: Instance, request: dict[str, Any]) -> dict[str, Any]:
-        return mutations.mutate(instance, self, request)

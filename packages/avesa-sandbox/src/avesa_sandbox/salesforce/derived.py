@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from avesa_sandbox.salesforce import vocab as v
-from avesa_sandbox.salesforce.factory import address_object
+from avesa_sandbox.salesforce.builders import address_object
 
 Record = dict[str, Any]
 

@@ -13,8 +13,8 @@ from __future__ import annotations
 import random
 
 from avesa_sandbox.clock import parse_epoch
-from avesa_sandbox.salesforce.factory import Pool, Record, RecordFactory
-from avesa_sandbox.salesforce.objects import OBJECTS
+from avesa_sandbox.salesforce.builders import Pool, Record, RecordFactory
+from avesa_sandbox.salesforce.tables import OBJECTS
 
 WINDOW_START = parse_epoch("2024-01-01T00:00:00Z")
 WINDOW_END = parse_epoch("2025-12-31T23:59:59Z")

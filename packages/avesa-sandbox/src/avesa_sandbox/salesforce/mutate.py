@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from avesa_sandbox.mutation import NOOP_SHARE, Changes, Mutation, Record, pick_actor, referencing_ids
 from avesa_sandbox.salesforce import vocab as v
-from avesa_sandbox.salesforce.factory import SYSTEM_ACTOR, Pool, RecordFactory, forecast_category, stage
+from avesa_sandbox.salesforce.builders import SYSTEM_ACTOR, Pool, RecordFactory, forecast_category, stage
 from avesa_sandbox.salesforce.timefmt import format_date, format_datetime, parse_date
 
 if TYPE_CHECKING:

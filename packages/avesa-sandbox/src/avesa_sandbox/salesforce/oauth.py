@@ -20,7 +20,7 @@ from starlette.requests import Request
 from avesa_sandbox.instances import Instance
 from avesa_sandbox.salesforce import errors
 from avesa_sandbox.salesforce.auth import credentials_for, org_id, signature
-from avesa_sandbox.salesforce.factory import integration_user_id
+from avesa_sandbox.salesforce.builders import integration_user_id
 from avesa_sandbox.salesforce.simulator import SalesforceSimulator
 
 NO_STORE = {"Cache-Control": "no-cache,must-revalidate,max-age=0,no-store,private"}

@@ -20,7 +20,6 @@ from typing import Any
 
 from avesa_sandbox.salesforce import ids
 from avesa_sandbox.salesforce.errors import SoqlError
-from avesa_sandbox.salesforce.objects import OBJECTS, resolve_object
 from avesa_sandbox.salesforce.predicates import (
     INVALID_FIELD,
     INVALID_OPERATOR,
@@ -46,6 +45,7 @@ from avesa_sandbox.salesforce.soql import (
     Not,
     SoqlQuery,
 )
+from avesa_sandbox.salesforce.tables import OBJECTS, resolve_object
 from avesa_sandbox.selection import IndexOrder, Ordering
 
 Record = dict[str, Any]

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from avesa_sandbox.salesforce.objects import OBJECTS
 from avesa_sandbox.salesforce.schema import FieldDef, object_def
+from avesa_sandbox.salesforce.tables import OBJECTS
 
 OLDEST_VERSION = 31
 NEWEST_VERSION = 62

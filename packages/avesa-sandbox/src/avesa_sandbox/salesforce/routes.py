@@ -35,10 +35,10 @@ from avesa_sandbox.salesforce import answers, errors, ids, oauth, resources
 from avesa_sandbox.salesforce.answers import Answer, json_answer
 from avesa_sandbox.salesforce.auth import bearer_token
 from avesa_sandbox.salesforce.errors import ApiError, SoqlError
-from avesa_sandbox.salesforce.objects import resolve_object
 from avesa_sandbox.salesforce.plan import bind
 from avesa_sandbox.salesforce.simulator import SalesforceSimulator
 from avesa_sandbox.salesforce.soql import parse
+from avesa_sandbox.salesforce.tables import resolve_object
 from avesa_sandbox.salesforce.usage import DEFAULT_DAILY_LIMIT, limit_header
 
 DEFAULT_BATCH_SIZE = 2000

@@ -19,16 +19,17 @@ from typing import TYPE_CHECKING, Any
 from avesa_sandbox.salesforce import ids
 from avesa_sandbox.salesforce import mutate as mutations
 from avesa_sandbox.salesforce.auth import TokenStore, credentials_for
+from avesa_sandbox.salesforce.builders import SYSTEM_ACTOR, Pool, RecordFactory, integration_user_id
 from avesa_sandbox.salesforce.cursors import CursorStore
 from avesa_sandbox.salesforce.derived import derive
-from avesa_sandbox.salesforce.factory import SYSTEM_ACTOR, Pool, RecordFactory, integration_user_id
 from avesa_sandbox.salesforce.generate import generate
-from avesa_sandbox.salesforce.objects import OBJECTS, object_counts, resolve_object
 from avesa_sandbox.salesforce.recyclebin import RecycleBin
 from avesa_sandbox.salesforce.render import Renderer
 from avesa_sandbox.salesforce.schema import SYSTEM_FIELDS, object_def
+from avesa_sandbox.salesforce.tables import OBJECTS, object_counts, resolve_object
 from avesa_sandbox.salesforce.timefmt import format_datetime, parse_datetime
 from avesa_sandbox.salesforce.usage import DailyUsage
+from avesa_sandbox.service import SimulatorSkeleton
 from avesa_sandbox.spec import InstanceSpec
 
 if TYPE_CHECKING:
@@ -39,12 +40,15 @@ Record = dict[str, Any]
 _PROTECTED_LOWER = {name.lower() for name in SYSTEM_FIELDS}
 
 
-class SalesforceSimulator:
+class SalesforceSimulator(SimulatorSkeleton):
     """Service-specific behaviour and per-org state of one simulated Salesforce org."""
 
     name = "salesforce"
     id_field = "Id"
     protected_fields: tuple[str, ...] = SYSTEM_FIELDS
+    table_names = OBJECTS
+    resolve_name = staticmethod(resolve_object)
+    mutations = mutations
 
     def __init__(self) -> None:
         self.instance_name = ""
@@ -72,18 +76,6 @@ class SalesforceSimulator:
             return ids.decode(value.strip(), OBJECTS[table].key_prefix)
         except ValueError:
             raise ValueError(f"{value!r} is not a valid {table} Id (prefix {OBJECTS[table].key_prefix})") from None
-
-    def tables(self) -> list[str]:
-        return list(OBJECTS)
-
-    def resolve_table(self, name: str) -> str:
-        return resolve_object(name)
-
-    def site_url(self, base_url: str, instance: str) -> str:
-        return f"{base_url}/salesforce/{instance}"
-
-    def api_base(self, base_url: str, instance: str) -> str:
-        return self.site_url(base_url, instance)
 
     def credentials(self, instance: str) -> dict[str, Any]:
         login = self.login_url if instance == self.instance_name and self.login_url else f"/salesforce/{instance}"
@@ -143,9 +135,6 @@ class SalesforceSimulator:
         record = self.factory().build(table, rng, record_id, epoch, epoch, self.pool(instance))
         record["CreatedById"] = None  # set by stamp() from the actor of the insert
         return record
-
-    def mutate(self, instance: Instance, request: dict[str, Any]) -> dict[str, Any]:
-        return mutations.mutate(instance, self, request)
 
 
 def _object_of(record: Record) -> str:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import random
 from typing import TYPE_CHECKING, Any
 
+from avesa_sandbox.service import SimulatorSkeleton
 from avesa_sandbox.servicenow import mutate as mutations
 from avesa_sandbox.servicenow.audit import AuditSync
 from avesa_sandbox.servicenow.auth import INTEGRATION_USER, TokenStore, credentials_for
@@ -48,10 +49,14 @@ POOL_TABLES = (
 """Tables new records reference (the pool is rebuilt when one of them changes)."""
 
 
-class ServiceNowSimulator(SysIds):
+class ServiceNowSimulator(SysIds, SimulatorSkeleton):
     """Service-specific behaviour of a simulated ServiceNow instance."""
 
     name = "servicenow"
+    table_names = TABLES
+    resolve_name = staticmethod(resolve_table)
+    api_path = API_PATH
+    mutations = mutations
     protected_fields: tuple[str, ...] = (
         "sys_id",
         "sys_created_on",
@@ -74,18 +79,6 @@ class ServiceNowSimulator(SysIds):
         """Set by ``mutate`` while it inserts: the pool it keeps up to date itself."""
 
     # -- identity -----------------------------------------------------------------------------------
-
-    def tables(self) -> list[str]:
-        return list(TABLES)
-
-    def resolve_table(self, name: str) -> str:
-        return resolve_table(name)
-
-    def site_url(self, base_url: str, instance: str) -> str:
-        return f"{base_url}/servicenow/{instance}"
-
-    def api_base(self, base_url: str, instance: str) -> str:
-        return f"{self.site_url(base_url, instance)}/{API_PATH}"
 
     def credentials(self, instance: str) -> dict[str, Any]:
         return credentials_for(instance, self.site).to_dict()
@@ -175,9 +168,6 @@ class ServiceNowSimulator(SysIds):
             task = rng.choice(active) if active else None
             return f.time_card(rng, record_id, epoch, epoch, pool, task=task, now=epoch)
         return f.time_worked(rng, record_id, epoch, epoch, pool)
-
-    def mutate(self, instance: Instance, request: dict[str, Any]) -> dict[str, Any]:
-        return mutations.mutate(instance, self, request)
 
     def sync_audit(self, instance: Instance) -> None:
         """Bring ``sys_audit_delete`` up to date with the change log (under the instance lock)."""

@@ -22,8 +22,8 @@ from typing import Any
 from avesa_sandbox import names
 from avesa_sandbox.salesforce import ids
 from avesa_sandbox.salesforce import vocab as v
-from avesa_sandbox.salesforce.objects import OBJECTS
 from avesa_sandbox.salesforce.schema import ObjectDef, object_def
+from avesa_sandbox.salesforce.tables import OBJECTS
 from avesa_sandbox.salesforce.timefmt import format_date, format_datetime
 
 Record = dict[str, Any]
