@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -265,9 +265,19 @@ class CanonicalColumn(_Strict):
 
 
 class CanonicalTable(_Strict):
+    """A canonical table: every one keeps full SCD Type 2 history (docs/architecture.md, "Data")."""
+
     canonical_table: str = Field(pattern=CANONICAL_TABLE_NAME)
-    scd_type: Literal[1, 2] = 2
     columns: list[CanonicalColumn]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_scd_type(cls, data: Any) -> Any:
+        """`scd_type` was a setting nothing read; saying so beats "extra inputs are not permitted"."""
+        if isinstance(data, dict) and "scd_type" in data:
+            raise ValueError("scd_type: every canonical table keeps full SCD Type 2 history (current and past "
+                             "rows); remove the key")
+        return data
 
     def column_types(self) -> dict[str, ColumnType]:
         return {c.name: c.type for c in self.columns}
