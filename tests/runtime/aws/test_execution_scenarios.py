@@ -302,7 +302,7 @@ def _hold_the_straggler(monkeypatch: pytest.MonkeyPatch, where: str) -> Hold:
     """Hold the first landing of a tickets file: just before the writer's last look at its lease
     ("before its lease check": as if its page read outlasted the takeover), or inside the write
     itself ("inside its write": the lease was still its own when it looked)."""
-    from avesa.pipeline import extract
+    from avesa.pipeline import raw_sink
     from avesa.state.dynamodb_store import DynamoDBStateStore
 
     hold = Hold()
@@ -316,14 +316,14 @@ def _hold_the_straggler(monkeypatch: pytest.MonkeyPatch, where: str) -> Hold:
 
         monkeypatch.setattr(DynamoDBStateStore, "renew_chunk_lease", held_renewal)
     else:
-        write_raw_file = extract.write_raw_file
+        write_raw_file = raw_sink.write_raw_file
 
         def held_write(directory: str, name: str, table: object) -> None:
             if "service_tickets" in directory:
                 hold({"file": name})
             write_raw_file(directory, name, table)
 
-        monkeypatch.setattr(extract, "write_raw_file", held_write)
+        monkeypatch.setattr(raw_sink, "write_raw_file", held_write)
     return hold
 
 
