@@ -142,7 +142,10 @@ def test_a_source_ten_times_slower_than_believed_is_read_whole_with_few_429s_onc
     later_requests, later_429s = requests - settled_requests, refused - settled_429s
     assert later_requests >= 20, (requests, settled_requests)  # enough of the read came after the first seconds
     assert later_429s <= max(2, 0.1 * later_requests), (later_429s, later_requests, refused, requests)
-    assert budget.lowest_per_minute < SOURCE_PER_MINUTE  # from the 429s, or from what the answers announced
+    # learnt from the 429s, or from what the answers announced: from ten times too fast to about the source's
+    # rate (on a loaded machine the readers may not reach 600 a minute, and a budget a little above it then
+    # meets no more 429s — the assertion above says the settled read met few)
+    assert budget.lowest_per_minute <= 1.5 * SOURCE_PER_MINUTE, budget.lowest_per_minute
     assert case.announces or (refused >= 1 and budget.decreases >= 1)
     figures = budget.figures()
     assert figures["http_429"] == refused and figures["requests"] <= requests  # (token requests are not data)
