@@ -20,7 +20,7 @@ from avesa.runtime.aws.definitions import FUNCTIONS
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 LEFT_OUT_OF_THE_IMAGE = ("avesa_sandbox", "pytest", "moto", "hypothesis", "playwright", "aws_cdk", "constructs",
-                         "cdk_nag", "jsonschema")
+                         "cdk_nag", "jsonschema", "starlette", "uvicorn", "jinja2", "pygal")
 
 
 def instructions() -> list[tuple[str, str]]:

@@ -8,6 +8,7 @@ import typer
 from rich.text import Text
 
 from avesa.cli.common import console, friendly_errors, require_home
+from avesa.cli.optional_packages import require_web
 from avesa.domain.errors import UsageError
 from avesa.settings import load_settings
 
@@ -30,6 +31,7 @@ def dashboard(
     """Serve the read-only dashboard (tenants, runs, tables, freshness) until Ctrl-C.
 
     Example: `avesa dashboard --port 8765`, then open http://127.0.0.1:8765/."""
+    require_web("dashboard")
     import uvicorn
 
     from avesa.dashboard.app import create_app

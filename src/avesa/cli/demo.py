@@ -30,8 +30,8 @@ from rich.table import Table
 
 from avesa.cli.common import console, ensure_home, friendly_errors, literal, load_context
 from avesa.cli.ground_truth import TableCheck, check_tenant
+from avesa.cli.optional_packages import require_sandbox
 from avesa.cli.progress import RichRunObserver, summary_table
-from avesa.cli.sandbox_package import require_sandbox
 from avesa.domain.errors import UsageError
 from avesa.domain.timeutil import iso_z, parse_utc, utc_now
 from avesa.domain.work import RunRequest

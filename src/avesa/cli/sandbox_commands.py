@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from avesa.cli.common import friendly_errors
-from avesa.cli.sandbox_package import require_sandbox
+from avesa.cli.optional_packages import require_sandbox
 
 sandbox_app = typer.Typer(help="The built-in sandbox of simulated service APIs.", no_args_is_help=True)
 

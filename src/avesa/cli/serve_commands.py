@@ -23,6 +23,7 @@ from avesa.cli.common import (
     table_title,
     tenant_option,
 )
+from avesa.cli.optional_packages import require_web
 from avesa.cli.progress import PlainProgress
 from avesa.domain.errors import NotFoundError, UsageError
 from avesa.domain.registry import TenantService
@@ -34,7 +35,6 @@ from avesa.pipeline.registry_changes import set_schedule
 from avesa.runtime import schedules
 from avesa.runtime.ledger_metrics import LedgerCollector
 from avesa.runtime.serve import Serve
-from avesa.runtime.server_app import bind, build_server_app, http_server, load_dashboard
 from avesa.settings import Settings, load_settings
 
 schedule_app = typer.Typer(help="See and change when `avesa serve` syncs each tenant's services.",
@@ -61,6 +61,9 @@ def serve(
     next start resumes them.
 
     Example: AVESA_SCHEDULE="every 30m; servicenow=every 15m" avesa serve --port 8080"""
+    require_web("serve")
+    from avesa.runtime.server_app import bind
+
     settings = load_settings()
     require_home(settings)
     level = log_level or settings.log_level
@@ -76,6 +79,8 @@ def serve(
 
 
 async def _serve(settings: Settings, sock: object, host: str, level: str, alerts: AlertEngine | None = None) -> None:
+    from avesa.runtime.server_app import build_server_app, http_server, load_dashboard  # the web extra
+
     interval = settings.progress_interval_seconds
     metrics = EventMetrics()
     service = Serve(settings, lambda: PipelineContext.from_settings(settings),

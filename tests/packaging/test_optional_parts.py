@@ -1,6 +1,7 @@
-"""The sandbox is a distribution of its own (packages/avesa-sandbox): it imports nothing of the
-engine, the engine's wheel (and so its Lambda image) carries none of it, and the commands that
-need it say how to install it when it is missing instead of failing on an import."""
+"""The sandbox is a distribution of its own (packages/avesa-sandbox) and the HTTP side an extra
+(`avesa[web]`): the sandbox imports nothing of the engine, the engine's wheel (and so its Lambda
+image) carries neither, and the commands that need one say how to install it when it is missing
+instead of failing on an import."""
 
 from __future__ import annotations
 
@@ -61,11 +62,12 @@ def test_the_engine_imports_the_sandbox_only_inside_the_commands_that_run_it() -
     assert offending == []
 
 
-BLOCK_SANDBOX = """
+BLOCK = """
 import importlib.abc, sys
+BLOCKED = sys.argv.pop(1).split(",")
 class Block(importlib.abc.MetaPathFinder):
     def find_spec(self, name, path=None, target=None):
-        if name == "avesa_sandbox" or name.startswith("avesa_sandbox."):
+        if any(name == b or name.startswith(b + ".") for b in BLOCKED):
             raise ImportError(f"{name} is not installed")
 sys.meta_path.insert(0, Block())
 from avesa.cli.app import main
@@ -74,16 +76,34 @@ main()
 """
 
 
-@pytest.mark.parametrize("command", [["demo"], ["sandbox", "serve", "--port", "0"]])
-def test_a_command_that_runs_the_sandbox_says_how_to_install_it_when_it_is_missing(
-        command: list[str], tmp_path: Path) -> None:
+@pytest.mark.parametrize(("blocked", "command", "says"), [
+    ("avesa_sandbox", ["demo"], "avesa-sandbox is not installed: pip install avesa-sandbox"),
+    ("avesa_sandbox", ["sandbox", "serve", "--port", "0"], "avesa-sandbox is not installed: pip install avesa-sandbox"),
+    ("starlette,uvicorn", ["serve", "--port", "0"],
+     "`avesa serve` serves HTTP, which needs the web extra (starlette, uvicorn not installed): "
+     "pip install 'avesa[web]'"),
+    ("pygal", ["dashboard", "--port", "0"], "needs the web extra (pygal not installed): pip install 'avesa[web]'"),
+])
+def test_a_command_that_needs_an_optional_part_says_how_to_install_it(
+        blocked: str, command: list[str], says: str, tmp_path: Path) -> None:
+    (tmp_path / "home").mkdir()
     env = {**os.environ, "AVESA_HOME": str(tmp_path / "home"), "AVESA_CONFIG": str(tmp_path / "none.toml")}
-    done = subprocess.run([sys.executable, "-c", BLOCK_SANDBOX, *command], capture_output=True, text=True,
+    done = subprocess.run([sys.executable, "-c", BLOCK, blocked, *command], capture_output=True, text=True,
                           env=env, cwd=tmp_path, timeout=60, check=False)
     assert done.returncode == 2, done.stderr
-    assert "Traceback" not in done.stderr
-    assert "avesa-sandbox is not installed" in done.stderr and "pip install avesa-sandbox" in done.stderr
-    assert not (tmp_path / "home").exists()  # refused before anything was made
+    assert "Traceback" not in done.stderr and says in " ".join(done.stderr.split())
+    assert not any((tmp_path / "home").iterdir())  # refused before anything was made
+
+
+def test_the_engine_loads_without_the_web_extra() -> None:
+    """The CLI, the pipeline and the Lambda handlers import with starlette, uvicorn, jinja2 and pygal
+    unimportable: only `serve` and `dashboard` need them, when they run."""
+    program = BLOCK.replace("from avesa.cli.app import main\nsys.argv = [\"avesa\", *sys.argv[1:]]\nmain()\n", "") + (
+        "import avesa.cli.app, avesa.pipeline.units, avesa.runtime.aws.handlers, avesa.alerts.incidents\n"
+        "print('loaded')\n")
+    done = subprocess.run([sys.executable, "-c", program, "starlette,uvicorn,jinja2,pygal"], capture_output=True,
+                          text=True, timeout=60, check=False)
+    assert done.returncode == 0 and done.stdout.strip() == "loaded", done.stderr[-2000:]
 
 
 def _wheel(project: Path, out: Path) -> zipfile.ZipFile:
@@ -95,9 +115,16 @@ def _wheel(project: Path, out: Path) -> zipfile.ZipFile:
 
 @pytest.mark.slow
 def test_the_wheels_keep_engine_and_sandbox_apart(tmp_path: Path) -> None:
-    engine = _wheel(REPO, tmp_path / "engine").namelist()
+    engine_wheel = _wheel(REPO, tmp_path / "engine")
+    engine = engine_wheel.namelist()
     assert not [name for name in engine if "sandbox" in name.split("/")[0] or "/sandbox/" in name]
     assert "avesa/catalog/services/connectwise.json" in engine and "avesa/py.typed" in engine
+    [metadata] = [name for name in engine if name.endswith(".dist-info/METADATA")]
+    engine_requires = [line for line in engine_wheel.read(metadata).decode().splitlines()
+                       if line.startswith("Requires-Dist")]
+    for web in ("starlette", "uvicorn", "jinja2", "pygal"):  # only with the web extra
+        [line] = [line for line in engine_requires if line.split()[1].startswith(web)]
+        assert "extra == \"web\"" in line, line
 
     sandbox = _wheel(SANDBOX, tmp_path / "sandbox")
     names = sandbox.namelist()
