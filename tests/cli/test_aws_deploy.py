@@ -41,7 +41,8 @@ def bootstrap(endpoint: str, region: str, *, parameter: bool = True) -> None:
     """What `cdk bootstrap` leaves in a region: the CDKToolkit stack and its version parameter."""
     import boto3
 
-    session = dict(endpoint_url=endpoint, region_name=region, aws_access_key_id="test", aws_secret_access_key="test")
+    session = {"endpoint_url": endpoint, "region_name": region, "aws_access_key_id": "test",
+               "aws_secret_access_key": "test"}
     boto3.client("cloudformation", **session).create_stack(StackName="CDKToolkit", TemplateBody=MINIMAL_TEMPLATE)
     if parameter:
         boto3.client("ssm", **session).put_parameter(Name="/cdk-bootstrap/hnb659fds/version", Value="29",

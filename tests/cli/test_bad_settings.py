@@ -29,8 +29,8 @@ def _one_line_error(output: str) -> str:
 
 @pytest.mark.parametrize(("variable", "value", "says"), [
     ("AVESA_ENV", "production", "AVESA_ENV='production': input should be 'dev', 'staging' or 'prod'"),
-    ("AVESA_MAX_REQUESTS_IN_FLIGHT", "0", "AVESA_MAX_REQUESTS_IN_FLIGHT='0': input should be greater than or "
-     "equal to 1"),
+    ("AVESA_MAX_REQUESTS_IN_FLIGHT", "0", ("AVESA_MAX_REQUESTS_IN_FLIGHT='0': input should be greater than or "
+     "equal to 1")),
     ("AVESA_MAX_CHUNKS_IN_FLIGHT", "-3", "AVESA_MAX_CHUNKS_IN_FLIGHT='-3': input should be greater than or equal to 1"),
     ("AVESA_PAGE_SIZE", "many", "AVESA_PAGE_SIZE='many': input should be a valid integer"),
     ("AVESA_LEASE_SECONDS", "nan", "AVESA_LEASE_SECONDS='nan': input should be a finite number"),
@@ -56,13 +56,13 @@ def test_every_wrong_setting_is_named_at_once(avesa_home: Path, monkeypatch: pyt
 
 
 @pytest.mark.parametrize(("variable", "value", "says"), [
-    ("AVESA_STATE_URL", "postgres://db/avesa", "AVESA_STATE_URL='postgres://db/avesa' is not understood: use "
-     "sqlite:///PATH, a file path, or dynamodb://TABLE_PREFIX"),
+    ("AVESA_STATE_URL", "postgres://db/avesa", ("AVESA_STATE_URL='postgres://db/avesa' is not understood: use "
+     "sqlite:///PATH, a file path, or dynamodb://TABLE_PREFIX")),
     ("AVESA_STATE_URL", "dynamodb://", "AVESA_STATE_URL='dynamodb://' is not understood (the table prefix may hold"),
-    ("AVESA_SECRETS_URL", "vault://avesa", "AVESA_SECRETS_URL='vault://avesa' is not understood: use "
-     "secretsmanager://NAME_PREFIX"),
-    ("AVESA_LAKE_URL", "gs://bucket/lake", "AVESA_LAKE_URL='gs://bucket/lake': the lake is a folder, file://PATH "
-     "or s3://BUCKET[/PREFIX]"),
+    ("AVESA_SECRETS_URL", "vault://avesa", ("AVESA_SECRETS_URL='vault://avesa' is not understood: use "
+     "secretsmanager://NAME_PREFIX")),
+    ("AVESA_LAKE_URL", "gs://bucket/lake", ("AVESA_LAKE_URL='gs://bucket/lake': the lake is a folder, file://PATH "
+     "or s3://BUCKET[/PREFIX]")),
     ("AVESA_LAKE_URL", "s3://", "AVESA_LAKE_URL='s3://': the lake is a folder"),
 ])
 @pytest.mark.parametrize("command", [["tenant", "list"], ["run"], ["status"]])

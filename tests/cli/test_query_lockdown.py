@@ -109,8 +109,8 @@ HOSTILE = {
     "the network": ("SELECT * FROM read_csv('https://example.com/tickets.csv')", "files, the network"),
     "copy to a file": ("COPY (SELECT * FROM tickets) TO '{out}'", "COPY"),
     "copy into the other tenant's delta log": (
-        "COPY (SELECT '{{\"remove\": {{}}}}' AS x) TO '{lake}/{other}/canonical/tickets/_delta_log/"
-        "00000000000000000099.json' (FORMAT csv, HEADER false, QUOTE '')", "COPY"),
+        ("COPY (SELECT '{{\"remove\": {{}}}}' AS x) TO '{lake}/{other}/canonical/tickets/_delta_log/"
+        "00000000000000000099.json' (FORMAT csv, HEADER false, QUOTE '')"), "COPY"),
     "copy from a file": ("COPY tickets FROM '{home}/secret.key'", "COPY"),
     "export the database": ("EXPORT DATABASE '{out}'", "EXPORT DATABASE"),
     "attach a database file": ("ATTACH '{out}' AS stolen", "ATTACH"),

@@ -85,8 +85,8 @@ def test_a_built_in_name_is_never_replaced_by_another_package(tmp_path: Path, mo
 
 
 @pytest.mark.parametrize(("entries", "says"), [
-    ({}, "no connector implementation 'acme_helpdesk'; built in: connectwise, microsoft365, rest, salesforce, "
-         "servicenow"),
+    ({}, ("no connector implementation 'acme_helpdesk'; built in: connectwise, microsoft365, rest, salesforce, "
+         "servicenow")),
     ({"acme_helpdesk": "acme_avesa.missing:Connector"},
      "connector 'acme_helpdesk' (acme_avesa.missing:Connector) could not be imported: ModuleNotFoundError"),
     ({"acme_helpdesk": "acme_avesa.connector:PAGES"},

@@ -23,6 +23,7 @@ def test_the_three_state_machines_are_there():
 @pytest.mark.parametrize("name", FILES)
 def test_every_asl_file_is_valid_amazon_states_language(name):
     path = resources.files("avesa.runtime.aws.statemachines").joinpath(name)
-    result = subprocess.run([str(VALIDATOR), "--json-path", str(path)], capture_output=True, text=True, timeout=60)
+    result = subprocess.run([str(VALIDATOR), "--json-path", str(path)], capture_output=True, text=True, timeout=60,
+                            check=False)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "is valid" in result.stdout

@@ -80,8 +80,8 @@ main()
     ("avesa_sandbox", ["demo"], "avesa-sandbox is not installed: pip install avesa-sandbox"),
     ("avesa_sandbox", ["sandbox", "serve", "--port", "0"], "avesa-sandbox is not installed: pip install avesa-sandbox"),
     ("starlette,uvicorn", ["serve", "--port", "0"],
-     "`avesa serve` serves HTTP, which needs the web extra (starlette, uvicorn not installed): "
-     "pip install 'avesa[web]'"),
+     ("`avesa serve` serves HTTP, which needs the web extra (starlette, uvicorn not installed): "
+     "pip install 'avesa[web]'")),
     ("pygal", ["dashboard", "--port", "0"], "needs the web extra (pygal not installed): pip install 'avesa[web]'"),
 ])
 def test_a_command_that_needs_an_optional_part_says_how_to_install_it(

@@ -92,7 +92,7 @@ def test_a_cancelled_interrupted_run_is_not_resumed_and_the_next_run_starts_from
     assert result.exit_code == 0, result.output
     assert "resuming" not in result.output
     ctx = make_ctx()
-    [latest] = [r for r in ctx.state.list_runs(limit=1)]
+    [latest] = list(ctx.state.list_runs(limit=1))
     assert latest.run_id != interrupted.run_id and latest.status == "complete"
     lookback = ctx.settings.lookback_seconds
     for tr in ctx.state.list_table_runs(run_id=latest.run_id):  # fresh, from the watermark the cancel left

@@ -47,7 +47,7 @@ def test_a_chunk_slower_than_its_lease_keeps_it_and_cleanup_stuck_on_another_hos
         [run] = make_ctx().state.list_runs(status="running")
         env = {**os.environ, "AVESA_HOME": str(avesa_home), "AVESA_LEASE_SECONDS": str(settings["lease_seconds"])}
         cleanup = subprocess.run([sys.executable, "-m", "avesa", "jobs", "cleanup-stuck"], env=env,
-                                 capture_output=True, text=True, timeout=120)
+                                 capture_output=True, text=True, timeout=120, check=False)
         assert cleanup.returncode == 0, cleanup.stderr
         still = make_ctx().state.get_run(run.run_id)
         assert still.status == "running", "the run should still be reading its slow pages"

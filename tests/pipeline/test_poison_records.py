@@ -158,7 +158,7 @@ def _raw_record(home: Path, tenant: str, source: Source, record_id: str) -> str:
 
 def _avesa_run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "avesa", "run", *args], env=env, capture_output=True, text=True,
-                          timeout=120)
+                          timeout=120, check=False)
 
 
 def _dead_owner() -> str:

@@ -96,7 +96,7 @@ def _raw_records(where: Backends, tenant: str, table: str) -> list[tuple]:
     directory = where.context().lake.raw_dir(tenant, "connectwise", table)
     batches = list(iter_raw_batches(list_raw_files(directory, [""]), directory))
     rows = pa.Table.from_batches(batches).select(["record_id", "source_updated_at", "record"])
-    return sorted(set(tuple(row.values()) for row in rows.to_pylist()))
+    return sorted({tuple(row.values()) for row in rows.to_pylist()})
 
 
 @pytest.mark.slow

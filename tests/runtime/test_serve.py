@@ -100,7 +100,7 @@ def test_slots_missed_while_the_machine_slept_run_once_not_once_each(
     after = [times for at, times in submitted if at >= wake]
     assert after, "the job runs on waking"
     assert len(after[0]) == 1, f"the missed slots are folded into one run: {after[0]}"
-    [job_key] = [k for k in schedules_keys(settings, avesa_home)]
+    [job_key] = list(schedules_keys(settings, avesa_home))
     trigger = schedules.trigger(schedules.Schedule("every 2s", "AVESA_SCHEDULE"), job_key, UTC)
     first_after = after[0][0]
     assert first_after.timestamp() < wake, "the run on waking is the latest slot missed"

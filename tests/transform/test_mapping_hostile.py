@@ -58,7 +58,7 @@ def test_mapping_never_raises_and_counts_every_value_it_nulls(service: str, tabl
     mapping = CompiledMapping(CATALOG.mapping(service, table), CATALOG.canonical_table(
         CATALOG.mapping(service, table).canonical_table))
     fields = _top_fields(mapping)
-    records = data.draw(st.lists(st.fixed_dictionaries({}, optional={f: values for f in fields}), min_size=1,
+    records = data.draw(st.lists(st.fixed_dictionaries({}, optional=dict.fromkeys(fields, values)), min_size=1,
                                  max_size=4))
     rows = [(str(i), STAMP, _record_json(r)) for i, r in enumerate(records)]
     nulled = NulledValues()

@@ -147,7 +147,7 @@ def _input(**fields: Any) -> PipelineInput:
     try:
         return PipelineInput.model_validate({k: v for k, v in fields.items() if v is not None})
     except ValueError as exc:
-        errors: list[Any] = getattr(exc, "errors", lambda: [])()
+        errors: list[Any] = getattr(exc, "errors", list)()
         reason = "; ".join(str(e.get("msg", e)).removeprefix("Value error, ") for e in errors) or str(exc)
         raise UsageError(f"not a pipeline input: {reason}") from None
 

@@ -426,7 +426,7 @@ def _yaml(rows: list[tuple[Tenant, dict[str, _ExportEntry]]], references: bool) 
 def _csv(rows: list[tuple[Tenant, dict[str, _ExportEntry]]]) -> str:
     credential_columns = sorted({k for _, entries in rows for e in entries.values()
                                  for k in e.get("credentials", {})})
-    columns = [c for c in CSV_COLUMNS] + [c for c in credential_columns if c not in CSV_COLUMNS]
+    columns = list(CSV_COLUMNS) + [c for c in credential_columns if c not in CSV_COLUMNS]
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\n")
     writer.writeheader()

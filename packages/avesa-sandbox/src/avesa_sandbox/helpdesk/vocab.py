@@ -92,10 +92,10 @@ AGENT_GROUPS = ("Service Desk", "Service Desk", "Service Desk", "Escalations", "
 # type -> ((subject, description, tags, group), ...)
 TICKET_TEMPLATES: dict[str, tuple[tuple[str, str, tuple[str, ...], str], ...]] = {
     "incident": (
-        ("Outlook keeps asking for a password", "Since this morning Outlook prompts for credentials every few "
-         "minutes. Webmail works.", ("email", "m365"), "Service Desk"),
-        ("Printer on 2nd floor not printing", "Jobs sit in the queue and nothing comes out. Restarted the "
-         "printer already.", ("printer",), "Service Desk"),
+        ("Outlook keeps asking for a password", ("Since this morning Outlook prompts for credentials every few "
+         "minutes. Webmail works."), ("email", "m365"), "Service Desk"),
+        ("Printer on 2nd floor not printing", ("Jobs sit in the queue and nothing comes out. Restarted the "
+         "printer already."), ("printer",), "Service Desk"),
         ("VPN disconnects every 10 minutes", "Working from home, the VPN drops and reconnects constantly.",
          ("vpn", "network"), "Network"),
         ("Internet down at the main office", "No internet for the whole office since 9:15.", ("network", "outage"),
@@ -110,10 +110,10 @@ TICKET_TEMPLATES: dict[str, tuple[tuple[str, str, tuple[str, ...], str], ...]] =
          ("wifi", "network"), "Network"),
     ),
     "service_request": (
-        ("New starter: laptop and accounts", "New hire starts Monday; needs a laptop, email and access to the "
-         "finance share.", ("onboarding", "m365"), "Onboarding"),
-        ("Leaver: disable accounts", "Employee leaves on Friday. Please disable the account and forward mail to "
-         "the manager.", ("offboarding", "m365"), "Service Desk"),
+        ("New starter: laptop and accounts", ("New hire starts Monday; needs a laptop, email and access to the "
+         "finance share."), ("onboarding", "m365"), "Onboarding"),
+        ("Leaver: disable accounts", ("Employee leaves on Friday. Please disable the account and forward mail to "
+         "the manager."), ("offboarding", "m365"), "Service Desk"),
         ("Install Adobe Acrobat Pro", "Please install Acrobat Pro on the reception PC; licence attached.",
          ("software",), "Service Desk"),
         ("Add user to distribution list", "Please add the new office manager to the all-staff list.", ("email",),

@@ -51,7 +51,7 @@ def first_key_above(table: str, value: str, inclusive: bool) -> int:
 
     Keys and sys_ids sort alike, so this is a bisect over the key space (32 hashes at most); it may
     return ``MAX_KEY + 1`` (no key qualifies)."""
-    keys = range(0, MAX_KEY + 1)
+    keys = range(MAX_KEY + 1)
     if inclusive:
         return bisect.bisect_left(keys, value, key=lambda k: sys_id(table, k))
     return bisect.bisect_right(keys, value, key=lambda k: sys_id(table, k))
