@@ -27,7 +27,7 @@ from avesa.domain.audit import AuditEntry, Outcome
 from avesa.domain.errors import AvesaError, UsageError
 from avesa.domain.timeutil import utc_now
 from avesa.observability import events
-from avesa.state.base import StateStore
+from avesa.state.base import AuditTrail
 
 
 def actor() -> str:
@@ -64,7 +64,7 @@ class Audited:
                           target=self.target, details=self.details, message=self.message)
 
 
-def append(state: StateStore, entries: list[AuditEntry]) -> None:
+def append(state: AuditTrail, entries: list[AuditEntry]) -> None:
     """Append entries; a failure to is logged, never raised (see the module's docstring)."""
     if not entries:
         return
@@ -75,14 +75,14 @@ def append(state: StateStore, entries: list[AuditEntry]) -> None:
                     entries=len(entries), error=type(exc).__name__)
 
 
-def record(state: StateStore, entries: list[Audited], now: datetime | None = None) -> None:
+def record(state: AuditTrail, entries: list[Audited], now: datetime | None = None) -> None:
     """Append several entries of one action at once (an import: one per tenant)."""
     at, who = now or utc_now(), actor()
     append(state, [e.entry(at, who) for e in entries])
 
 
 @contextmanager
-def audited(state: StateStore, action: str, *, tenant_id: str | None = None, service: str | None = None,
+def audited(state: AuditTrail, action: str, *, tenant_id: str | None = None, service: str | None = None,
             target: str | None = None, **details: object) -> Iterator[Audited]:
     """Append one entry for the block's action when it ends, saying how it ended."""
     entry = Audited(action=action, tenant_id=tenant_id, service=service, target=target, details=dict(details))
