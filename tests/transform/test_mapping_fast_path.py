@@ -7,6 +7,7 @@ built-in mapping over hostile values, and for every built-in mapping over the sa
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
@@ -76,13 +77,14 @@ records = st.dictionaries(st.sampled_from(KEYS), values, max_size=6)
 @st.composite
 def match_steps(draw: st.DrawFn) -> str:
     pairs = draw(st.lists(st.tuples(st.sampled_from(KEYS[:7]), st.sampled_from(MATCH_VALUES)), min_size=1,
-                          max_size=2))
+                          max_size=2, unique_by=lambda pair: pair[0]))
     spaced = draw(st.booleans())
     return "[" + ",".join(f"{k} = {v}" if spaced else f"{k}={v}" for k, v in pairs) + "]"
 
 
+keys = st.sampled_from(KEYS).map(lambda k: ("key", k))
 steps = st.one_of(
-    st.sampled_from(KEYS).map(lambda k: ("key", k)),
+    keys, keys, keys,
     st.integers(0, 3).map(lambda i: ("index", f"[{i}]")),
     match_steps().map(lambda m: ("match", m)),
 )
@@ -90,21 +92,23 @@ steps = st.one_of(
 
 @st.composite
 def paths(draw: st.DrawFn) -> str:
-    parts = draw(st.lists(steps, max_size=4))
+    first = draw(keys if draw(st.integers(0, 9)) else steps)
+    parts = [first, *draw(st.lists(steps, max_size=3))] if draw(st.integers(0, 19)) else []  # "": the record
     text = ""
     for kind, part in parts:
         text += ("." if text and kind == "key" else "") + part
     return ("!" if draw(st.integers(0, 5)) == 0 else "") + text
 
 
-sources = st.one_of(paths(), st.lists(paths(), max_size=3))
+sources = st.one_of(paths(), paths(), st.lists(paths(), min_size=1, max_size=3), st.just([]))
 
 
 @st.composite
 def mappings(draw: st.DrawFn) -> tuple[Mapping, CanonicalTable]:
     canonical = CATALOG.canonical_table(draw(st.sampled_from(CANONICAL)))
     names = [c.name for c in canonical.columns]
-    mapped = draw(st.lists(st.sampled_from([*names, "not_a_column"]), unique=True, max_size=len(names)))
+    mapped = draw(st.lists(st.sampled_from([*names, "not_a_column"]), unique=True, min_size=1,
+                                 max_size=len(names)))
     columns = {name: draw(sources) for name in mapped}
     mapping = Mapping(canonical_table=canonical.canonical_table, source_service="svc", source_table="tbl", id="id",
                       columns=columns)
@@ -160,14 +164,108 @@ def assert_same(mapping: Mapping, canonical: CanonicalTable, rows: list, **kwarg
     assert fast_nulled == reference_nulled and set(fast_nulled) == set(reference_nulled)
 
 
+# What a `[k=v]` match wants, as values a source may hold: str(item.get(k)).lower() must equal it.
+MATCHING = {"true": [True, "true", "TRUE"], "false": [False, "False"], "1": [1, "1"], "none": [None, "None"],
+            "email": ["Email", "EMAIL"], "x": ["x", "X"], "": [""]}
+
+
+def _plant(draw: st.DrawFn, record: Any, steps: list[tuple[str, str, str]], leaf: Any, top: bool = True) -> Any:
+    """`record` with `leaf` where the path's steps lead (made of dicts and lists as needed), or
+    now and then a near miss: a list too short, an item that does not match, the wrong container."""
+    if not steps:
+        return leaf
+    (name, index, match), rest = steps[0], steps[1:]
+    if not top and draw(st.integers(0, 19)) == 0:
+        return draw(values)  # the wrong shape at this step
+    if name:
+        into = record if isinstance(record, dict) else {}
+        return {**into, name: _plant(draw, into.get(name), rest, leaf, False)}
+    if index:
+        i = int(index)
+        items = list(record) if isinstance(record, list) else []
+        items += [draw(values) for _ in range(max(0, i + 1 - len(items)))]
+        if draw(st.integers(0, 5)) == 0:
+            return items[:i]  # one too short
+        items[i] = _plant(draw, items[i], rest, leaf, False)
+        return items
+    wanted = [[part.strip() for part in pair.split("=", 1)] for pair in match.split(",")]
+    item = {k: draw(st.sampled_from(MATCHING.get(v.lower(), [v]))) for k, v in wanted}
+    decoys = [{**item, wanted[0][0]: "decoy"}] if draw(st.booleans()) else []
+    found = _plant(draw, item, rest, leaf, False) if rest else {"value": leaf, **item}  # the item is the value
+    return [*decoys, found, *([draw(values)] if draw(st.booleans()) else [])]
+
+
+# The values at the edge of each column type's conversion, planted where the mapping reads.
+EDGES: dict[str, st.SearchStrategy[Any]] = {
+    "string": st.sampled_from(["", " ", "\t", "x", "x\ud800", "\udfff", True, False, 0, -0.0, 1.5, 10**30, [], {},
+                               ["a", None], {"k": float("inf")}, {"b": 10**30}]),
+    "int64": st.sampled_from([2**63, 2**63 - 1, -(2**63), -(2**63) - 1, 0, True, 1e19, 9.2e18, -9.3e18, 2.9,
+                              float("nan"), float("inf"), "12", " 12 ", "12.7", "1e3", "1e999", "9223372036854775808",
+                              "-9223372036854775809", "", " ", "x", [1], {"a": 1}]),
+    "float64": st.sampled_from([1.5, -0.0, float("inf"), float("-inf"), float("nan"), 10**400, 2**63, True, "1.5",
+                                " 2 ", "nan", "inf", "1e999", "", " ", "x", [1.0]]),
+    "bool": st.sampled_from([True, False, 0, 1, 2, -1, 0.0, 0.5, float("nan"), float("inf"), "true", " TRUE ",
+                             "False", "1", "0", "yes", "", " ", None, [True]]),
+    "timestamp": timestamp_texts | st.sampled_from([0, 1.5, True, [], {"a": 1}]),
+}
+
+
+@st.composite
+def planted_records(draw: st.DrawFn, mapping: Mapping, canonical: CanonicalTable) -> dict[str, Any]:
+    """A record holding values where the mapping's paths look (and a few fields elsewhere): mostly
+    values at the edge of the column's conversion."""
+    record: Any = draw(records)
+    types = canonical.column_types()
+    for column, source in mapping.columns.items():
+        leaves = EDGES[types[column]] if column in types else scalars
+        for path in [source] if isinstance(source, str) else source:
+            steps = re.findall(r"([^.\[\]]+)|\[(\d+)\]|\[([^\]]+)\]", path.removeprefix("!"))
+            if steps and draw(st.integers(0, 5)):  # (a path "" reads the whole record)
+                leaf = draw(EDGES["bool"] if path.startswith("!") else st.one_of(leaves, leaves, leaves, scalars))
+                record = _plant(draw, record, steps, leaf)
+    return record
+
+
 @SETTINGS
-@given(mapped=mappings(), rows=batches(), extraction=st.sampled_from(["none", "stamps", "short"]))
+@given(mapped=mappings(), data=st.data(), extraction=st.sampled_from(["none", "stamps", "short"]))
 def test_random_mappings_over_random_records_match_the_per_record_mapping(
-    mapped: tuple[Mapping, CanonicalTable], rows: list, extraction: str
+    mapped: tuple[Mapping, CanonicalTable], data: st.DataObject, extraction: str
 ) -> None:
+    top = planted_records(*mapped) if data.draw(st.integers(0, 4)) else records
+    rows = data.draw(batches(top))
     extracted = {"none": None, "stamps": [STAMP + timedelta(hours=i) for i in range(len(rows))],
                  "short": [STAMP] * max(0, len(rows) - 1)}[extraction]
     assert_same(*mapped, rows, extracted_at=extracted)
+
+
+@SETTINGS
+@given(name=st.sampled_from(CANONICAL), data=st.data())
+def test_every_column_type_over_its_edge_values_matches_the_per_record_mapping(name: str, data: st.DataObject) -> None:
+    """Every column of a canonical table read from its own field (some as `!flag`, some as
+    alternatives), each record holding values at the edge of the column's conversion."""
+    canonical = CATALOG.canonical_table(name)
+    columns: dict[str, str | list[str]] = {}
+    for c in canonical.columns:
+        shape = data.draw(st.sampled_from(["plain", "plain", "nested", "alternatives", "negated"]))
+        columns[c.name] = {"plain": c.name, "nested": f"{c.name}.v", "alternatives": [f"{c.name}.v", c.name],
+                           "negated": f"!{c.name}"}[shape]
+    mapping = Mapping(canonical_table=name, source_service="s", source_table="t", id="id", columns=columns)
+    types = canonical.column_types()
+
+    def leaf(column: str) -> st.SearchStrategy[Any]:
+        source = columns[column]
+        negated = isinstance(source, str) and source.startswith("!")
+        edges = EDGES["bool"] if negated else EDGES[types[column]]
+        value = st.one_of(edges, edges, edges, scalars)
+        if source == f"{column}.v":
+            return value.map(lambda v: {"v": v})
+        if isinstance(source, list):  # either path may hold it
+            return st.one_of(value.map(lambda v: {"v": v}), value, st.just({"v": None}))
+        return value
+
+    record = st.fixed_dictionaries({}, optional={c: leaf(c) for c in columns})
+    rows = data.draw(batches(record))
+    assert_same(mapping, canonical, rows, extracted_at=[STAMP] * len(rows))
 
 
 def test_a_malformed_match_is_refused_when_compiled_as_before() -> None:
