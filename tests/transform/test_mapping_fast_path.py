@@ -199,7 +199,8 @@ def _plant(draw: st.DrawFn, record: Any, steps: list[tuple[str, str, str]], leaf
 EDGES: dict[str, st.SearchStrategy[Any]] = {
     "string": st.sampled_from(["", " ", "\t", "x", "x\ud800", "\udfff", True, False, 0, -0.0, 1.5, 10**30, [], {},
                                ["a", None], {"k": float("inf")}, {"b": 10**30}]),
-    "int64": st.sampled_from([2**63, 2**63 - 1, -(2**63), -(2**63) - 1, 0, True, 1e19, 9.2e18, -9.3e18, 2.9,
+    "int64": st.sampled_from([2**63, 2**63 - 1, -(2**63), -(2**63) - 1, "9223372036854775808", 9.3e18])
+    | st.sampled_from([2**63, 2**63 - 1, -(2**63), -(2**63) - 1, 0, True, 1e19, 9.2e18, -9.3e18, 2.9,
                               float("nan"), float("inf"), "12", " 12 ", "12.7", "1e3", "1e999", "9223372036854775808",
                               "-9223372036854775809", "", " ", "x", [1], {"a": 1}]),
     "float64": st.sampled_from([1.5, -0.0, float("inf"), float("-inf"), float("nan"), 10**400, 2**63, True, "1.5",
@@ -241,11 +242,15 @@ def test_random_mappings_over_random_records_match_the_per_record_mapping(
 @SETTINGS
 @given(name=st.sampled_from(CANONICAL), data=st.data())
 def test_every_column_type_over_its_edge_values_matches_the_per_record_mapping(name: str, data: st.DataObject) -> None:
-    """Every column of a canonical table read from its own field (some as `!flag`, some as
-    alternatives), each record holding values at the edge of the column's conversion."""
+    """Every column of a canonical table but most text ones read from its own field (some as
+    `!flag`, some as alternatives), each record holding values at the edge of the column's conversion."""
     canonical = CATALOG.canonical_table(name)
     columns: dict[str, str | list[str]] = {}
+    texts = [c.name for c in canonical.columns if c.type == "string"]
+    chosen = set(data.draw(st.lists(st.sampled_from(texts), max_size=4)))  # the few types other than text: all
     for c in canonical.columns:
+        if c.type == "string" and c.name not in chosen:
+            continue
         shape = data.draw(st.sampled_from(["plain", "plain", "nested", "alternatives", "negated"]))
         columns[c.name] = {"plain": c.name, "nested": f"{c.name}.v", "alternatives": [f"{c.name}.v", c.name],
                            "negated": f"!{c.name}"}[shape]
