@@ -4,7 +4,7 @@ The per-record mapping was a closure per path step, a getter call and a converte
 and a dict lookup per column: ~30 function calls a record for a ConnectWise ticket. Here the
 mapping's paths are written out as straight-line source (a `dict.get` chain with `isinstance`
 guards per path, the alternatives as nested `if v is None`), each column's conversion inlined for
-the value's usual type (a `str` for a string column, an in-range `int`, a finite `float`, a
+the value's usual type (a `str` or an `int` id for a string column, an in-range `int`, a finite `float`, a
 `YYYY-MM-DDTHH:MM:SSZ` text for a timestamp) with the general converter of `avesa.transform.values`
 called for everything else, and the null counts kept in local integers. The source is generated
 from the catalog but names no catalog text as code: keys are `repr()` literals, indexes `int`s, and
@@ -119,7 +119,8 @@ def _convert_lines(kind: ColumnType, counter: str | None) -> list[str]:
     general = ["elif v is not None:", "    if v == '':", "        v = None", "    else:",
                f"        v = to_{kind}(v)", "        if v is None:", f"            {nulled}"]
     if kind == "string":
-        return ["if v.__class__ is str:", "    if not v:", "        v = None", *general]
+        return ["if v.__class__ is str:", "    if not v:", "        v = None",
+                "elif v.__class__ is int:", "    v = str(v)", *general]  # a numeric id: to_string's str(v)
     if kind == "int64":
         return ["if v.__class__ is int:", f"    if not {values.INT64_MIN} <= v <= {values.INT64_MAX}:",
                 "        v = None", f"        {nulled}", *general]
