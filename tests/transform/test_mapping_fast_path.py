@@ -143,7 +143,7 @@ def batches(draw: st.DrawFn, top: st.SearchStrategy[Any] = records) -> list[tupl
 
 def outcome(mapper: CompiledMapping | ReferenceMapping, rows: list, **kwargs: Any) -> tuple[Any, Counter]:
     """The table (or the failure's class and message) and the counter the run added to."""
-    nulled = Counter({"already": 2, **{name: 1 for name in mapper.columns[::2]}})  # counts are added to
+    nulled = Counter({"already": 2, **dict.fromkeys(mapper.columns[::2], 1)})  # counts are added to
     try:
         table = mapper.to_versions(rows, tenant_id="t", run_id="run", loaded_at=STAMP, nulled=nulled, **kwargs)
     except (RecordUnreadable, ReferenceUnreadable) as exc:
