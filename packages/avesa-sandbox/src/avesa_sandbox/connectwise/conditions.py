@@ -21,10 +21,12 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from avesa_sandbox.clock import parse_timestamp
+from avesa_sandbox.lexing import scan
 
 COMPARISON_OPERATORS = ("=", "!=", "<", "<=", ">", ">=")
 WORD_OPERATORS = ("contains", "like", "in")
@@ -111,27 +113,26 @@ class Token:
     position: int
 
 
+def _refusal(text: str) -> Callable[[int], ConditionError]:
+    def refuse(position: int) -> ConditionError:
+        snippet = text[position : position + 12]
+        if text[position] == '"':
+            return ConditionError("Unterminated string", position)
+        if text[position] == "[":
+            return ConditionError("Unterminated date (missing ']')", position)
+        return ConditionError(f"Unexpected character {snippet[0]!r} in {snippet!r}", position)
+
+    return refuse
+
+
 def tokenize(text: str) -> list[Token]:
     """Split a condition into tokens; raises ConditionError on a character that starts no token."""
     tokens: list[Token] = []
-    position = 0
-    while position < len(text):
-        match = _TOKEN.match(text, position)
-        if match is None:
-            snippet = text[position : position + 12]
-            if text[position] == '"':
-                raise ConditionError("Unterminated string", position)
-            if text[position] == "[":
-                raise ConditionError("Unterminated date (missing ']')", position)
-            raise ConditionError(f"Unexpected character {snippet[0]!r} in {snippet!r}", position)
-        kind = match.lastgroup or ""
-        if kind != "ws":
-            value = match.group()
-            if kind == "word" and value.lower() in _KEYWORDS:
-                kind = "keyword"
-                value = value.lower()
-            tokens.append(Token(kind, value, position))
-        position = match.end()
+    for lexeme in scan(text, _TOKEN, _refusal(text)):
+        kind, value = lexeme.kind, lexeme.text
+        if kind == "word" and value.lower() in _KEYWORDS:
+            kind, value = "keyword", value.lower()
+        tokens.append(Token(kind, value, lexeme.position))
     tokens.append(Token("end", "", len(text)))
     return tokens
 

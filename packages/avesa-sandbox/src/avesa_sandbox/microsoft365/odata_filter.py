@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from avesa_sandbox.lexing import scan
 from avesa_sandbox.microsoft365.schema import PropertyInfo, data_properties, flat_properties, property_info
 
 Predicate = Callable[[dict[str, Any]], bool]
@@ -54,17 +55,13 @@ class Token:
 
 
 def tokenize(text: str) -> list[Token]:
-    tokens: list[Token] = []
-    position = 0
     text = text.rstrip()
-    while position < len(text):
-        match = _TOKEN.match(text, position)
-        if match is None or match.end() == position:
-            raise FilterError(f"Invalid filter clause: syntax error at position {position} in '{text}'.")
-        kind = match.lastgroup or ""
-        tokens.append(Token(kind, match.group(kind)))
-        position = match.end()
-    return tokens
+
+    def refuse(position: int) -> FilterError:
+        return FilterError(f"Invalid filter clause: syntax error at position {position} in '{text}'.")
+
+    # the expression takes the whitespace before each token with it: nothing to skip
+    return [Token(lexeme.kind, lexeme.text) for lexeme in scan(text, _TOKEN, refuse, skip=frozenset())]
 
 
 @dataclass

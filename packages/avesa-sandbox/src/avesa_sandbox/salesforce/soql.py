@@ -21,6 +21,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from avesa_sandbox.lexing import scan
 from avesa_sandbox.salesforce.errors import SoqlError
 
 MALFORMED = "MALFORMED_QUERY"
@@ -187,27 +188,16 @@ def _read_string(text: str, start: int) -> tuple[str, int]:
 
 def tokenize(text: str) -> list[Token]:
     """The tokens of ``text`` (whitespace dropped), ending with an ``eof`` token."""
+
+    def refuse(index: int) -> SoqlError:
+        return SoqlError(MALFORMED, f"unexpected token: '{text[index]}'", index)
+
     tokens: list[Token] = []
-    index = 0
-    while index < len(text):
-        match = _TOKEN.match(text, index)
-        if match is None:
-            raise SoqlError(MALFORMED, f"unexpected token: '{text[index]}'", index)
-        kind = match.lastgroup or ""
-        if kind == "ws":
-            index = match.end()
-            continue
-        if kind == "string":
-            string, end = _read_string(text, index)
-            tokens.append(Token("string", text[index:end], string, index))
-            index = end
-            continue
-        raw = match.group()
-        value: Any = raw
-        if kind == "number":
-            value = float(raw) if any(c in raw for c in ".") else int(raw)
-        tokens.append(Token(kind, raw, value, index))
-        index = match.end()
+    for lexeme in scan(text, _TOKEN, refuse, readers={"string": _read_string}):
+        value: Any = lexeme.value if lexeme.kind == "string" else lexeme.text
+        if lexeme.kind == "number":
+            value = float(lexeme.text) if "." in lexeme.text else int(lexeme.text)
+        tokens.append(Token(lexeme.kind, lexeme.text, value, lexeme.position))
     tokens.append(Token("eof", "<EOF>", None, len(text)))
     return tokens
 
