@@ -84,7 +84,7 @@ def _stat_value(scalar: pa.Scalar, t: pa.DataType, upper: bool) -> Any:
 
 
 def file_stats(table: pa.Table) -> str:
-    """Delta file statistics for STATS_COLUMNS: exact null counts, min/max of strings (cut to
+    r"""Delta file statistics for STATS_COLUMNS: exact null counts, min/max of strings (cut to
     STRING_STAT_CHARS code points), integers, booleans and timestamps (rounded outward to
     milliseconds): see `_string_bound` and `_timestamp_bound`.
 

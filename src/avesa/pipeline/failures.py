@@ -25,7 +25,7 @@ from avesa.state.ledger_records import TableRunUpdate
 def failure_message(ref: TableRef, exc: BaseException) -> str:
     """What a user reads for `exc` raised while handling `ref`: an AVESA error's own message; for any
     other error its type and text, where it happened, and where the details are; for a write the machine
-refused (a full disk), what to free or change."""
+    refused (a full disk), what to free or change."""
     if isinstance(exc, AvesaError):
         message = str(exc)
         return message if ref.label in message else f"{ref.label}: {message}"

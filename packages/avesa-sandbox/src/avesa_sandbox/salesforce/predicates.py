@@ -207,7 +207,7 @@ def compare(field: FieldDef, op: str, value: Value) -> Predicate:
 
 
 def like(field: FieldDef, pattern: str) -> Predicate:
-    """SOQL LIKE: ``%`` any run, ``_`` one character, ``\\%``/``\\_`` literal; case-insensitive."""
+    r"""SOQL LIKE: ``%`` any run, ``_`` one character, ``\%``/``\_`` literal; case-insensitive."""
     parts: list[str] = []
     index = 0
     while index < len(pattern):
