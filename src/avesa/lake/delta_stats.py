@@ -88,7 +88,7 @@ def file_stats(table: pa.Table) -> str:
     STRING_STAT_CHARS code points), integers, booleans and timestamps (rounded outward to
     milliseconds): see `_string_bound` and `_timestamp_bound`.
 
-    Serialised with orjson: strings go out as UTF-8, never as ``\\ud83d``-style surrogate
+    Serialised with orjson: strings go out as UTF-8, never as ``\ud83d``-style surrogate
     escapes, which deltalake's reader decodes wrongly for some characters outside the Basic
     Multilingual Plane (U+20000 comes back as U+10000), so that files holding such a key were
     skipped by every filtered read and merge."""
