@@ -28,7 +28,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from avesa.alerts.config import AlertConfig, Policy
-from avesa.dashboard.freshness import freshness, short_duration, target_for
+from avesa.dashboard.freshness import freshness, short_duration, synced_to, target_for
 from avesa.dashboard.runlog import RunCounters, run_counters
 from avesa.dashboard.views import newest_first
 from avesa.domain.work import RunStatus, SyncMode, TableStatus
@@ -103,17 +103,14 @@ def _table_findings(inputs: _Inputs, policy: Policy, tenant_id: str, service: st
                            "last run": ended[0].run_id})
     if "stale" in policy.rules:
         success = next((t for t in syncs if t.status == TableStatus.COMPLETE.value), None)
-        if success is not None:
-            synced_to = success.range_end or success.started_at
-            watermark = inputs.state.get_watermark(tenant_id, service, table)
-            if watermark is not None:
-                synced_to = max(synced_to, watermark)
+        synced = None if success is None else synced_to(syncs, inputs.state.get_watermark(tenant_id, service, table))
+        if success is not None and synced is not None:
             target = target_for(inputs.settings, tenant_id, service, table)
-            fresh = freshness(synced_to, target, inputs.now)
+            fresh = freshness(synced, target, inputs.now)
             if fresh.age is not None and fresh.age > target:
                 yield Finding(f"stale:{where}", "stale", tenant_id,
                               f"{where} is {short_duration(fresh.age)} old, past its {short_duration(target)} target",
-                              {"synced to": f"{synced_to:%Y-%m-%d %H:%M:%S} UTC", "age": short_duration(fresh.age),
+                              {"synced to": f"{synced:%Y-%m-%d %H:%M:%S} UTC", "age": short_duration(fresh.age),
                                "target": short_duration(target), "last completed run": success.run_id})
     if "count" in policy.rules:
         counted = next((t for t in syncs if t.source_count is not None and t.canonical_count is not None), None)

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from avesa.dashboard.freshness import Bucket, Freshness, freshness, target_for
+from avesa.dashboard.freshness import Bucket, Freshness, freshness, synced_to, target_for
 from avesa.dashboard.runlog import RunCounters, run_counters
 from avesa.domain.redaction import Redactor
 from avesa.domain.registry import Tenant, TenantService
@@ -273,15 +273,11 @@ class Dashboard:
                 break
             failures += 1
         watermark = self.state.get_watermark(tenant_id, service, table)
-        synced_to = None
-        if last_success is not None:
-            synced_to = last_success.range_end or last_success.started_at
-            if watermark is not None:
-                synced_to = max(synced_to, watermark)
+        synced = synced_to(syncs, watermark)
         target = target_for(self.ctx.settings, tenant_id, service, table)
         status = "never run" if latest is None else self.shown_status(latest.status, latest.run_id)
         return TableState(tenant_id, service, table, history, latest, last_success, failures, watermark,
-                          freshness(synced_to, target, self.now), status)
+                          freshness(synced, target, self.now), status)
 
     def _service_states(self, tenants: Iterable[Tenant], services: Iterable[TenantService],
                         histories: Mapping[Key, list[TableRunRecord]]) -> list[ServiceState]:
