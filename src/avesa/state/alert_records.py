@@ -3,6 +3,7 @@ restart of `avesa serve` knows what it already said (alerts/incidents.py)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 
 from pydantic import BaseModel
@@ -26,3 +27,8 @@ class AlertIncident(BaseModel):
     @property
     def is_open(self) -> bool:
         return self.resolved_at is None
+
+
+def oldest_first(incidents: Iterable[AlertIncident]) -> list[AlertIncident]:
+    """The order `list_alerts` answers in: oldest opened first, then by key."""
+    return sorted(incidents, key=lambda incident: (incident.opened_at, incident.key))
