@@ -15,7 +15,7 @@ from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from avesa.domain.environments import resource_name, state_prefix
-from avesa.state import dynamodb_layout as layout
+from avesa.state.dynamodb import layout
 from infrastructure.stacks.data_pipeline import DataPipelineStack, state_machine_name
 from infrastructure.stacks.nag import acknowledge_wildcard
 

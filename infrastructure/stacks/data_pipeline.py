@@ -3,7 +3,7 @@ machines and the schedules that start them.
 
 Everything that names a function, a state machine, an environment variable or a metric comes from
 `avesa.runtime.aws.definitions`, and the state table's keys and indexes from
-`avesa.state.dynamodb_layout`: the stack deploys what the engine and its tests use, nothing typed twice.
+`avesa.state.dynamodb.layout`: the stack deploys what the engine and its tests use, nothing typed twice.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from constructs import Construct
 
 from avesa.domain.environments import resource_name, secrets_prefix, state_prefix
 from avesa.runtime.aws import definitions, names
-from avesa.state import dynamodb_layout as layout
+from avesa.state.dynamodb import layout
 from infrastructure.config import DeploymentConfig
 from infrastructure.stacks.nag import acknowledge, acknowledge_wildcard
 

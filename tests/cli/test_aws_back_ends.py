@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from avesa.cli.app import app
-from avesa.state.dynamodb_store import DynamoDBStateStore
+from avesa.state.dynamodb.store import DynamoDBStateStore
 from avesa_sandbox import SandboxAdmin
 from tests.aws_support import aws_client, aws_environment, isolate_aws_environment, unique_prefix
 from tests.conftest import sandbox_credentials

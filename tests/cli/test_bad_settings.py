@@ -4,6 +4,7 @@ line naming what is wrong and what to do, exit 2, never a traceback — and neve
 from __future__ import annotations
 
 import errno
+import sqlite3
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -13,7 +14,7 @@ from typer.testing import CliRunner
 from avesa.cli.app import app
 from avesa.pipeline.context import PipelineContext
 from avesa.settings import Settings
-from avesa.state.sqlite_store import SqliteStateStore
+from avesa.state.sqlite import schema
 from avesa_sandbox import SandboxAdmin
 from tests.cli.test_cli import _env_for
 
@@ -110,16 +111,16 @@ def test_a_full_disk_under_the_state_database_is_one_line_with_the_fix(
     """A full disk, simulated where it strikes: SQLite's own page limit (`max_page_count`) set to the
     pages the file has makes the real SQLite engine answer the next write that needs a page with
     SQLITE_FULL, "database or disk is full" — exactly what it answers when the disk is full."""
-    created = SqliteStateStore._migrate
+    created = schema.migrate
 
-    def no_more_pages(self: SqliteStateStore) -> None:
-        created(self)
-        pages = self._conn.execute("PRAGMA page_count").fetchone()[0]
-        self._conn.execute(f"PRAGMA max_page_count = {pages}")
+    def no_more_pages(conn: sqlite3.Connection) -> None:
+        created(conn)
+        pages = conn.execute("PRAGMA page_count").fetchone()[0]
+        conn.execute(f"PRAGMA max_page_count = {pages}")
 
     assert runner.invoke(app, ["tenant", "add", "small", "--company-name", "Small"]).exit_code == 0
     with monkeypatch.context() as full:
-        full.setattr(SqliteStateStore, "_migrate", no_more_pages)
+        full.setattr(schema, "migrate", no_more_pages)
         result = runner.invoke(app, ["tenant", "add", "acme", "--company-name", "Acme " * 5000])
     assert result.exit_code == 2, result.output
     line = _one_line_error(result.output)

@@ -10,7 +10,7 @@ import pytest
 
 from avesa.domain.environments import resource_name, secrets_prefix, state_prefix
 from avesa.runtime.aws import definitions
-from avesa.state import dynamodb_layout as layout
+from avesa.state.dynamodb import layout
 from tests.infrastructure.conftest import MONITORING_ACCOUNT, PROD_ACCOUNT
 
 pytestmark = pytest.mark.slow

@@ -120,7 +120,7 @@ def test_a_slot_missed_while_nothing_ran_is_seen_once_by_the_next_start() -> Non
 
 def test_the_dashboard_alone_reads_the_next_runs_from_the_registry(tmp_path) -> None:
     from avesa.domain.registry import Tenant
-    from avesa.state.sqlite_store import SqliteStateStore
+    from avesa.state.sqlite.store import SqliteStateStore
 
     settings = Settings(home=tmp_path, schedule="every 1h", full_schedule="off")
     store = SqliteStateStore(settings.state_path)

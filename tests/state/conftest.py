@@ -11,7 +11,7 @@ import pytest
 from tests.aws_support import aws_client, unique_prefix
 
 from avesa.state.base import StateStore
-from avesa.state.sqlite_store import SqliteStateStore
+from avesa.state.sqlite.store import SqliteStateStore
 
 
 @pytest.fixture(params=["sqlite", "dynamodb"])
@@ -19,8 +19,8 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StateStore
     if request.param == "sqlite":
         backend: StateStore = SqliteStateStore(tmp_path / "state.sqlite3")
     else:
-        from avesa.state.dynamodb_layout import ensure_tables
-        from avesa.state.dynamodb_store import DynamoDBStateStore
+        from avesa.state.dynamodb.layout import ensure_tables
+        from avesa.state.dynamodb.store import DynamoDBStateStore
 
         client = aws_client("dynamodb", request.getfixturevalue("moto_endpoint"))
         prefix = unique_prefix("state")

@@ -17,9 +17,9 @@ from hypothesis import strategies as st
 from tests.aws_support import aws_client, unique_prefix
 
 from avesa.domain.errors import ConfigError
-from avesa.state.dynamodb_codec import dt, ts
-from avesa.state.dynamodb_layout import STATE_TABLE, ensure_tables, key_part
-from avesa.state.dynamodb_store import DynamoDBStateStore
+from avesa.state.dynamodb.codec import dt, ts
+from avesa.state.dynamodb.layout import STATE_TABLE, ensure_tables, key_part
+from avesa.state.dynamodb.store import DynamoDBStateStore
 
 T0 = datetime(2025, 1, 1, tzinfo=UTC)
 

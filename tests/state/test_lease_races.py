@@ -30,7 +30,7 @@ from tests.aws_support import AtomicWrites, atomic_dynamodb, aws_client, unique_
 
 from avesa.domain.work import ChunkOutcome, ChunkStatus, ChunkTask, SyncMode, TableRef
 from avesa.state.base import StateStore
-from avesa.state.sqlite_store import SqliteStateStore
+from avesa.state.sqlite.store import SqliteStateStore
 
 T0 = datetime(2025, 1, 1, tzinfo=UTC)
 RACERS = 8
@@ -56,8 +56,8 @@ def racers(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Racers]:
             stores: list[StateStore] = [SqliteStateStore(tmp_path / "state.sqlite3") for _ in range(RACERS)]
             writes = None
         else:
-            from avesa.state.dynamodb_layout import ensure_tables
-            from avesa.state.dynamodb_store import DynamoDBStateStore
+            from avesa.state.dynamodb.layout import ensure_tables
+            from avesa.state.dynamodb.store import DynamoDBStateStore
 
             endpoint = request.getfixturevalue("moto_endpoint")
             prefix = unique_prefix("race")
@@ -72,11 +72,11 @@ def racers(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Racers]:
 def _remove_the_lease_condition(backend: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """The store as it would be without the rule that a live lease of another's keeps the chunk."""
     if backend == "sqlite":
-        monkeypatch.setattr("avesa.state.sqlite_store._leased_to_another", lambda row, owner, now: False)
+        monkeypatch.setattr("avesa.state.sqlite.ledger._leased_to_another", lambda row, owner, now: False)
     else:
         from boto3.dynamodb.conditions import Attr
 
-        monkeypatch.setattr("avesa.state.dynamodb_store._lease_free", lambda owner, now: Attr("pk").exists())
+        monkeypatch.setattr("avesa.state.dynamodb.ledger._lease_free", lambda owner, now: Attr("pk").exists())
 
 
 def _race(stores: list[StateStore], call: Callable[[StateStore, int], Any]) -> list[Any]:

@@ -16,10 +16,10 @@ from avesa.domain.errors import ConfigError
 from avesa.domain.work import ChunkOutcome, ChunkStatus, ChunkTask, SyncMode, TableRef
 from avesa.settings import load_settings
 from avesa.state.base import StateStore
-from avesa.state.dynamodb_layout import STATE_TABLE, TTL_ATTRIBUTE, ensure_tables
-from avesa.state.dynamodb_store import DynamoDBStateStore
+from avesa.state.dynamodb.layout import STATE_TABLE, TTL_ATTRIBUTE, ensure_tables
+from avesa.state.dynamodb.store import DynamoDBStateStore
 from avesa.state.ledger_records import TableRunUpdate
-from avesa.state.sqlite_store import SqliteStateStore
+from avesa.state.sqlite.store import SqliteStateStore
 
 T0 = datetime(2025, 1, 1, tzinfo=UTC)
 DAY = timedelta(days=1)

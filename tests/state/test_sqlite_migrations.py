@@ -8,7 +8,7 @@ from pathlib import Path
 from tests.state.test_state_contract import T0, _chunk, _ref
 
 from avesa.state.ledger_records import TableRunUpdate
-from avesa.state.sqlite_store import SqliteStateStore
+from avesa.state.sqlite.store import SqliteStateStore
 
 
 def test_a_state_file_from_before_chunk_timings_gains_the_column(tmp_path: Path) -> None:

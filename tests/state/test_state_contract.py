@@ -501,8 +501,8 @@ def test_a_watermark_is_the_latest_value_a_run_that_was_not_cancelled_set(
     assert store.get_watermark("acme", "connectwise", table) == (max(kept) if kept else None)
 
 
-@pytest.mark.parametrize("backend", ["avesa.state.sqlite_store:SqliteStateStore",
-                                     "avesa.state.dynamodb_store:DynamoDBStateStore"])
+@pytest.mark.parametrize("backend", ["avesa.state.sqlite.store:SqliteStateStore",
+                                     "avesa.state.dynamodb.store:DynamoDBStateStore"])
 def test_every_back_end_has_every_method_of_the_contract_with_its_signature(backend: str) -> None:
     import importlib
     import inspect

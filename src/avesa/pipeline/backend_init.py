@@ -19,7 +19,7 @@ def init_state(settings: Settings) -> str:
     """Create the state store's tables (or file); what was done, in a sentence."""
     where = parse_state_url(settings.state_url, settings.home)
     if isinstance(where, DynamoDBState):
-        from avesa.state.dynamodb_layout import ensure_tables
+        from avesa.state.dynamodb.layout import ensure_tables
 
         client = aws_client("dynamodb", where.region, "AVESA_STATE_URL")
         names = _aws_call("AVESA_STATE_URL", "DynamoDB", lambda: ensure_tables(client, where.prefix))

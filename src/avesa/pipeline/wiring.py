@@ -186,11 +186,11 @@ def shares_rate_budgets(settings: Settings) -> bool:
 def build_state_store(settings: Settings) -> StateStore:
     where = parse_state_url(settings.state_url, settings.home)
     if isinstance(where, SqliteState):
-        from avesa.state.sqlite_store import SqliteStateStore
+        from avesa.state.sqlite.store import SqliteStateStore
 
         return SqliteStateStore(where.path, retention_days=settings.ledger_retention_days)
-    from avesa.state.dynamodb_layout import ensure_tables
-    from avesa.state.dynamodb_store import DynamoDBStateStore
+    from avesa.state.dynamodb.layout import ensure_tables
+    from avesa.state.dynamodb.store import DynamoDBStateStore
 
     client = aws_client("dynamodb", where.region, "AVESA_STATE_URL")
     if where.create:

@@ -303,7 +303,7 @@ def _hold_the_straggler(monkeypatch: pytest.MonkeyPatch, where: str) -> Hold:
     ("before its lease check": as if its page read outlasted the takeover), or inside the write
     itself ("inside its write": the lease was still its own when it looked)."""
     from avesa.pipeline import raw_sink
-    from avesa.state.dynamodb_store import DynamoDBStateStore
+    from avesa.state.dynamodb.store import DynamoDBStateStore
 
     hold = Hold()
     if where == "before its lease check":

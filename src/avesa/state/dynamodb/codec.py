@@ -10,16 +10,15 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Any
 
 from avesa.domain.audit import AuditEntry
 from avesa.domain.registry import RateLimitOverride, ScheduleOverride, Tenant, TenantService
 from avesa.domain.timeutil import parse_utc
 from avesa.domain.work import ChunkStatus, ChunkTask, RunStatus, TableRef
-from avesa.state import dynamodb_layout as layout
+from avesa.state.dynamodb import layout
+from avesa.state.dynamodb.gateway import Item
 from avesa.state.ledger_records import ChunkRecord, QueuedBackfill, RunRecord, TableRunRecord
-
-Item = dict[str, Any]
+from avesa.state.ledger_rules import lease_end
 
 
 def ts(value: datetime | None) -> str | None:
@@ -32,7 +31,7 @@ def dt(value: str | None) -> datetime | None:
 
 
 def expiry(now: datetime, lease_seconds: float) -> str:
-    return ts(datetime.fromtimestamp(now.timestamp() + lease_seconds, now.tzinfo)) or ""
+    return ts(lease_end(now, lease_seconds)) or ""
 
 
 # ---- registry ------------------------------------------------------------------------------

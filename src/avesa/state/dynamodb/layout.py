@@ -53,6 +53,7 @@ that does, so no key can be read as another's.
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -61,9 +62,6 @@ from botocore.exceptions import ClientError
 PARTITION_KEY = "pk"
 SORT_KEY = "sk"
 TABLE_SUFFIX = "state"
-TTL_ATTRIBUTE = "expires_at"
-"""The table's time-to-live attribute (epoch seconds): an item carrying it is deleted by DynamoDB
-after that time. The deployed table enables it; the store writes it on no item today."""
 
 REGISTRY_PK = "REGISTRY"
 QUEUE_PK = "BACKFILLQ"
@@ -196,6 +194,11 @@ def key_part(value: str) -> str:
 
 def _key(pk: str, sk: str) -> dict[str, str]:
     return {PARTITION_KEY: pk, SORT_KEY: sk}
+
+
+def key_of(item: Mapping[str, Any]) -> dict[str, str]:
+    """The key of an item as read (its `pk` and `sk`), to write it again."""
+    return {PARTITION_KEY: item[PARTITION_KEY], SORT_KEY: item[SORT_KEY]}
 
 
 def tenant_key(tenant_id: str) -> dict[str, str]:

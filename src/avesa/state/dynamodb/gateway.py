@@ -4,7 +4,7 @@ not hold answered as False rather than raised.
 
 Values: strings, bools, ints, floats (stored as Decimal, read back as int when whole), lists and
 string maps; None means "no such attribute" — writes REMOVE it. Datetimes are the caller's to
-encode (`dynamodb_codec.ts`), so that the strings compare as the times do.
+encode (`codec.ts`), so that the strings compare as the times do.
 """
 
 from __future__ import annotations
@@ -31,6 +31,9 @@ _deserializer = TypeDeserializer()
 
 CONFLICT_ATTEMPTS = 8
 """Tries of a write that met another transaction on the same item (DynamoDB cancels one of them)."""
+
+MAX_TRANSACTION_ITEMS = 100
+"""The most items one TransactWriteItems may hold (DynamoDB's limit)."""
 
 
 def _to_wire(value: Any) -> Any:
