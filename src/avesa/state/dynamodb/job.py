@@ -12,8 +12,6 @@ from avesa.state.dynamodb.gateway import Gateway
 class DynamoDBJob:
     """The base of each job's class; `store.DynamoDBStateStore` makes the gateway."""
 
-    retention_days: float
-    """A finished run's chunk items expire that long after it finished."""
     _db: Gateway
     _locators: dict[str, dict[str, str]]
 

@@ -65,6 +65,9 @@ def _batches(items: Iterable[Item], size: int) -> Iterator[list[Item]]:
 
 
 class DynamoDBLedger(DynamoDBJob, Ledger):
+    retention_days: float
+    """A finished run's chunk items expire that long after it finished (`_expire_chunks`)."""
+
     # ---- runs -----------------------------------------------------------------------------
     def create_run(self, run_id: str, started_at: datetime, request: dict, owner: str) -> None:
         if not self._db.put(codec.run_item(run_id, started_at, request, owner), Attr("pk").not_exists()):

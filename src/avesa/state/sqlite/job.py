@@ -7,15 +7,11 @@ import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
 
 class SqliteJob:
     """The base of each job's class; `store.SqliteStateStore` opens the connection."""
 
-    path: Path
-    retention_days: float
-    """A finished run's chunk rows are purged once it finished that long ago."""
     _conn: sqlite3.Connection
     _lock: threading.RLock
 

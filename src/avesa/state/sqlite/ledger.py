@@ -111,6 +111,9 @@ def _chunk(row: sqlite3.Row) -> ChunkRecord:
 
 
 class SqliteLedger(SqliteJob, Ledger):
+    retention_days: float
+    """A finished run's chunk rows are purged once it finished that long ago (`_purge_old_chunks`)."""
+
     # ---- runs -----------------------------------------------------------------------------
     def create_run(self, run_id: str, started_at: datetime, request: dict, owner: str) -> None:
         with self._tx() as c:
