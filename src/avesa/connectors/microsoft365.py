@@ -105,8 +105,8 @@ class GraphConnector(RestConnector):
 
     # -- parts ------------------------------------------------------------------------------------
 
-    def reader(self, table: str) -> RecordReader:
-        """Reads ``value`` plus both links a page may carry."""
+    def reader(self, table: str, *, ids_only: bool = False) -> RecordReader:
+        """Reads ``value`` plus both links a page may carry (the same reader for id listings)."""
         reader = self._readers.get(table)
         if reader is None:
             t = self.table_spec(table)
@@ -146,7 +146,7 @@ class GraphConnector(RestConnector):
 
     # -- walking links ------------------------------------------------------------------------------
 
-    async def walk(self, table: str, resume: str | None, *, ids_only: bool = False,
+    async def follow(self, table: str, resume: str | None, *, ids_only: bool = False,
                    page_size: int | None = None) -> AsyncGenerator[tuple[int, RawRecords], None]:
         """Every page from ``resume`` (a link Graph handed out) or from the start, following nextLinks.
 
@@ -190,7 +190,7 @@ class GraphConnector(RestConnector):
     async def check(self) -> None:
         """One id of the first default table: proves the token and the permission to read it."""
         table = (self.spec.default_tables or list(self.spec.tables))[0]
-        async with aclosing(self.walk(table, None, ids_only=True, page_size=1)) as pages:
+        async with aclosing(self.follow(table, None, ids_only=True, page_size=1)) as pages:
             async for _ in pages:
                 return
 
@@ -210,7 +210,7 @@ class GraphConnector(RestConnector):
             raise ConfigError(f"{self.where}/{table}: Graph tables sync by 'delta' or 'snapshot', not {sync!r}")
         if after_id == END:
             return
-        async for number, records in self.walk(table, after_id):
+        async for number, records in self.follow(table, after_id):
             following = records.extras.get(NEXT_LINK)
             if following:
                 cursor = str(following)
@@ -232,7 +232,7 @@ class GraphConnector(RestConnector):
     async def list_ids(self, table: str) -> AsyncIterator[list[str]]:
         """Every live id by a plain listing with ``$select=id`` (delta tables too: a listing never holds
         removed objects)."""
-        async for _, records in self.walk(table, None, ids_only=True, page_size=self.spec.page_size_max):
+        async for _, records in self.follow(table, None, ids_only=True, page_size=self.spec.page_size_max):
             gone = set(records.deleted)
             ids = [str(rid) for position, rid in enumerate(records.ids) if position not in gone and rid]
             if ids:
