@@ -13,7 +13,7 @@ were observed; SCD2 then keeps only real changes.
 from __future__ import annotations
 
 import operator
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from datetime import datetime
 from typing import Any, NamedTuple
 
@@ -22,7 +22,7 @@ import msgspec
 
 from avesa.catalog.models import ServiceSpec, TableSpec
 from avesa.connectors.auth import build_auth
-from avesa.connectors.http_client import HttpOptions, SourceHttp
+from avesa.connectors.http_client import HttpOptions, HttpStatusError, SourceHttp
 from avesa.connectors.paginators import END, NextPage, Paginator
 from avesa.connectors.queries import ConnectWiseConditions, QueryParams, ServiceNowQuery, Soql, WindowQuery
 from avesa.connectors.rate_budget import RateBudget
@@ -34,6 +34,10 @@ from avesa.domain.errors import BadDataError, ConfigError
 from avesa.domain.pages import Page
 from avesa.domain.timeutil import iso_z
 from avesa.observability.stage_cpu import stage
+
+MAX_EMPTY_PAGES = 1000
+"""Empty pages in a row after which a walk is declared stuck. Some APIs document that pages may be
+empty (Graph); a service answering only empty pages must not keep a chunk busy for ever."""
 
 
 def _as_number(value: Any) -> int | None:
@@ -181,21 +185,41 @@ class RestConnector:
         return self.paginator.next(step.page, received=len(records.raws), page_size=page_size, last_id=last_id,
                                    headers=step.headers, extras=records.extras)
 
+    def start_page(self, table: str, after_id: str | None) -> NextPage | None:
+        """Where a walk starts: the checkpointed cursor, or the first page (None: nothing left)."""
+        return self.paginator.resume(after_id)
+
+    def recover(self, table: str, page: NextPage, exc: HttpStatusError) -> NextPage | None:
+        """Where to start over when the API refused ``page`` (an expired link, say), or None to fail."""
+        return None
+
     async def walk(self, table: str, start: datetime | None, end: datetime | None, after_id: str | None,
-                   page_size: int, *, ids_only: bool = False) -> AsyncIterator[Step]:
+                   page_size: int, *, ids_only: bool = False) -> AsyncGenerator[Step, None]:
         """The paging loop every connector shares: from the cursor ``after_id`` (None: the first page),
         fetch a page, read it, find where the next one is, hand the page over, go on until the
-        paginator says it was the last. What differs between APIs are the hooks it calls."""
-        page = self.paginator.resume(after_id)
-        number = 0
+        paginator says it was the last. What differs between APIs are the hooks it calls. A walk
+        starts over at most once (``recover``), and a run of empty pages that never ends fails it."""
+        page = self.start_page(table, after_id)
+        number, empty, recovered = 0, 0, False
         while page is not None:
             number += 1
-            body, headers = await self.fetch(table, page, start, end, page_size, number, ids_only=ids_only)
+            try:
+                body, headers = await self.fetch(table, page, start, end, page_size, number, ids_only=ids_only)
+            except HttpStatusError as exc:
+                fresh = None if recovered else self.recover(table, page, exc)
+                if fresh is None:
+                    raise
+                page, recovered = fresh, True
+                continue
             with stage("decode"):
                 records = self.read(table, body, number, ids_only=ids_only)
             step = Step(number, page, records, headers, None)
             step = step._replace(following=self.next_page(table, step, page_size))
             yield step
+            empty = empty + 1 if not records.raws else 0
+            if empty >= MAX_EMPTY_PAGES and step.following is not None:
+                raise BadDataError(f"page {number}: {empty} empty pages in a row; the API is not making progress "
+                                   "(the chunk resumes from its last cursor when run again)", **self._where(table))
             page = step.following
 
     # -- SourceConnector -----------------------------------------------------------------------------
