@@ -38,7 +38,8 @@ def _nested(path: list[str], leaf: Any, name: str) -> tuple[str, Any]:
         return path[0], leaf
     inner_attr, inner_type = _nested(path[1:], leaf, name + "_")
     struct = msgspec.defstruct(f"{name}_{len(path)}", [("v", inner_type | None, msgspec.field(default=None,
-                                                                                                name=inner_attr))])
+                                                                                                name=inner_attr))],
+                               gc=False)
     return path[0], struct
 
 
@@ -64,7 +65,9 @@ class RecordReader:
         """One C call per record: a deny slot's value, or a tuple of them (UNSET where absent)."""
         self._no_deny: Any = UNSET if len(self._deny) == 1 else (UNSET,) * len(self._deny)
         # A class made at run time: mypy cannot know its fields, so it and the decoders built on it are Any.
-        envelope: Any = msgspec.defstruct("Envelope", fields)
+        # gc=False: decoded JSON holds no reference cycles, and a page's thousands of envelopes would
+        # otherwise be tracked (and scanned) by the garbage collector while they live.
+        envelope: Any = msgspec.defstruct("Envelope", fields, gc=False)
         self._extras = list(extras or [])
         if records:
             extra_fields = [(f"x{i}", Any, msgspec.field(default=None, name=n)) for i, n in enumerate(self._extras)]

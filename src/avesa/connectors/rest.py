@@ -29,7 +29,7 @@ from avesa.connectors.rate_budget import RateBudget
 from avesa.connectors.records import RawRecords, RecordReader
 from avesa.connectors.scrubbing import redactor_for
 from avesa.connectors.templates import fill
-from avesa.connectors.timeformats import PARSERS, parse_stamp
+from avesa.connectors.timeformats import parse_stamp, parse_stamps
 from avesa.domain.errors import BadDataError, ConfigError
 from avesa.domain.pages import Page
 from avesa.domain.timeutil import iso_z
@@ -310,7 +310,7 @@ class RestConnector:
         exempt = {position for position in records.deleted if changes[position] is None}
         if not exempt:
             try:
-                return list(map(PARSERS[self.spec.incremental.time_format], changes)), exempt
+                return parse_stamps(changes, self.spec.incremental.time_format), exempt
             except (TypeError, ValueError):
                 pass  # the loop below names the record
         return [end if position in exempt else self.stamp(table, change, number, records.ids[position])
