@@ -57,10 +57,18 @@ def id_after(current: Any, previous: Any) -> bool:
     return str(current) > str(previous)
 
 
+def _all_ints(ids: list[Any]) -> bool:
+    """Whether every id is a JSON integer (then none is missing and their order is plain ``<``)."""
+    return set(map(type, ids)) == _INT_ONLY
+
+
+_INT_ONLY = {int}
+
+
 def _ints_ascend(ids: list[Any], after: Any) -> bool:
     """The common case of keyset order in C: integer ids strictly ascending past the cursor. False
     also when it cannot tell (ids that are not all integers); the caller then checks id by id."""
-    if not all(type(rid) is int for rid in ids):
+    if not _all_ints(ids):
         return False
     if after is not None:
         first = _as_number(after)
@@ -345,7 +353,7 @@ class RestConnector:
         the pipeline's Page. Each check runs over whole columns in C; only a page that fails one is
         walked record by record, to name the record."""
         ids = records.ids
-        if None in ids or "" in ids:
+        if not _all_ints(ids) and (None in ids or "" in ids):
             position = next(i for i, rid in enumerate(ids) if rid is None or rid == "")
             raise BadDataError(f"page {number}: a record without {self.table_spec(table).id_field}: "
                                f"{self.redact.quote(records.raws[position], 200)}", **self._where(table))
