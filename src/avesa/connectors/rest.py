@@ -341,8 +341,8 @@ class RestConnector:
             if previous is not None and not id_after(rid, previous):
                 after_what = "the cursor" if position == 0 else "the record before it"
                 raise BadDataError(f"page {number}: id {rid} is not above {previous} ({after_what}): keyset paging "
-                                   "needs ids ascending past the cursor; the API ignored the id order or the keyset "
-                                   "condition (check the spec's sort_params), and reading on would skip records",
+                                   "needs ids ascending past the cursor; the API ignored the keyset condition or the "
+                                   "id order (check the spec's sort_params), and reading on would skip records",
                                    **self._where(table))
             previous = rid
 

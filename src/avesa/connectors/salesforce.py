@@ -58,7 +58,6 @@ from avesa.connectors.rest import RestConnector, Step
 from avesa.connectors.salesforce_limits import DailyAllowance, DailyLimitError
 from avesa.connectors.salesforce_soql import ObjectQueries, is_name, is_record_id
 from avesa.domain.errors import BadDataError, ConfigError, SourceError
-from avesa.domain.pages import Page
 from avesa.domain.timeutil import iso_z
 
 log = logging.getLogger(__name__)
@@ -225,27 +224,6 @@ class SalesforceConnector(RestConnector):
             raise BadDataError(f"cursor {after[:80]!r} is not a Salesforce id; it cannot resume a chunk",
                                **self._where(table))
         return after
-
-    def _check_order(self, table: str, ids: list[Any], after: str | None, number: int) -> None:
-        """Ids strictly ascending past the cursor: an ordering or keyset condition the org ignored would
-        otherwise repeat or skip records unnoticed. Salesforce orders ids as plain strings do."""
-        previous = after
-        for rid in ids:
-            if not isinstance(rid, str) or not rid:
-                return  # RestConnector.to_page names the record
-            if previous is not None and rid <= previous:
-                raise BadDataError(f"page {number}: Id {rid} is not after {previous}; the org ignored the keyset "
-                                   "condition or the ordering", **self._where(table))
-            previous = rid
-
-    def to_page(self, table: str, records: RawRecords, number: int, start: datetime, end: datetime,
-                cursor: str | None, after: str | None, remaining: int | None = None) -> Page:
-        self._check_order(table, records.ids, after, number)
-        return super().to_page(table, records, number, start, end, cursor, after, remaining)
-
-    def check_listing(self, table: str, ids: list[Any], after: str | None, number: int) -> None:
-        self._check_order(table, ids, after, number)
-        super().check_listing(table, ids, after, number)
 
     @staticmethod
     def _more(records: RawRecords, limit: int) -> bool:

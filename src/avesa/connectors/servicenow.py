@@ -4,8 +4,8 @@
   understand (an unknown field, a date in the wrong format) and applies the rest — a broken window
   filter turns into a full extract with no error. So only plain, declared field names and documented
   operators are ever written (checked when the connector is built), cursors are checked before they
-  enter a query, and every page is verified against what was asked: each record inside the window
-  (RestConnector.to_page) and sys_ids strictly ascending past the cursor (here).
+  enter a query, and every page is verified against what was asked (RestConnector.to_page): each
+  record inside the window and sys_ids strictly ascending past the cursor.
 - **One request per span.** The planner's (earliest change, count) comes from a single
   ``ORDERBYsys_updated_on`` request with ``sysparm_limit=1``: the first record is the earliest change
   and ``X-Total-Count`` the window's count. Only a window without changes costs a second request:
@@ -42,7 +42,6 @@ from avesa.connectors.paginators import END, LinkAwarePaginator, NextPage, has_m
 from avesa.connectors.queries import ServiceNowQuery
 from avesa.connectors.rate_budget import RateBudget
 from avesa.connectors.rate_headers import Allowance
-from avesa.connectors.records import RawRecords
 from avesa.connectors.rest import RestConnector
 from avesa.connectors.servicenow_audit import (
     AUDIT_CURSOR_PREFIX,
@@ -163,20 +162,6 @@ class ServiceNowConnector(RestConnector):
 
     async def count(self, table: str, start: datetime | None, end: datetime) -> int | None:
         return (await self.span(table, start, end))[1]
-
-    def to_page(self, table: str, records: RawRecords, number: int, start: datetime, end: datetime,
-                cursor: str | None, after: str | None, remaining: int | None = None) -> Page:
-        """RestConnector's checks, plus sys_ids strictly ascending past the cursor: a keyset part or
-        ORDERBY the instance ignored would otherwise repeat or skip records unnoticed."""
-        previous = after
-        for rid in records.ids:
-            if rid is None or rid == "":
-                break  # RestConnector names the record
-            if previous is not None and str(rid) <= previous:
-                raise BadDataError(f"page {number}: sys_id {rid} is not after {previous}; the instance ignored the "
-                                   "keyset condition or the ordering", **self._where(table))
-            previous = str(rid)
-        return super().to_page(table, records, number, start, end, cursor, after, remaining)
 
     async def _deleted_count(self, table: str, start: datetime | None, end: datetime) -> int:
         """Rows of sys_audit_delete for the table in the window (0 when the instance refuses them)."""
