@@ -8,6 +8,12 @@ number, an offset, a next link). Keyset paging is only correct when each page's 
 cursor: a page that breaks the order (an API ignoring ``sort=id``) fails the chunk as bad data.
 Snapshot tables (no change field) are read whole and stamped with the chunk's end, the time they
 were observed; SCD2 then keeps only real changes.
+
+The paging loop is written once, here (``walk``: fetch a page, read it, find where the next one is,
+hand it over); ``pages`` checks each page against the chunk contract and ``list_ids`` checks each
+listing's id order. Where an API differs, a subclass overrides a hook — ``fetch``, ``reader``,
+``next_page``, ``start_page``, ``recover``, ``remaining``, ``span`` — never the loop
+(docs/adding-a-service.md lists them and who uses each).
 """
 
 from __future__ import annotations
