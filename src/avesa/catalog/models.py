@@ -179,8 +179,13 @@ class IncrementalSpec(_Strict):
     sort_params: dict[str, str] = Field(default_factory=dict)
     """query_params: parameters that order the list by id ascending (``{"sort": "id"}``)."""
     sort_by_change_params: dict[str, str] = Field(default_factory=dict)
-    """query_params: parameters that order by the change field ascending, if the API can: the first
-    full sync then starts at the table's earliest change instead of the epoch."""
+    """Parameters that order by the change field ascending, if the API can (``{"sort": "updated_at"}``,
+    ConnectWise ``{"orderBy": "_info/lastUpdated asc"}``): the first full sync then starts at the
+    table's earliest change instead of the epoch."""
+    fields_param: str | None = None
+    """The parameter that narrows records to the fields it names, comma-separated, if the API has one
+    (ConnectWise ``fields``, ServiceNow ``sysparm_fields``): id listings then ask for ids only, and the
+    earliest-change request for the id and the change field."""
     time_format: TimeFormat = "iso"
     """How timestamps are written in filters and read from records."""
 

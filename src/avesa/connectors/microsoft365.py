@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncIterator
 from contextlib import aclosing
 from datetime import datetime
 from typing import Any
@@ -36,10 +36,10 @@ import httpx
 
 from avesa.catalog.models import ServiceSpec
 from avesa.connectors.http_client import HttpOptions, HttpStatusError
-from avesa.connectors.paginators import END
+from avesa.connectors.paginators import END, NextPage
 from avesa.connectors.rate_budget import RateBudget
 from avesa.connectors.records import RawRecords, RecordReader
-from avesa.connectors.rest import RestConnector
+from avesa.connectors.rest import RestConnector, Step
 from avesa.domain.errors import BadDataError, ConfigError
 from avesa.domain.pages import Page
 from avesa.observability import events
@@ -52,10 +52,6 @@ DELTA_FUNCTION = "delta"
 
 NO_TOP = frozenset({"organization", "subscribedSkus"})
 """Collections whose list documents no ``$top`` (they hold one and a handful of records)."""
-
-MAX_EMPTY_PAGES = 1000
-"""Empty pages in a row after which a walk is declared stuck. Graph documents that pages may be
-empty; a service answering only empty pages must not keep a chunk busy for ever."""
 
 NATIONAL_GRAPH_HOSTS = frozenset({"graph.microsoft.us", "dod-graph.microsoft.us", "microsoftgraph.chinacloudapi.cn"})
 """Graph hosts of the national clouds: tokens for them are asked with that host's ``/.default`` scope."""
@@ -105,8 +101,8 @@ class GraphConnector(RestConnector):
 
     # -- parts ------------------------------------------------------------------------------------
 
-    def reader(self, table: str) -> RecordReader:
-        """Reads ``value`` plus both links a page may carry."""
+    def reader(self, table: str, *, ids_only: bool = False) -> RecordReader:
+        """Reads ``value`` plus both links a page may carry (the same reader for id listings)."""
         reader = self._readers.get(table)
         if reader is None:
             t = self.table_spec(table)
@@ -144,53 +140,44 @@ class GraphConnector(RestConnector):
         events.emit("graph_sync_restarted", tenant_id=self.tenant_id, service=self.spec.service, table=table,
                     sync=t.sync, reason=reason)
 
-    # -- walking links ------------------------------------------------------------------------------
+    # -- the paging loop's hooks (RestConnector.walk) --------------------------------------------------
 
-    async def walk(self, table: str, resume: str | None, *, ids_only: bool = False,
-                   page_size: int | None = None) -> AsyncGenerator[tuple[int, RawRecords], None]:
-        """Every page from ``resume`` (a link Graph handed out) or from the start, following nextLinks.
-
-        A resume link Graph has forgotten, or one for another host than the configured Graph root (the
-        graph_url was changed), starts over once; a nextLink to another host fails the walk."""
-        path, params = self.first_request(table, ids_only=ids_only, page_size=page_size)
-        url = resume
-        if url is not None and not self.on_graph_host(url):
+    def start_page(self, table: str, after_id: str | None) -> NextPage | None:
+        """A kept link for another host than the configured Graph root (graph_url was changed) starts over."""
+        if after_id is not None and after_id != END and not self.on_graph_host(after_id):
             self._restart(table, f"the kept link is not on {self.base_url}")
-            url = None
-        restarted, number, empty = False, 0, 0
-        while True:
-            number += 1
-            try:
-                if url is None:
-                    body, _ = await self.http.get_bytes(path, params, table=table, page=number)
-                else:
-                    body, _ = await self.http.get_bytes(url, table=table, page=number)
-            except HttpStatusError as exc:
-                if url is None or restarted or not lost_sync_state(exc):
-                    raise
-                restarted, url = True, None
-                self._restart(table, f"Graph no longer knows the link (HTTP {exc.status})")
-                continue
-            records = self.read(table, body, number)
-            yield number, records
-            following = records.extras.get(NEXT_LINK)
-            if not following:
-                return
-            if not isinstance(following, str) or not self.on_graph_host(following):
-                raise BadDataError(f"page {number}: the next link is not on {self.base_url}; it is not followed "
-                                   "(it would carry the tenant's token elsewhere)", **self._where(table))
-            empty = empty + 1 if not records.raws else 0
-            if empty >= MAX_EMPTY_PAGES:
-                raise BadDataError(f"page {number}: {empty} empty pages in a row; Graph is not making progress "
-                                   "(the chunk resumes from its last link when run again)", **self._where(table))
-            url = following
+            after_id = None
+        return super().start_page(table, after_id)
+
+    def recover(self, table: str, page: NextPage, exc: HttpStatusError) -> NextPage | None:
+        """A link Graph has forgotten (lost sync state) starts the walk over, once."""
+        if page.url is None or not lost_sync_state(exc):
+            return None
+        self._restart(table, f"Graph no longer knows the link (HTTP {exc.status})")
+        return super().start_page(table, None)
+
+    async def fetch(self, table: str, page: NextPage, start: datetime | None, end: datetime | None,
+                    page_size: int, number: int, *, ids_only: bool = False) -> tuple[bytes, httpx.Headers]:
+        """The link Graph handed out, or the request that starts a walk (first_request)."""
+        if page.url is not None:
+            return await self.http.get_bytes(page.url, table=table, page=number)
+        path, params = self.first_request(table, ids_only=ids_only, page_size=page_size)
+        return await self.http.get_bytes(path, params, table=table, page=number)
+
+    def next_page(self, table: str, step: Step, page_size: int) -> NextPage | None:
+        """The nextLink, followed only on the configured Graph host: the bearer token goes with it."""
+        following = step.records.extras.get(NEXT_LINK)
+        if following and (not isinstance(following, str) or not self.on_graph_host(following)):
+            raise BadDataError(f"page {step.number}: the next link is not on {self.base_url}; it is not followed "
+                               "(it would carry the tenant's token elsewhere)", **self._where(table))
+        return super().next_page(table, step, page_size)
 
     # -- SourceConnector ------------------------------------------------------------------------------
 
     async def check(self) -> None:
         """One id of the first default table: proves the token and the permission to read it."""
         table = (self.spec.default_tables or list(self.spec.tables))[0]
-        async with aclosing(self.walk(table, None, ids_only=True, page_size=1)) as pages:
+        async with aclosing(self.walk(table, None, None, None, 1, ids_only=True)) as pages:
             async for _ in pages:
                 return
 
@@ -210,15 +197,14 @@ class GraphConnector(RestConnector):
             raise ConfigError(f"{self.where}/{table}: Graph tables sync by 'delta' or 'snapshot', not {sync!r}")
         if after_id == END:
             return
-        async for number, records in self.walk(table, after_id):
-            following = records.extras.get(NEXT_LINK)
-            if following:
-                cursor = str(following)
+        async for step in self.walk(table, None, None, after_id, self.page_size):
+            if step.following is not None:
+                cursor = step.following.cursor
             elif sync == "delta":
-                cursor = self._delta_link(table, records, number)
+                cursor = self._delta_link(table, step.records, step.number)
             else:
                 cursor = END
-            yield self.to_page(table, records, number, start, end, cursor, None)
+            yield self.to_page(table, step.records, step.number, start, end, cursor, None)
 
     def _delta_link(self, table: str, records: RawRecords, number: int) -> str:
         link = records.extras.get(DELTA_LINK)
@@ -232,7 +218,8 @@ class GraphConnector(RestConnector):
     async def list_ids(self, table: str) -> AsyncIterator[list[str]]:
         """Every live id by a plain listing with ``$select=id`` (delta tables too: a listing never holds
         removed objects)."""
-        async for _, records in self.walk(table, None, ids_only=True, page_size=self.spec.page_size_max):
+        async for step in self.walk(table, None, None, None, self.spec.page_size_max, ids_only=True):
+            records = step.records
             gone = set(records.deleted)
             ids = [str(rid) for position, rid in enumerate(records.ids) if position not in gone and rid]
             if ids:

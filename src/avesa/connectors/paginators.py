@@ -99,3 +99,24 @@ class Paginator:
         if spec.type == "cursor":
             return NextPage(params={self._param(spec.cursor_param): value}, cursor=str(value))
         return NextPage(url=str(value), cursor=str(value))
+
+
+def has_more(headers: httpx.Headers, received: int, page_size: int) -> bool:
+    """Whether a next page exists, by a navigable ``Link`` header where the API sends one (ConnectWise,
+    ServiceNow): trusting it spares the empty request a full last page would otherwise cost, and a
+    short page is not the end when Link says more (ServiceNow ACLs filter rows out of a page).
+    Without a Link header only a short page proves the end."""
+    if headers.get("link") is not None:
+        return next_link_header(headers) is not None
+    return received >= page_size
+
+
+class LinkAwarePaginator(Paginator):
+    """Keyset paging that also ends where the ``Link`` header shows no next page (see has_more)."""
+
+    def next(self, current: NextPage, *, received: int, page_size: int, last_id: str | None,
+             headers: httpx.Headers, extras: dict[str, Any]) -> NextPage | None:
+        if not has_more(headers, received, page_size):
+            return None
+        return super().next(current, received=received, page_size=page_size, last_id=last_id, headers=headers,
+                            extras=extras)

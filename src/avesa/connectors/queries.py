@@ -46,6 +46,46 @@ class QueryParams:
         return params
 
 
+class ConnectWiseConditions:
+    """``conditions=_info/lastUpdated>=[A] and _info/lastUpdated<[B] and id>C``, ``orderBy=id asc``,
+    always ``page=1``: the keyset cursor moves inside the conditions, so the page never does (offsets
+    shift while the source changes; an id cursor never does)."""
+
+    def __init__(self, incremental: IncrementalSpec, paginator: PaginatorSpec) -> None:
+        self.inc = incremental
+        self.paginator = paginator
+
+    def conditions(self, table: TableSpec, start: datetime | None, end: datetime | None, after: str | None) -> str:
+        change = table.change_field
+        parts = []
+        if change and start is not None:
+            parts.append(f"{change}>=[{format_stamp(start, self.inc.time_format)}]")
+        if change and end is not None:
+            parts.append(f"{change}<[{format_stamp(end, self.inc.time_format)}]")
+        if after is not None:
+            parts.append(f"{table.id_field}>{_conditions_value(after)}")
+        return " and ".join(parts)
+
+    def params(self, table: TableSpec, start: datetime | None, end: datetime | None, after: str | None,
+               page_size: int) -> dict[str, Any]:
+        params: dict[str, Any] = dict(table.params)
+        conditions = self.conditions(table, start, end, after)
+        if conditions:
+            params["conditions"] = conditions
+        params.update(self.inc.sort_params or {"orderBy": f"{table.id_field} asc"})
+        params["page"] = 1
+        params[self.paginator.page_size_param or "pageSize"] = page_size
+        return params
+
+
+def _conditions_value(value: str) -> str:
+    """A cursor as a conditions value: a number bare, anything else a quoted string, so that no cursor
+    can add a condition of its own."""
+    if value.isascii() and value.isdigit():
+        return value
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
 class ServiceNowQuery:
     """``sysparm_query=sys_updated_on>=A^sys_updated_on<B^sys_id>C^ORDERBYsys_id``.
 

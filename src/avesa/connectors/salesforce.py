@@ -43,24 +43,21 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any, cast
 
 import httpx
-import msgspec
 import orjson
 
 from avesa.catalog.models import ServiceSpec
 from avesa.connectors.http_client import HttpOptions, HttpStatusError
-from avesa.connectors.paginators import END
+from avesa.connectors.paginators import NextPage
 from avesa.connectors.rate_budget import RateBudget
 from avesa.connectors.records import RawRecords, RecordReader
-from avesa.connectors.rest import RestConnector
+from avesa.connectors.rest import RestConnector, Step
 from avesa.connectors.salesforce_limits import DailyAllowance, DailyLimitError
 from avesa.connectors.salesforce_soql import ObjectQueries, is_name, is_record_id
 from avesa.domain.errors import BadDataError, ConfigError, SourceError
-from avesa.domain.pages import Page
 from avesa.domain.timeutil import iso_z
 
 log = logging.getLogger(__name__)
@@ -122,7 +119,6 @@ class SalesforceConnector(RestConnector):
                          budget=cast(RateBudget, self.allowance), options=options, page_size=page_size)
         self._fields: dict[str, list[str]] = {}
         self._describing = asyncio.Lock()
-        self._id_readers: dict[str, RecordReader] = {}
 
     # -- requests -------------------------------------------------------------------------------------
 
@@ -152,27 +148,33 @@ class SalesforceConnector(RestConnector):
 
     # -- parts ----------------------------------------------------------------------------------------
 
-    def reader(self, table: str) -> RecordReader:
-        """Records plus ``done``: a batch Salesforce cut short means more records follow."""
-        reader = self._readers.get(table)
+    def reader(self, table: str, *, ids_only: bool = False) -> RecordReader:
+        """Records plus ``done``: a batch Salesforce cut short means more records follow. The id reader
+        (listings, the earliest change) keeps the change field and leaves the deny-list out."""
+        key = f"ids:{table}" if ids_only else table
+        reader = self._readers.get(key)
         if reader is None:
             t = self.table_spec(table)
-            reader = self._readers[table] = RecordReader(
+            reader = self._readers[key] = RecordReader(
                 records=self.spec.records, id_field=t.id_field, change_field=t.change_field,
-                deleted_field=t.deleted_field, sensitive_fields=self.spec.sensitive_fields, extras=["done"])
+                deleted_field=None if ids_only else t.deleted_field,
+                sensitive_fields=None if ids_only else self.spec.sensitive_fields, extras=["done"])
         return reader
 
-    def _read_ids(self, table: str, body: bytes, number: int) -> RawRecords:
-        reader = self._id_readers.get(table)
-        if reader is None:
-            t = self.table_spec(table)
-            reader = self._id_readers[table] = RecordReader(records=self.spec.records, id_field=t.id_field,
-                                                            change_field=t.change_field, extras=["done"])
-        try:
-            return reader.read(body)
-        except (msgspec.DecodeError, msgspec.ValidationError, ValueError) as exc:
-            raise BadDataError(f"page {number}: the response is not the expected JSON ({exc}); {len(body)} bytes "
-                               "received", **self._where(table)) from None
+    async def fetch(self, table: str, page: NextPage, start: datetime | None, end: datetime | None,
+                    page_size: int, number: int, *, ids_only: bool = False) -> tuple[bytes, httpx.Headers]:
+        """A page is its own keyset query: ``Id > 'cursor'``, in SOQL (see the module docstring)."""
+        after = self._cursor(table, page.cursor)
+        queries = self.queries(table)
+        if ids_only:
+            return await self._query(table, queries.ids(after, page_size), number)
+        fields = await self.select_list(table)
+        return await self._query(table, queries.page(fields, start, end, after, page_size), number)
+
+    def next_page(self, table: str, step: Step, page_size: int) -> NextPage | None:
+        """After the page's last Id while records may follow (see _more); Salesforce sends no links."""
+        records = step.records
+        return NextPage(params={}, cursor=str(records.ids[-1])) if self._more(records, page_size) else None
 
     @property
     def reports_remaining(self) -> bool:
@@ -223,23 +225,6 @@ class SalesforceConnector(RestConnector):
                                **self._where(table))
         return after
 
-    def _check_order(self, table: str, ids: list[Any], after: str | None, number: int) -> None:
-        """Ids strictly ascending past the cursor: an ordering or keyset condition the org ignored would
-        otherwise repeat or skip records unnoticed. Salesforce orders ids as plain strings do."""
-        previous = after
-        for rid in ids:
-            if not isinstance(rid, str) or not rid:
-                return  # RestConnector.to_page names the record
-            if previous is not None and rid <= previous:
-                raise BadDataError(f"page {number}: Id {rid} is not after {previous}; the org ignored the keyset "
-                                   "condition or the ordering", **self._where(table))
-            previous = rid
-
-    def to_page(self, table: str, records: RawRecords, number: int, start: datetime, end: datetime,
-                cursor: str | None, after: str | None, remaining: int | None = None) -> Page:
-        self._check_order(table, records.ids, after, number)
-        return super().to_page(table, records, number, start, end, cursor, after, remaining)
-
     @staticmethod
     def _more(records: RawRecords, limit: int) -> bool:
         """Whether records may follow this page: it was full, or Salesforce cut its batch short."""
@@ -251,11 +236,11 @@ class SalesforceConnector(RestConnector):
         table = (self.spec.default_tables or list(self.spec.tables))[0]
         t = self.table_spec(table)
         body, _ = await self._query(table, f"SELECT {t.id_field} FROM {t.path} LIMIT 1", all_rows=False)
-        self._read_ids(table, body, 1)
+        self.read(table, body, 1, ids_only=True)
 
     async def earliest(self, table: str, start: datetime | None, end: datetime) -> datetime | None:
         body, _ = await self._query(table, self.queries(table).earliest(start, end))
-        records = self._read_ids(table, body, 1)
+        records = self.read(table, body, 1, ids_only=True)
         if not records.ids:
             return None
         earliest = self.stamp(table, records.changes[0], 1, records.ids[0])
@@ -280,41 +265,3 @@ class SalesforceConnector(RestConnector):
         if earliest is None:
             return None, 0
         return earliest, await self.count(table, start, end)
-
-    async def pages(self, table: str, start: datetime, end: datetime, after_id: str | None) -> AsyncIterator[Page]:
-        """The window's records (deleted ones flagged) in Id order, one keyset query per page; each page's
-        cursor is its last Id, END on the last page."""
-        if after_id == END:
-            return
-        after = self._cursor(table, after_id)
-        fields = await self.select_list(table)
-        queries = self.queries(table)
-        number = 0
-        while True:
-            number += 1
-            body, _ = await self._query(table, queries.page(fields, start, end, after, self.page_size), number)
-            records = self.read(table, body, number)
-            more = self._more(records, self.page_size)
-            if records.raws:
-                cursor = str(records.ids[-1]) if more else END
-                yield self.to_page(table, records, number, start, end, cursor, after)
-            if not more:
-                return
-            after = str(records.ids[-1])
-
-    async def list_ids(self, table: str) -> AsyncIterator[list[str]]:
-        """Every live id, Ids only, keyset-paged by the largest page."""
-        queries = self.queries(table)
-        size = self.spec.page_size_max
-        after: str | None = None
-        number = 0
-        while True:
-            number += 1
-            body, _ = await self._query(table, queries.ids(after, size), number)
-            records = self._read_ids(table, body, number)
-            self._check_order(table, records.ids, after, number)
-            if records.ids:
-                yield [str(rid) for rid in records.ids]
-            if not self._more(records, size):
-                return
-            after = str(records.ids[-1])

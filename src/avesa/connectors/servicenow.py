@@ -4,14 +4,15 @@
   understand (an unknown field, a date in the wrong format) and applies the rest — a broken window
   filter turns into a full extract with no error. So only plain, declared field names and documented
   operators are ever written (checked when the connector is built), cursors are checked before they
-  enter a query, and every page is verified against what was asked: each record inside the window
-  (RestConnector.to_page) and sys_ids strictly ascending past the cursor (here).
+  enter a query, and every page is verified against what was asked (RestConnector.to_page): each
+  record inside the window and sys_ids strictly ascending past the cursor.
 - **One request per span.** The planner's (earliest change, count) comes from a single
   ``ORDERBYsys_updated_on`` request with ``sysparm_limit=1``: the first record is the earliest change
   and ``X-Total-Count`` the window's count. Only a window without changes costs a second request:
   the count of its deletes, so that a quiet table still gets a chunk that lands them.
-- **Id listing** for delete reconciliation asks for ``sysparm_fields=sys_id`` only, 10,000 a page,
-  keyset-paged like everything else (offsets shift while the table changes).
+- **Id listing** for delete reconciliation is RestConnector's: ``sysparm_fields=sys_id`` only (the
+  spec's ``fields_param``), 10,000 a page, keyset-paged like everything else (offsets shift while the
+  table changes).
 - **Deletes with their time.** After a window's records, the chunk reads the window's rows of
   ``sys_audit_delete`` for the table and hands them over as records announcing their deletion (see
   servicenow_audit). Reading that table needs a role many integration users lack: when the instance
@@ -37,11 +38,10 @@ import msgspec
 from avesa.catalog.models import ServiceSpec
 from avesa.connectors.auth import OAuth2Auth
 from avesa.connectors.http_client import HttpOptions, HttpStatusError
-from avesa.connectors.paginators import END, NextPage, Paginator, next_link_header
+from avesa.connectors.paginators import END, LinkAwarePaginator, NextPage, has_more
 from avesa.connectors.queries import ServiceNowQuery
 from avesa.connectors.rate_budget import RateBudget
 from avesa.connectors.rate_headers import Allowance
-from avesa.connectors.records import RawRecords, RecordReader
 from avesa.connectors.rest import RestConnector
 from avesa.connectors.servicenow_audit import (
     AUDIT_CURSOR_PREFIX,
@@ -62,26 +62,6 @@ _CURSOR = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 """A sys_id cursor: no ``^``, ``=`` or spaces that would add parts to the query it is put into."""
 
 
-def has_more(headers: httpx.Headers, received: int, page_size: int) -> bool:
-    """ServiceNow's ``Link`` header (from the count) says whether a next page exists, which spares the
-    empty request a full last page would otherwise cost; without it only a short page proves the end.
-    A short page is not the end when Link says more: ACLs can filter rows out of a page."""
-    if headers.get("link") is not None:
-        return next_link_header(headers) is not None
-    return received >= page_size
-
-
-class LinkAwarePaginator(Paginator):
-    """Keyset paging that also ends where ``Link`` shows no next page (see has_more)."""
-
-    def next(self, current: NextPage, *, received: int, page_size: int, last_id: str | None,
-             headers: httpx.Headers, extras: dict[str, Any]) -> NextPage | None:
-        if not has_more(headers, received, page_size):
-            return None
-        return super().next(current, received=received, page_size=page_size, last_id=last_id, headers=headers,
-                            extras=extras)
-
-
 class ServiceNowConnector(RestConnector):
     """A ``SourceConnector`` for one tenant's ServiceNow instance."""
 
@@ -95,7 +75,6 @@ class ServiceNowConnector(RestConnector):
         super().__init__(spec=spec_with_auth(spec, credentials, where), credentials=credentials,
                          tenant_id=tenant_id, budget=budget, options=options, page_size=page_size)
         self.paginator = LinkAwarePaginator(self.spec.paginator)
-        self._id_readers: dict[str, RecordReader] = {}
         self.audit_readable: bool | None = None
         """None until sys_audit_delete answered once; False when the instance refused it."""
 
@@ -131,8 +110,8 @@ class ServiceNowConnector(RestConnector):
         return body, headers
 
     async def fetch(self, table: str, page: NextPage, start: datetime | None, end: datetime | None,
-                    page_size: int, number: int) -> tuple[bytes, httpx.Headers]:
-        body, headers = await super().fetch(table, page, start, end, page_size, number)
+                    page_size: int, number: int, *, ids_only: bool = False) -> tuple[bytes, httpx.Headers]:
+        body, headers = await super().fetch(table, page, start, end, page_size, number, ids_only=ids_only)
         self._follow_rule(headers)
         return body, headers
 
@@ -148,21 +127,6 @@ class ServiceNowConnector(RestConnector):
                     page_size: int) -> dict[str, Any]:
         return super().list_params(table, start, end, self._cursor(table, after), page_size)
 
-    def _id_reader(self, table: str) -> RecordReader:
-        reader = self._id_readers.get(table)
-        if reader is None:
-            t = self.table_spec(table)
-            reader = self._id_readers[table] = RecordReader(records=self.spec.records, id_field=t.id_field,
-                                                            change_field=t.change_field)
-        return reader
-
-    def _read_ids(self, table: str, body: bytes, number: int) -> RawRecords:
-        try:
-            return self._id_reader(table).read(body)
-        except (msgspec.DecodeError, msgspec.ValidationError, ValueError) as exc:
-            raise BadDataError(f"page {number}: the response is not the expected JSON ({exc}); {len(body)} bytes "
-                               "received", **self._where(table)) from None
-
     # -- SourceConnector ------------------------------------------------------------------------------
 
     async def check(self) -> None:
@@ -170,7 +134,7 @@ class ServiceNowConnector(RestConnector):
         t = self.table_spec(table)
         body, _ = await self._get(t.path, {"sysparm_limit": 1, "sysparm_fields": t.id_field,
                                            "sysparm_no_count": "true"}, table, 1)
-        self._read_ids(table, body, 1)
+        self.read(table, body, 1, ids_only=True)
 
     async def span(self, table: str, start: datetime | None, end: datetime) -> tuple[datetime | None, int | None]:
         """The window's earliest change and its count, from one request."""
@@ -181,7 +145,7 @@ class ServiceNowConnector(RestConnector):
                   "sysparm_limit": 1, "sysparm_fields": f"{t.id_field},{t.change_field}",
                   "sysparm_exclude_reference_link": "true"}
         body, headers = await self._get(t.path, params, table, 1)
-        records = self._read_ids(table, body, 1)
+        records = self.read(table, body, 1)
         value = headers.get(self.spec.count.header)
         try:
             count = int(value)
@@ -198,20 +162,6 @@ class ServiceNowConnector(RestConnector):
 
     async def count(self, table: str, start: datetime | None, end: datetime) -> int | None:
         return (await self.span(table, start, end))[1]
-
-    def to_page(self, table: str, records: RawRecords, number: int, start: datetime, end: datetime,
-                cursor: str | None, after: str | None, remaining: int | None = None) -> Page:
-        """RestConnector's checks, plus sys_ids strictly ascending past the cursor: a keyset part or
-        ORDERBY the instance ignored would otherwise repeat or skip records unnoticed."""
-        previous = after
-        for rid in records.ids:
-            if rid is None or rid == "":
-                break  # RestConnector names the record
-            if previous is not None and str(rid) <= previous:
-                raise BadDataError(f"page {number}: sys_id {rid} is not after {previous}; the instance ignored the "
-                                   "keyset condition or the ordering", **self._where(table))
-            previous = str(rid)
-        return super().to_page(table, records, number, start, end, cursor, after, remaining)
 
     async def _deleted_count(self, table: str, start: datetime | None, end: datetime) -> int:
         """Rows of sys_audit_delete for the table in the window (0 when the instance refuses them)."""
@@ -300,28 +250,3 @@ class ServiceNowConnector(RestConnector):
             raise BadDataError(f"{AUDIT_TABLE} page {number}: {reason}; the instance ignored part of the query",
                                **where)
         return rows
-
-    async def list_ids(self, table: str) -> AsyncIterator[list[str]]:
-        """Every live sys_id, 10,000 a request, ids only."""
-        t = self.table_spec(table)
-        size = self.spec.page_size_max
-        after: str | None = None
-        number = 0
-        while True:
-            number += 1
-            params = {**t.params, "sysparm_query": self._sysparm.query(t, None, None, self._cursor(table, after)),
-                      "sysparm_fields": t.id_field, "sysparm_limit": size,
-                      "sysparm_exclude_reference_link": "true"}
-            body, headers = await self._get(t.path, params, table, number)
-            records = self._read_ids(table, body, number)
-            ids: list[str] = []
-            for rid in records.ids:
-                if rid is None or rid == "" or (after is not None and str(rid) <= after):
-                    raise BadDataError(f"id listing page {number}: sys_id {rid!r} is missing or not after "
-                                       f"{after}; the instance ignored the keyset condition", **self._where(table))
-                after = str(rid)
-                ids.append(after)
-            if ids:
-                yield ids
-            if not ids or not has_more(headers, len(ids), size):
-                return

@@ -46,5 +46,16 @@ def parse_stamp(value: Any, fmt: TimeFormat) -> datetime:
     return PARSERS[fmt](value)
 
 
+def parse_stamps(values: list[Any], fmt: TimeFormat) -> list[datetime]:
+    """``parse_stamp`` over a page's values; ISO text in one C-level map, zones fixed only where a
+    value had none or another than UTC."""
+    if PARSERS[fmt] is not _iso:
+        return list(map(PARSERS[fmt], values))
+    stamps = list(map(datetime.fromisoformat, values))
+    if not all(stamp.tzinfo is UTC for stamp in stamps):
+        stamps = [stamp if stamp.tzinfo is UTC else parse_utc(stamp) for stamp in stamps]
+    return stamps
+
+
 def format_stamp(value: datetime, fmt: TimeFormat) -> str:
     return FORMATTERS[fmt](value)
