@@ -33,7 +33,7 @@ from avesa.settings import Settings
 from avesa_sandbox.client import SandboxAdmin
 from avesa_sandbox.process import SandboxProcess
 from benchmarks.extraction import Workload, register_workload
-from benchmarks.memory import PeakMemory
+from benchmarks.memory import PeakMemory, pipeline_processes
 
 ROOT = Path(__file__).resolve().parent.parent
 DLT_PYTHON = ROOT / ".venv-dlt" / "bin" / "python"
@@ -41,8 +41,12 @@ DLT_PYTHON = ROOT / ".venv-dlt" / "bin" / "python"
 
 def _cpu_seconds(process: psutil.Process) -> float:
     """CPU of the process and its children (the sandbox may serve from worker processes)."""
+    return _cpu_of([process, *process.children(recursive=True)])
+
+
+def _cpu_of(processes: list[psutil.Process]) -> float:
     total = 0.0
-    for p in [process, *process.children(recursive=True)]:
+    for p in processes:
         try:
             times = p.cpu_times()
         except psutil.NoSuchProcess:
@@ -51,19 +55,27 @@ def _cpu_seconds(process: psutil.Process) -> float:
     return total
 
 
+def _pipeline_cpu_seconds(sandbox_pid: int) -> float:
+    """CPU of the pipeline: this process and its worker processes, alive or ended (and waited
+    for); never the sandbox, which this process started too."""
+    own = psutil.Process().cpu_times()
+    return _cpu_of(pipeline_processes(frozenset({sandbox_pid}))) + own.children_user + own.children_system
+
+
 def run_avesa(home: Path, base_url: str, workload: Workload, sandbox_pid: int, **settings: Any) -> dict[str, Any]:
     """One `avesa run` of every tenant of `workload` into a fresh AVESA_HOME."""
     shutil.rmtree(home, ignore_errors=True)
     ctx = PipelineContext.from_settings(Settings(home=home, **settings))
     with SandboxAdmin(base_url) as admin:
         register_workload(ctx, admin, workload)
-    me, sandbox = psutil.Process(), psutil.Process(sandbox_pid)
-    cpu_before, sandbox_before, stages_before = _cpu_seconds(me), _cpu_seconds(sandbox), stage_cpu.snapshot()
-    with PeakMemory() as rss:
+    sandbox = psutil.Process(sandbox_pid)
+    cpu_before, sandbox_before = _pipeline_cpu_seconds(sandbox_pid), _cpu_seconds(sandbox)
+    stages_before = stage_cpu.snapshot()
+    with PeakMemory(exclude=frozenset({sandbox_pid})) as rss:
         started = time.perf_counter()
         summary = run_sync(ctx, RunRequest())
         seconds = time.perf_counter() - started
-    cpu = _cpu_seconds(me) - cpu_before
+    cpu = _pipeline_cpu_seconds(sandbox_pid) - cpu_before
     sandbox_cpu = _cpu_seconds(sandbox) - sandbox_before
     stages = stage_cpu.since(stages_before)
     if summary.failed:

@@ -67,6 +67,9 @@ class Settings(BaseSettings):
     target_chunk_records: int = Field(default=4000, ge=1)
     page_size: int = Field(default=1000, ge=1)
     records_per_file: int = Field(default=5000, ge=1)
+    # Worker processes that build canonical tables (mapping, SCD2 merge) beside the extraction, on
+    # a local lake: unset, one when the machine has a second core; 0 builds in a thread of the run.
+    build_processes: int | None = Field(default=None, ge=0, le=64)
     # Incremental runs start this many seconds before the watermark; SCD2 makes overlap harmless.
     lookback_seconds: int = Field(default=300, ge=0, le=_YEAR_SECONDS)
     # Incremental runs also look for deletes (an id listing) once a table's last look is this old.

@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from avesa.pipeline import finalize
-from avesa.pipeline.finalize import _latest_reading
+from avesa.pipeline.canonical_build import latest_reading
 from avesa.pipeline.reconcile import listing_stamp
 from avesa.transform.scd2 import merge_versions
 from avesa_sandbox import SandboxAdmin
@@ -131,7 +131,7 @@ def test_of_a_record_one_extraction_read_twice_the_one_read_last_is_kept():
         "extracted_at": pa.array([at[0], at[1], at[2], at[0], None], TS),
         "name": ["first", "second", "other run", "two", "legacy"],
     })
-    kept = _latest_reading(versions)
+    kept = latest_reading(versions)
     assert kept.column("name").to_pylist() == ["second", "other run", "two", "legacy"]
 
 

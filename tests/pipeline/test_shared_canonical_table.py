@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 import pytest
 
-from avesa.pipeline import finalize
+from avesa.pipeline import canonical_build
 from avesa.pipeline.context import PipelineContext
 from avesa.pipeline.registration import register_service
 from avesa_sandbox import SandboxAdmin
@@ -30,7 +30,7 @@ def test_two_services_merging_into_one_canonical_table_at_the_same_moment_both_l
 
     both_ready = threading.Barrier(2, timeout=30)
     raced: list[str] = []
-    real = finalize.merge_scd2
+    real = canonical_build.merge_scd2
 
     def merge_committing_beside_the_other(uri, versions, business_columns, **kwargs):
         """Each table's first commit waits until the other table's merge is about to commit too."""
@@ -46,8 +46,8 @@ def test_two_services_merging_into_one_canonical_table_at_the_same_moment_both_l
 
         return real(uri, versions, business_columns, before_commit=before_commit, **kwargs)
 
-    monkeypatch.setattr(finalize, "merge_scd2", merge_committing_beside_the_other)
-    summary = sync(make_ctx())
+    monkeypatch.setattr(canonical_build, "merge_scd2", merge_committing_beside_the_other)
+    summary = sync(make_ctx(build_processes=0))  # the patch holds in this process: build in its threads
     assert summary.status == "complete", [r.error for r in summary.results]
 
     tickets = canonical(make_ctx(), tenant, "tickets").to_pylist()

@@ -25,6 +25,7 @@ import httpx
 import orjson
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, wait_exponential_jitter
 
+from avesa.connectors.aiohttp_transport import AiohttpTransport
 from avesa.connectors.rate_budget import RateBudget
 from avesa.connectors.rate_headers import allowance_from
 from avesa.connectors.scrubbing import credential_headers
@@ -104,7 +105,7 @@ class SourceHttp:
             headers=headers,
             auth=auth,
             timeout=options.timeout_seconds,
-            limits=httpx.Limits(max_connections=32, max_keepalive_connections=32),
+            transport=AiohttpTransport(max_connections=32),  # the bytes over aiohttp: see its module
         )
         self.budget = budget
         self.options = options

@@ -58,3 +58,10 @@ def since(before: dict[str, float]) -> dict[str, float]:
     """Seconds of CPU per stage since `before` (an earlier `snapshot()`)."""
     now = snapshot()
     return {name: now.get(name, 0.0) - before.get(name, 0.0) for name in now}
+
+
+def charge(seconds: dict[str, float]) -> None:
+    """Add CPU spent elsewhere — a build in a worker process — to this process's stages."""
+    with _lock:
+        for name, value in seconds.items():
+            _totals[name] = _totals.get(name, 0.0) + value

@@ -16,11 +16,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-import pyarrow as pa
-import pyarrow.compute as pc
-
 from avesa.connectors.paginators import END
-from avesa.domain.errors import AvesaError
 from avesa.domain.timeutil import utc_now
 from avesa.domain.work import (
     ChunkOutcome,
@@ -33,19 +29,20 @@ from avesa.domain.work import (
     TableStatus,
 )
 from avesa.lake.delta_tables import merge_scd2
-from avesa.lake.raw_files import iter_raw_batches, list_raw_files, remove_temporary_files
+from avesa.lake.raw_files import remove_temporary_files
 from avesa.observability import events
 from avesa.observability.stage_cpu import stage
+from avesa.pipeline.build_runner import CanonicalBuilder, build_in_thread
 from avesa.pipeline.cancel import cancelled_result, run_cancelled
+from avesa.pipeline.canonical_build import CanonicalBuild, ChunkFiles
 from avesa.pipeline.context import PipelineContext
 from avesa.pipeline.extract import raw_file_prefix
 from avesa.pipeline.failures import chunks_failed_message, fail_table, table_failed_by
 from avesa.pipeline.quality import count_check
-from avesa.pipeline.reconcile import announced_deletions, reconcile
+from avesa.pipeline.reconcile import reconcile
 from avesa.state.ledger_records import ChunkRecord, TableRunUpdate
 from avesa.transform.mapping import CompiledMapping, NulledValues
 
-MERGE_BATCH_ROWS = 200_000
 T = TypeVar("T")
 
 
@@ -64,107 +61,13 @@ def _raw_prefixes(ref: TableRef, chunks: list[ChunkRecord]) -> list[str]:
     ]
 
 
-def _latest_reading(versions: pa.Table) -> pa.Table:
-    """Of versions one extraction read twice — same key, source stamp and `extracted_at` (the same
-    raw file: a Graph delta may return an item more than once) — the one read last: files are read
-    in order and rows in file order. The merge tells apart versions read at different times."""
-    keys = ["source_id", "last_updated", "extracted_at"]
-    n = versions.num_rows
-    if n < 2:
-        return versions
-    groups = versions.select(keys).append_column("__row", pa.array(range(n), pa.int64()))
-    last = groups.group_by(keys, use_threads=False).aggregate([("__row", "max")])
-    if last.num_rows == n:
-        return versions
-    kept = last.column("__row_max")
-    return versions.take(pc.take(kept, pc.sort_indices(kept)))
-
-
-def _transform_and_merge(ctx: PipelineContext, ref: TableRef, mapping: CompiledMapping,
-                         uri: str, nulled: NulledValues) -> tuple[int, int]:
-    """Map this run's raw files to versions and merge them, a bounded batch at a time; then close the
-    keys whose records announced their deletion. Returns (versions created, keys deleted); values that
-    could not be converted are counted in `nulled`.
-
-    A table's versions up to MERGE_BATCH_ROWS are one Delta commit, so a record that cannot be read
-    fails the table before anything of it is merged. A bigger table commits batch by batch — whole
-    raw files at a time, so that the records one file holds twice meet in one batch; a failure after
-    the first leaves true versions merged and the watermark unmoved, and the next run merges the rest
-    again (SCD2 absorbs what it already holds).
-
-    Every version carries its raw file's `extracted_at`: of two versions of a key with the same
-    source stamp (two edits within one tick of the source's clock), the one read later wins."""
+def canonical_build(ctx: PipelineContext, ref: TableRef, mapping: CompiledMapping, uri: str) -> CanonicalBuild:
+    """What the table's build needs, read from the ledger here: the build itself never touches it."""
     chunks = ctx.state.list_chunks(ref)
-    prefixes = _raw_prefixes(ref, chunks)
-    directory = ctx.lake.raw_dir(ref.tenant_id, ref.service, ref.table)
-    paths = list_raw_files(directory, prefixes)
-    landed = dict.fromkeys(prefixes, 0)  # rows found in each chunk's files
-    created = 0
-    pending: list[pa.Table] = []
-    pending_rows = 0
-    loaded_at = utc_now()
-
-    def merge_pending() -> None:
-        nonlocal created, pending, pending_rows
-        if pending:
-            with stage("merge"):
-                result = merge_scd2(uri, _latest_reading(pa.concat_tables(pending)), mapping.business_columns)
-            created += result.stats.new_versions
-            pending, pending_rows = [], 0
-
-    announced: dict[str, tuple[datetime, datetime | None]] = {}
-    for path in paths:
-        name = path.rsplit("/", 1)[-1]
-        prefix = next(p for p in prefixes if name.startswith(p))
-        for batch in iter_raw_batches([path], directory):
-            landed[prefix] += batch.num_rows
-            ids = batch.column("record_id").to_pylist()
-            updated = batch.column("source_updated_at").to_pylist()
-            records = batch.column("record").to_pylist()
-            extracted = batch.column("extracted_at").to_pylist()
-            index = batch.schema.get_field_index("source_deleted")
-            flags = batch.column(index).to_pylist() if index >= 0 else [False] * len(ids)
-            live, read = [], []
-            for record_id, stamp, record, at, gone in zip(ids, updated, records, extracted, flags, strict=True):
-                if gone:
-                    seen = announced.get(record_id)
-                    if seen is None or (stamp, at) >= seen:  # the latest announcement: raw rows carry extracted_at
-                        announced[record_id] = (stamp, at)
-                else:
-                    live.append((record_id, stamp, record))
-                    read.append(at)
-            with stage("mapping"):
-                versions = mapping.to_versions(live, tenant_id=ref.tenant_id, run_id=ref.run_id,
-                                               loaded_at=loaded_at, nulled=nulled, extracted_at=read)
-            pending.append(versions)
-            pending_rows += versions.num_rows
-        if pending_rows >= MERGE_BATCH_ROWS:
-            merge_pending()
-    _check_landed(ref, chunks, prefixes, landed)
-    merge_pending()
-    tombstones = announced_deletions(uri, mapping, announced, run_id=ref.run_id, detected_at=loaded_at)
-    if tombstones is None:
-        return created, 0
-    created += merge_scd2(uri, tombstones, mapping.business_columns).stats.new_versions
-    return created, tombstones.num_rows
-
-
-class RawFilesShort(AvesaError):
-    """A chunk's raw files hold fewer records than its checkpoints counted."""
-
-
-def _check_landed(ref: TableRef, chunks: list[ChunkRecord], prefixes: list[str], landed: dict[str, int]) -> None:
-    """Every record a chunk checkpointed is in its raw files, or the table fails before its last
-    merge and its watermark stays: a worker that lost its chunk while writing a file can still
-    replace the file of that name its successor wrote (extract.py checks its lease just before a
-    write, not during it), and a smaller file would lose the records in between without a word."""
-    short = [(c, landed[p]) for c, p in zip(chunks, prefixes, strict=True) if landed[p] < c.records]
-    if short:
-        listed = ", ".join(f"{c.chunk_id} ({found} of {c.records})" for c, found in short[:3])
-        raise RawFilesShort(f"{ref.label}: the raw files of {len(short)} chunk(s) hold fewer records than their "
-                            f"checkpoints counted: {listed}. A file was replaced after it was checkpointed (a "
-                            "worker that had lost its chunk wrote it); the watermark stays, so the next run reads "
-                            "these records again")
+    files = [ChunkFiles(chunk_id=c.chunk_id, prefix=prefix, records=c.records)
+             for c, prefix in zip(chunks, _raw_prefixes(ref, chunks), strict=True)]
+    return CanonicalBuild(table=ref, mapping=mapping.mapping, canonical=mapping.canonical, uri=uri,
+                          raw_directory=ctx.lake.raw_dir(ref.tenant_id, ref.service, ref.table), chunks=files)
 
 
 def record_table_estimate(ctx: PipelineContext, ref: TableRef) -> None:
@@ -225,7 +128,8 @@ async def reconcile_deletes(ctx: PipelineContext, ref: TableRef, mapping: Compil
     return (found.deletes.num_rows if found.deletes is not None else 0), result.stats.new_versions
 
 
-async def finalize_table(ctx: PipelineContext, request: FinalizeRequest) -> TableResult:
+async def finalize_table(ctx: PipelineContext, request: FinalizeRequest,
+                         build: CanonicalBuilder = build_in_thread) -> TableResult:
     """The finalize-table unit, run once every chunk of the table has ended: a table whose chunks
     did not all complete is reported failed (or cancelled) here; otherwise this run's raw files are
     merged into the canonical table, deletes looked for when due, and the watermark moved.
@@ -235,10 +139,11 @@ async def finalize_table(ctx: PipelineContext, request: FinalizeRequest) -> Tabl
     Two source tables that feed one canonical table (ConnectWise and ServiceNow tickets of one
     tenant) may be finalized at the same time, by any workers: the merge's commit protocol
     serialises them (a commit that lost the race merges again on the new snapshot;
-    lake/delta_merge.py)."""
+    lake/delta_merge.py). `build` runs the mapping and merge: in a thread, or in a worker process
+    (pipeline/build_runner.py)."""
     started = time.monotonic()
     try:
-        result = await _finalize(ctx, request)
+        result = await _finalize(ctx, request, build)
     except Exception as exc:  # nothing about one table may stop the others
         result = table_failed_by(ctx, request.table, exc, "finalize")
     result.seconds = time.monotonic() - started
@@ -255,7 +160,7 @@ def _unfinished_message(ref: TableRef, chunks: list[ChunkRecord], unfinished: li
     return f"{ref.label}: {len(unfinished)} of {len(chunks)} chunks did not complete ({errors})"
 
 
-async def _finalize(ctx: PipelineContext, request: FinalizeRequest) -> TableResult:
+async def _finalize(ctx: PipelineContext, request: FinalizeRequest, build: CanonicalBuilder) -> TableResult:
     ref = request.table
     record_table_estimate(ctx, ref)
     chunks = ctx.state.list_chunks(ref)
@@ -284,7 +189,9 @@ async def _finalize(ctx: PipelineContext, request: FinalizeRequest) -> TableResu
         if mapping is not None:
             canonical = mapping.mapping.canonical_table
             uri = ctx.lake.canonical_uri(ref.tenant_id, canonical)
-            created, deletes = await asyncio.to_thread(_transform_and_merge, ctx, ref, mapping, uri, nulled)
+            built = await build(canonical_build(ctx, ref, mapping, uri))
+            created, deletes = built.created, built.deletes
+            nulled.update(built.nulled)
             if reconciliation_due(ctx, ref):
                 started_listing = utc_now()
                 reconciled, versions = await reconcile_deletes(ctx, ref, mapping, uri, started_listing)

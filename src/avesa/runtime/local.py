@@ -46,6 +46,7 @@ from avesa.domain.work import (
     TableWork,
 )
 from avesa.observability import events
+from avesa.pipeline.build_runner import ProcessBuilds, canonical_builder
 from avesa.pipeline.cancel import cancelled_result, run_cancelled
 from avesa.pipeline.context import PipelineContext
 from avesa.pipeline.extract import run_chunk
@@ -126,6 +127,8 @@ class LocalExecutor:
         self.extract_only = extract_only
         self.limits = limits
         self._stopping = False
+        self.build = canonical_builder(ctx.settings.build_processes, local_lake=ctx.lake.is_local)
+        """Where tables' canonical builds run: a worker process beside the extraction, or a thread."""
 
     def request_stop(self) -> None:
         """Stop soon, losing nothing: chunks land what they read and checkpoint, no new chunk or
@@ -180,6 +183,8 @@ class LocalExecutor:
         """Run every table of `work`, then the finish-run unit (which closes the run, or hands it
         back to its dead owner when tables of other tenants remain)."""
         started = time.monotonic()
+        if isinstance(self.build, ProcessBuilds) and not self.extract_only and work.tables:
+            self.build.start()  # the workers import while the first tables extract
         summary = RunSummary(run_id=work.run_id, skipped=work.skipped, held_by=dict(work.held_by))
         by_tenant: dict[str, list[TableWork]] = defaultdict(list)
         for item in work.tables:
@@ -262,7 +267,7 @@ class LocalExecutor:
         if not failed and not self.extract_only:
             self.observer.table_merging(ref)
         return await finalize_table(self.ctx, FinalizeRequest(table=ref, failed_chunks=failed[:MAX_REPORTED_FAILURES],
-                                                              merge=not self.extract_only))
+                                                              merge=not self.extract_only), self.build)
 
     async def _chunks(self, ref: TableRef, chunks: list[ChunkTask], slots: asyncio.Semaphore) -> list[ChunkOutcome]:
         """Run the table's chunks, and the chunks they split off while running, to the end."""
