@@ -32,7 +32,7 @@ HISTORY_COLUMNS = ["source_id", "record_hash", "effective_start_date", "effectiv
 
 
 def _history(ctx: PipelineContext, tenant: str, table: str) -> list[dict]:
-    rows = canonical(ctx, tenant, table).select(HISTORY_COLUMNS + ["summary"] if table == "tickets" else
+    rows = canonical(ctx, tenant, table).select([*HISTORY_COLUMNS, "summary"] if table == "tickets" else
                                                 HISTORY_COLUMNS).to_pylist()
     return sorted(rows, key=lambda r: (r["source_id"], r["effective_start_date"]))
 

@@ -11,7 +11,9 @@ spend keeping requests in flight.
 
 The transport is deliberately thin: one request in, one `httpx.Response` out with the whole body
 as received (aiohttp decompresses nothing, httpx decodes `Content-Encoding` as always), aiohttp's
-cookie jar disabled (httpx keeps the client's cookies), redirects left to httpx, and aiohttp's
+cookie jar disabled (httpx keeps the client's cookies), redirects and proxies left to httpx (a
+request httpx sends through a proxy from the environment goes through httpx's own proxy transport,
+never here), and aiohttp's
 errors raised as the httpx errors they are (a refused connection `ConnectError`, a timeout
 `ReadTimeout`, a reset or a cut body `ReadError` / `RemoteProtocolError`), so the retry and error
 handling above (`http_client.py`) is unchanged.
@@ -20,11 +22,20 @@ handling above (`http_client.py`) is unchanged.
 from __future__ import annotations
 
 import asyncio
+import functools
+import ssl
 from typing import Any
 
 import aiohttp
 import httpx
 from yarl import URL
+
+
+@functools.cache
+def _verifying_context() -> ssl.SSLContext:
+    """The CA bundle httpx verifies with (certifi), loaded once per process: loading it costs more
+    than a connector's whole set-up, and one context serves every connection."""
+    return httpx.create_ssl_context()
 
 
 def _timeout(request: httpx.Request) -> aiohttp.ClientTimeout:
@@ -42,7 +53,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
     def __init__(self, *, max_connections: int, keepalive_seconds: float = 5.0) -> None:
         self._max_connections = max_connections
         self._keepalive_seconds = keepalive_seconds
-        self._ssl = httpx.create_ssl_context()  # the CA bundle httpx verifies with (certifi)
+        self._ssl = _verifying_context()
         self._session: aiohttp.ClientSession | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -51,7 +62,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         if self._session is None or self._session.closed or self._loop is not loop:
             connector = aiohttp.TCPConnector(limit=self._max_connections, limit_per_host=0, ssl=self._ssl,
                                              keepalive_timeout=self._keepalive_seconds)
-            self._session = aiohttp.ClientSession(connector=connector, auto_decompress=False, trust_env=True,
+            self._session = aiohttp.ClientSession(connector=connector, auto_decompress=False, trust_env=False,
                                                   cookie_jar=aiohttp.DummyCookieJar())
             self._loop = loop
         return self._session

@@ -25,7 +25,7 @@ from avesa.lake.delta_tables import merge_scd2
 from avesa.lake.raw_files import iter_raw_batches, list_raw_files
 from avesa.observability.stage_cpu import stage
 from avesa.pipeline.reconcile import announced_deletions
-from avesa.transform.mapping import CompiledMapping, NulledValues
+from avesa.transform.mapping import NulledValues, compiled
 
 MERGE_BATCH_ROWS = 200_000
 
@@ -96,7 +96,7 @@ def build_canonical(job: CanonicalBuild) -> BuiltVersions:
 
     Every version carries its raw file's `extracted_at`: of two versions of a key with the same
     source stamp (two edits within one tick of the source's clock), the one read later wins."""
-    mapping = CompiledMapping(job.mapping, job.canonical)
+    mapping = compiled(job.mapping, job.canonical)
     ref = job.table
     prefixes = [c.prefix for c in job.chunks]
     paths = list_raw_files(job.raw_directory, prefixes)

@@ -41,7 +41,7 @@ from avesa.pipeline.failures import chunks_failed_message, fail_table, table_fai
 from avesa.pipeline.quality import count_check
 from avesa.pipeline.reconcile import reconcile
 from avesa.state.ledger_records import ChunkRecord, TableRunUpdate
-from avesa.transform.mapping import CompiledMapping, NulledValues
+from avesa.transform.mapping import CompiledMapping, NulledValues, compiled
 
 T = TypeVar("T")
 
@@ -50,7 +50,7 @@ def compiled_mapping(ctx: PipelineContext, service: str, table: str) -> Compiled
     mapping = ctx.catalog.mapping(service, table)
     if mapping is None:
         return None
-    return CompiledMapping(mapping, ctx.catalog.canonical_table(mapping.canonical_table))
+    return compiled(mapping, ctx.catalog.canonical_table(mapping.canonical_table))
 
 
 def _raw_prefixes(ref: TableRef, chunks: list[ChunkRecord]) -> list[str]:

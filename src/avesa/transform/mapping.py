@@ -26,7 +26,7 @@ from avesa.catalog.models import CanonicalTable, ColumnType, Mapping
 from avesa.transform.row_compiler import compile_rows
 from avesa.transform.values import RecordUnreadable, decode_record
 
-__all__ = ["METADATA_COLUMNS", "CompiledMapping", "NulledValues", "RecordUnreadable", "decode_record",
+__all__ = ["METADATA_COLUMNS", "CompiledMapping", "NulledValues", "RecordUnreadable", "compiled", "decode_record",
            "versions_schema"]
 
 # Canonical columns that describe the change rather than the entity: never part of the record hash.
@@ -101,6 +101,24 @@ class CompiledMapping:
                 if self.schema.field(name).type == pa.string():
                     data[name] = [_utf8_or_none(v, name, counts) for v in data[name]]
             return pa.table(data, schema=self.schema)
+
+
+_COMPILED: dict[tuple[str, str], CompiledMapping] = {}
+_COMPILED_MAX = 512
+
+
+def compiled(mapping: Mapping, canonical: CanonicalTable) -> CompiledMapping:
+    """`CompiledMapping(mapping, canonical)`, compiled once per process for the same two definitions:
+    compiling a mapping's row function costs tens of milliseconds, and every table of every run
+    (and every build in a worker process) needs one. Keyed by their content, so an edited catalog
+    compiles anew."""
+    key = (mapping.model_dump_json(), canonical.model_dump_json())
+    found = _COMPILED.get(key)
+    if found is None:
+        if len(_COMPILED) >= _COMPILED_MAX:
+            _COMPILED.clear()
+        found = _COMPILED[key] = CompiledMapping(mapping, canonical)
+    return found
 
 
 def _utf8_or_none(value: str | None, column: str, counts: NulledValues) -> str | None:
