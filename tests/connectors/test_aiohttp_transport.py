@@ -5,6 +5,7 @@ and every way a connection fails is the httpx error the retry logic already know
 from __future__ import annotations
 
 import asyncio
+import base64
 import gzip
 import socket
 import threading
@@ -23,6 +24,7 @@ BODY = b'[{"id": 1, "name": "Acme \xc3\xa9"}]' * 2000
 
 class _Handler(BaseHTTPRequestHandler):
     seen: ClassVar[list[tuple[str, list[str]]]] = []
+    authorization: ClassVar[list[str]] = []
 
     def log_message(self, *args: object) -> None:
         pass
@@ -36,6 +38,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         _Handler.seen.append((self.path, self.headers.get_all("Cookie") or []))
+        _Handler.authorization.append(self.headers.get("Authorization") or "")
         route = self.path.split("?")[0]
         if route == "/gzip":
             packed = gzip.compress(BODY)
@@ -97,6 +100,13 @@ def test_the_request_line_is_the_one_httpx_builds(server: str) -> None:
     _get(server, "/list", **params)
     expected = httpx.Request("GET", f"{server}/list", params=params).url.raw_path.decode()
     assert _Handler.seen[-1][0] == expected
+
+
+def test_credentials_in_the_url_travel_as_httpx_s_basic_authorization(server: str) -> None:
+    _get(server.replace("http://", "http://integration:s%40cret@"), "/list")
+    path, _ = _Handler.seen[-1]
+    assert path == "/list"
+    assert _Handler.authorization[-1] == "Basic " + base64.b64encode(b"integration:s@cret").decode()
 
 
 def test_cookies_are_httpx_s_and_sent_once(server: str) -> None:

@@ -45,6 +45,13 @@ def _timeout(request: httpx.Request) -> aiohttp.ClientTimeout:
                                  connect=timeouts.get("pool"))
 
 
+def _target(request: httpx.Request) -> URL:
+    """The request's URL exactly as httpx encoded it, without its user info: httpx has already turned
+    `https://user:password@host` into the request's Authorization header, and aiohttp refuses a URL
+    with credentials beside one."""
+    return URL(str(request.url.copy_with(userinfo=b"")), encoded=True)
+
+
 class AiohttpTransport(httpx.AsyncBaseTransport):
     """An `httpx.AsyncClient` transport over one `aiohttp.ClientSession`, made in the event loop
     that first uses it (a session belongs to one loop; a client used in a later loop gets a new
@@ -71,7 +78,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         session = self._session_now()
         body = await request.aread()
         try:
-            async with session.request(request.method, URL(str(request.url), encoded=True),
+            async with session.request(request.method, _target(request),
                                        headers=request.headers.multi_items(), data=body or None,
                                        allow_redirects=False, timeout=_timeout(request)) as response:
                 content = await response.read()

@@ -10,6 +10,7 @@ incremental runs keep their own position. A cancelled run's tables are not final
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -111,14 +112,19 @@ def reconciliation_due(ctx: PipelineContext, ref: TableRef) -> bool:
     return last is None or utc_now() - last >= timedelta(hours=interval)
 
 
-async def reconcile_deletes(ctx: PipelineContext, ref: TableRef, mapping: CompiledMapping,
-                            uri: str, listed_at: datetime) -> tuple[int, int]:
-    """List every id at the source (the listing began at `listed_at`); close the keys that vanished
-    and re-open deleted ones it lists again. Returns (deletes, versions)."""
+async def list_live_ids(ctx: PipelineContext, ref: TableRef) -> set[str]:
+    """Every id the source lists for the table now: what a reconciliation compares with the lake."""
     connector = ctx.connector(ref.tenant_id, ref.service)
     live_ids: set[str] = set()
     async for batch in connector.list_ids(ref.table):
         live_ids.update(batch)
+    return live_ids
+
+
+async def reconcile_deletes(ctx: PipelineContext, ref: TableRef, mapping: CompiledMapping,
+                            uri: str, listed_at: datetime, live_ids: set[str]) -> tuple[int, int]:
+    """Close the keys the listing (begun at `listed_at`) no longer holds and re-open deleted ones it
+    lists again. Returns (deletes, versions)."""
     found = await asyncio.to_thread(_timed, "reconcile", reconcile, uri, mapping, live_ids, run_id=ref.run_id,
                                     listed_at=listed_at, loaded_at=utc_now())
     versions = found.versions
@@ -189,12 +195,24 @@ async def _finalize(ctx: PipelineContext, request: FinalizeRequest, build: Canon
         if mapping is not None:
             canonical = mapping.mapping.canonical_table
             uri = ctx.lake.canonical_uri(ref.tenant_id, canonical)
-            built = await build(canonical_build(ctx, ref, mapping, uri))
+            listing: asyncio.Task[set[str]] | None = None
+            if reconciliation_due(ctx, ref):
+                # The listing reads the source and the build writes the lake: they run side by side,
+                # the listing still begun after every chunk of the table was read.
+                started_listing = utc_now()
+                listing = asyncio.create_task(list_live_ids(ctx, ref))
+            try:
+                built = await build(canonical_build(ctx, ref, mapping, uri))
+            except BaseException:
+                if listing is not None:
+                    listing.cancel()
+                    with contextlib.suppress(BaseException):
+                        await listing
+                raise
             created, deletes = built.created, built.deletes
             nulled.update(built.nulled)
-            if reconciliation_due(ctx, ref):
-                started_listing = utc_now()
-                reconciled, versions = await reconcile_deletes(ctx, ref, mapping, uri, started_listing)
+            if listing is not None:
+                reconciled, versions = await reconcile_deletes(ctx, ref, mapping, uri, started_listing, await listing)
                 deletes += reconciled
                 created += versions
                 ctx.state.set_last_reconciliation(ref.tenant_id, ref.service, ref.table, started_listing)
