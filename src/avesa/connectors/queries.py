@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Protocol
 
-from avesa.catalog.models import IncrementalSpec, PaginatorSpec, TableSpec
+from avesa.catalog.models import IncrementalSpec, PaginatorSpec, TableSpec, TimeFormat
 from avesa.connectors.timeformats import format_stamp
 
 
@@ -21,6 +21,22 @@ class WindowQuery(Protocol):
 
 def _api_field(path: str) -> str:
     return path.replace("/", ".")
+
+
+def range_terms(table: TableSpec, start: datetime | None, end: datetime | None, after: str | None,
+                time_format: TimeFormat, *, at_least: str, below: str, above: str) -> list[str]:
+    """A window's terms and the keyset's in one query language: `at_least`, `below` and `above`
+    are that language's templates for `{field}` and `{value}` (a stamp in the spec's format, or
+    the cursor as the caller quoted it). A table read whole has no change field: no window terms."""
+    change = table.change_field
+    terms = []
+    if change and start is not None:
+        terms.append(at_least.format(field=change, value=format_stamp(start, time_format)))
+    if change and end is not None:
+        terms.append(below.format(field=change, value=format_stamp(end, time_format)))
+    if after is not None:
+        terms.append(above.format(field=table.id_field, value=after))
+    return terms
 
 
 class QueryParams:
@@ -56,15 +72,10 @@ class ConnectWiseConditions:
         self.paginator = paginator
 
     def conditions(self, table: TableSpec, start: datetime | None, end: datetime | None, after: str | None) -> str:
-        change = table.change_field
-        parts = []
-        if change and start is not None:
-            parts.append(f"{change}>=[{format_stamp(start, self.inc.time_format)}]")
-        if change and end is not None:
-            parts.append(f"{change}<[{format_stamp(end, self.inc.time_format)}]")
-        if after is not None:
-            parts.append(f"{table.id_field}>{_conditions_value(after)}")
-        return " and ".join(parts)
+        cursor = _conditions_value(after) if after is not None else None
+        return " and ".join(range_terms(table, start, end, cursor, self.inc.time_format,
+                                        at_least="{field}>=[{value}]", below="{field}<[{value}]",
+                                        above="{field}>{value}"))
 
     def params(self, table: TableSpec, start: datetime | None, end: datetime | None, after: str | None,
                page_size: int) -> dict[str, Any]:
@@ -97,14 +108,8 @@ class ServiceNowQuery:
 
     def query(self, table: TableSpec, start: datetime | None, end: datetime | None, after: str | None,
               order_by: str | None = None) -> str:
-        change = table.change_field
-        parts = []
-        if change and start is not None:
-            parts.append(f"{change}>={format_stamp(start, self.inc.time_format)}")
-        if change and end is not None:
-            parts.append(f"{change}<{format_stamp(end, self.inc.time_format)}")
-        if after is not None:
-            parts.append(f"{table.id_field}>{after}")
+        parts = range_terms(table, start, end, after, self.inc.time_format, at_least="{field}>={value}",
+                            below="{field}<{value}", above="{field}>{value}")
         parts.append(f"ORDERBY{order_by or table.id_field}")
         return "^".join(parts)
 
@@ -122,14 +127,9 @@ class Soql:
         self.inc = incremental
 
     def where(self, table: TableSpec, start: datetime | None, end: datetime | None, after: str | None) -> str:
-        change = table.change_field
-        parts = []
-        if change and start is not None:
-            parts.append(f"{change} >= {format_stamp(start, self.inc.time_format)}")
-        if change and end is not None:
-            parts.append(f"{change} < {format_stamp(end, self.inc.time_format)}")
-        if after is not None:
-            parts.append(f"{table.id_field} > '{_soql_string(after)}'")
+        cursor = _soql_string(after) if after is not None else None
+        parts = range_terms(table, start, end, cursor, self.inc.time_format, at_least="{field} >= {value}",
+                            below="{field} < {value}", above="{field} > '{value}'")
         return f" WHERE {' AND '.join(parts)}" if parts else ""
 
     def select(self, table: TableSpec, fields: list[str], start: datetime | None, end: datetime | None,
