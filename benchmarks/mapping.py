@@ -13,9 +13,7 @@ Run: ``PYTHONPATH=src python benchmarks/mapping.py [records] [repeats]``.
 
 from __future__ import annotations
 
-import gc
 import sys
-import time
 from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -34,6 +32,7 @@ from avesa.transform.mapping import CompiledMapping  # noqa: E402
 from avesa_sandbox.connectwise.generate import generate  # noqa: E402
 from avesa_sandbox.connectwise.references import References  # noqa: E402
 from avesa_sandbox.connectwise.tables import table_counts  # noqa: E402
+from benchmarks.timing import best_thread_seconds  # noqa: E402
 
 STAMP = datetime(2025, 6, 1, tzinfo=UTC)
 
@@ -46,13 +45,7 @@ def ticket_rows(count: int) -> list[tuple[str, datetime, str]]:
 
 
 def best_us_per_record(run: Callable[[], object], records: int, repeats: int) -> float:
-    best = float("inf")
-    for _ in range(repeats):
-        gc.collect()
-        start = time.thread_time()
-        run()
-        best = min(best, time.thread_time() - start)
-    return best / records * 1e6
+    return best_thread_seconds(run, repeats) / records * 1e6
 
 
 def main(count: int = 20_000, repeats: int = 3) -> dict[str, float]:

@@ -13,16 +13,14 @@ endpoint such as ``service/tickets`` or ``time/entries``).
 
 from __future__ import annotations
 
-import gc
 import sys
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 import orjson
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT / "packages" / "avesa-sandbox" / "src")]  # run as a script
+sys.path[:0] = [str(ROOT), str(ROOT / "packages" / "avesa-sandbox" / "src")]  # run as a script
 
 from avesa.catalog.loader import load_catalog  # noqa: E402
 from avesa.connectors.factory import build_connector  # noqa: E402
@@ -32,6 +30,7 @@ from avesa.connectors.rest import RestConnector  # noqa: E402
 from avesa_sandbox.connectwise.generate import generate  # noqa: E402
 from avesa_sandbox.connectwise.references import References  # noqa: E402
 from avesa_sandbox.connectwise.tables import table_counts  # noqa: E402
+from benchmarks.timing import best_thread_seconds  # noqa: E402
 
 RECORDS = 1000
 EPOCH, FAR = datetime(2000, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC)
@@ -60,12 +59,7 @@ def main(endpoint: str = "service/tickets", repeats: int = 50) -> dict[str, floa
         return len(connector.to_page(table, connector.read(table, body, 1), 1, EPOCH, FAR, None, None))
 
     records = run()
-    best = float("inf")
-    for _ in range(repeats):
-        gc.collect()
-        start = time.thread_time()
-        run()
-        best = min(best, time.thread_time() - start)
+    best = best_thread_seconds(run, repeats)
     return {"records": float(records), "body_mb": len(body) / 1e6, "best_ms": best * 1000,
             "records_per_s": records / best}
 

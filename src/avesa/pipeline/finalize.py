@@ -62,7 +62,7 @@ def _raw_prefixes(ref: TableRef, chunks: list[ChunkRecord]) -> list[str]:
     ]
 
 
-def canonical_build(ctx: PipelineContext, ref: TableRef, mapping: CompiledMapping, uri: str) -> CanonicalBuild:
+def build_job(ctx: PipelineContext, ref: TableRef, mapping: CompiledMapping, uri: str) -> CanonicalBuild:
     """What the table's build needs, read from the ledger here: the build itself never touches it."""
     chunks = ctx.state.list_chunks(ref)
     files = [ChunkFiles(chunk_id=c.chunk_id, prefix=prefix, records=c.records)
@@ -202,7 +202,7 @@ async def _finalize(ctx: PipelineContext, request: FinalizeRequest, build: Canon
                 started_listing = utc_now()
                 listing = asyncio.create_task(list_live_ids(ctx, ref))
             try:
-                built = await build(canonical_build(ctx, ref, mapping, uri))
+                built = await build(build_job(ctx, ref, mapping, uri))
             except BaseException:
                 if listing is not None:
                     listing.cancel()

@@ -62,20 +62,22 @@ CREATE INDEX IF NOT EXISTS audit_by_at ON audit_log (at);
 """
 
 
+_ADDED_COLUMNS = (
+    ("chunks", "seconds", "REAL NOT NULL DEFAULT 0"),
+    ("table_runs", "nulled_values", "TEXT"),
+    ("table_runs", "source_count", "INTEGER"),
+    ("table_runs", "canonical_count", "INTEGER"),
+    ("tenant_services", "schedule", "TEXT"),
+    ("runs", "lease_expires", "TEXT"),
+)
+"""(table, column, definition) of every column added since the first state files were made."""
+
+
 def migrate(conn: sqlite3.Connection) -> None:
     """Columns added since a state file was created (SQLite adds them in place)."""
-    columns = {row["name"] for row in conn.execute("PRAGMA table_info(chunks)")}
-    if "seconds" not in columns:
-        conn.execute("ALTER TABLE chunks ADD COLUMN seconds REAL NOT NULL DEFAULT 0")
-    columns = {row["name"] for row in conn.execute("PRAGMA table_info(table_runs)")}
-    if "nulled_values" not in columns:
-        conn.execute("ALTER TABLE table_runs ADD COLUMN nulled_values TEXT")
-    for name in ("source_count", "canonical_count"):
-        if name not in columns:
-            conn.execute(f"ALTER TABLE table_runs ADD COLUMN {name} INTEGER")
-    columns = {row["name"] for row in conn.execute("PRAGMA table_info(tenant_services)")}
-    if "schedule" not in columns:
-        conn.execute("ALTER TABLE tenant_services ADD COLUMN schedule TEXT")
-    columns = {row["name"] for row in conn.execute("PRAGMA table_info(runs)")}
-    if "lease_expires" not in columns:
-        conn.execute("ALTER TABLE runs ADD COLUMN lease_expires TEXT")
+    present: dict[str, set[str]] = {}
+    for table, column, definition in _ADDED_COLUMNS:
+        if table not in present:
+            present[table] = {row["name"] for row in conn.execute(f"PRAGMA table_info({table})")}
+        if column not in present[table]:
+            conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
