@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 import time
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 
 import orjson
@@ -196,9 +196,13 @@ def list_raw_files(directory: str, prefixes: Iterable[str]) -> list[str]:
     return [f"{base}/{n}" for n in names if n.startswith(wanted)]
 
 
-def iter_raw_batches(paths: list[str], directory: str) -> Iterator[pa.RecordBatch]:
-    """Stream the files' rows batch by batch, so memory follows the batch, not the table."""
+def iter_raw_batches(paths: list[str], directory: str,
+                     columns: Sequence[str] | None = None) -> Iterator[pa.RecordBatch]:
+    """Stream the files' rows batch by batch, so memory follows the batch, not the table; only
+    `columns` (those of them a file has: older files lack the newer ones) when given."""
     fs, _ = _filesystem(directory)
     for path in paths:
         with fs.open_input_file(path) as handle:
-            yield from pq.ParquetFile(handle).iter_batches(batch_size=10_000)
+            file = pq.ParquetFile(handle)
+            present = None if columns is None else [c for c in columns if c in file.schema_arrow.names]
+            yield from file.iter_batches(batch_size=10_000, columns=present)

@@ -25,9 +25,15 @@ from avesa.lake.delta_tables import merge_scd2
 from avesa.lake.raw_files import iter_raw_batches, list_raw_files
 from avesa.observability.stage_cpu import stage
 from avesa.pipeline.reconcile import announced_deletions
+from avesa.transform.columnar_mapping import RAW_COLUMNS
 from avesa.transform.mapping import NulledValues, compiled
 
 MERGE_BATCH_ROWS = 200_000
+COLUMNAR_GROUP_ROWS = 8_192
+"""Live raw rows mapped by one query: its fixed cost (planning, a few hundred Arrow calls: ~10 ms)
+spread over enough rows, its memory (the records' text, ~5 KB each) bounded."""
+COLUMNAR_MIN_ROWS = 256
+"""Fewer rows than this (an incremental run's few changes) are mapped by the row function."""
 
 
 @dataclass(frozen=True)
@@ -84,6 +90,15 @@ def latest_reading(versions: pa.Table) -> pa.Table:
     return versions.take(pc.take(kept, pc.sort_indices(kept)))
 
 
+def _announce(announced: dict[str, tuple[datetime, datetime | None]], rows: pa.Table) -> None:
+    """Keep each key's latest announcement of its deletion (raw rows carry extracted_at)."""
+    for record_id, stamp, at in zip(rows.column("record_id").to_pylist(), rows.column("source_updated_at").to_pylist(),
+                                    rows.column("extracted_at").to_pylist(), strict=True):
+        seen = announced.get(record_id)
+        if seen is None or (stamp, at) >= seen:
+            announced[record_id] = (stamp, at)
+
+
 def build_canonical(job: CanonicalBuild) -> BuiltVersions:
     """Map this run's raw files to versions and merge them, a bounded batch at a time; then close the
     keys whose records announced their deletion.
@@ -116,33 +131,43 @@ def build_canonical(job: CanonicalBuild) -> BuiltVersions:
             pending, pending_rows = [], 0
 
     announced: dict[str, tuple[datetime, datetime | None]] = {}
+    group: list[pa.Table] = []  # live raw rows not yet mapped: mapped together, a query per group
+    group_rows = 0
+
+    def map_group() -> None:
+        nonlocal group, group_rows, pending_rows
+        if not group:
+            return
+        raw = pa.concat_tables(group)
+        group, group_rows = [], 0
+        with stage("mapping"):
+            if raw.num_rows >= COLUMNAR_MIN_ROWS:
+                versions = mapping.columnar.to_versions(raw, tenant_id=ref.tenant_id, run_id=ref.run_id,
+                                                        loaded_at=loaded_at, nulled=nulled)
+            else:  # a query's fixed cost is more than a few records cost the row function
+                versions = mapping.columnar.by_rows(raw, tenant_id=ref.tenant_id, run_id=ref.run_id,
+                                                    loaded_at=loaded_at, nulled=nulled)
+        pending.append(versions)
+        pending_rows += versions.num_rows
+
     for path in paths:
         name = path.rsplit("/", 1)[-1]
         prefix = next(p for p in prefixes if name.startswith(p))
-        for batch in iter_raw_batches([path], job.raw_directory):
+        for batch in iter_raw_batches([path], job.raw_directory, [*RAW_COLUMNS, "source_deleted"]):
             landed[prefix] += batch.num_rows
-            ids = batch.column("record_id").to_pylist()
-            updated = batch.column("source_updated_at").to_pylist()
-            records = batch.column("record").to_pylist()
-            extracted = batch.column("extracted_at").to_pylist()
-            index = batch.schema.get_field_index("source_deleted")
-            flags = batch.column(index).to_pylist() if index >= 0 else [False] * len(ids)
-            live, read = [], []
-            for record_id, stamp, record, at, gone in zip(ids, updated, records, extracted, flags, strict=True):
-                if gone:
-                    seen = announced.get(record_id)
-                    if seen is None or (stamp, at) >= seen:  # the latest announcement: raw rows carry extracted_at
-                        announced[record_id] = (stamp, at)
-                else:
-                    live.append((record_id, stamp, record))
-                    read.append(at)
-            with stage("mapping"):
-                versions = mapping.to_versions(live, tenant_id=ref.tenant_id, run_id=ref.run_id,
-                                               loaded_at=loaded_at, nulled=nulled, extracted_at=read)
-            pending.append(versions)
-            pending_rows += versions.num_rows
-        if pending_rows >= MERGE_BATCH_ROWS:
+            rows = pa.Table.from_batches([batch])
+            if "source_deleted" in rows.column_names:
+                gone = pc.fill_null(rows.column("source_deleted"), False)
+                _announce(announced, rows.filter(gone))
+                rows = rows.filter(pc.invert(gone))
+            group.append(rows.select(list(RAW_COLUMNS)))
+            group_rows += rows.num_rows
+        if group_rows >= COLUMNAR_GROUP_ROWS:
+            map_group()
+        if pending_rows + group_rows >= MERGE_BATCH_ROWS:
+            map_group()
             merge_pending()
+    map_group()
     _check_landed(ref, job.chunks, landed)
     merge_pending()
     tombstones = announced_deletions(job.uri, mapping, announced, run_id=ref.run_id, detected_at=loaded_at)

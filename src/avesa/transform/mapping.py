@@ -23,6 +23,7 @@ from typing import Any
 import pyarrow as pa
 
 from avesa.catalog.models import CanonicalTable, ColumnType, Mapping
+from avesa.transform.columnar_mapping import ColumnarMapping
 from avesa.transform.row_compiler import compile_rows
 from avesa.transform.values import RecordUnreadable, decode_record
 
@@ -55,9 +56,20 @@ class CompiledMapping:
         # mapped columns, and last_updated even unmapped (it falls back to the envelope's stamp)
         self._computed = [name for name in self.columns if name in mapping.columns or name == "last_updated"]
         sources = {name: [s] if isinstance(s, str) else list(s) for name, s in mapping.columns.items()}
-        self._rows = compile_rows([(name, types[name], sources.get(name, [])) for name in self._computed],
-                                  f"{mapping.source_service}/{mapping.source_table}")
+        self.column_sources: list[tuple[str, ColumnType, list[str]]] = [
+            (name, types[name], sources.get(name, [])) for name in self._computed]
+        """(canonical column, its type, its source paths) of every computed column, in output order."""
+        self._rows = compile_rows(self.column_sources, f"{mapping.source_service}/{mapping.source_table}")
         self.schema = versions_schema(canonical)
+        self._columnar: ColumnarMapping | None = None
+
+    @property
+    def columnar(self) -> ColumnarMapping:
+        """This mapping as one DuckDB query per batch (`avesa.transform.columnar_mapping`): what a
+        canonical build runs; `to_versions` below is its exact fallback for unusual values."""
+        if self._columnar is None:
+            self._columnar = ColumnarMapping(self)
+        return self._columnar
 
     @property
     def business_columns(self) -> list[str]:

@@ -45,14 +45,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import threading
 from collections.abc import Iterable, Sequence
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from avesa.observability.stage_cpu import stage
+from avesa.transform import duckdb_session
 
 HASH_VERSION = 1
 HASH_HEX_CHARS = 32  # 128 bits: ample for telling one key's consecutive versions apart
@@ -148,21 +147,6 @@ def hash_encoded(encoded: pa.Array) -> pa.Array:
     return pa.array([sha(b).hexdigest()[:n] for b in encoded.to_pylist()], pa.string())
 
 
-_duckdb_lock = threading.Lock()
-_duckdb_base: tuple[int, object] | None = None  # (pid, connection)
-
-
-def _duckdb_cursor() -> object:
-    """A fresh cursor on a process-wide in-memory DuckDB (one cursor per call: thread-safe)."""
-    global _duckdb_base
-    with _duckdb_lock:
-        if _duckdb_base is None or _duckdb_base[0] != os.getpid():
-            import duckdb
-
-            _duckdb_base = (os.getpid(), duckdb.connect())
-        return _duckdb_base[1].cursor()  # type: ignore[attr-defined]
-
-
 def _sql_literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
@@ -175,14 +159,14 @@ def _hash_in_duckdb(prefix: pa.Array, columns: list[tuple[str, pa.Array]]) -> pa
         parts.append(f"CASE WHEN v{i} IS NULL THEN '' ELSE concat({_sql_literal(head)}, "
                      f"CAST(strlen(v{i}) AS VARCHAR), ':', v{i}) END")
     sql = f"SELECT left(sha256(concat({', '.join(parts)})), {HASH_HEX_CHARS}) AS h FROM t"
-    con = _duckdb_cursor()
+    con = duckdb_session.cursor()
     try:
-        con.register("t", pa.table(data))  # type: ignore[attr-defined]
-        rel = con.sql(sql)  # type: ignore[attr-defined]
+        con.register("t", pa.table(data))
+        rel = con.sql(sql)
         to_arrow = getattr(rel, "to_arrow_table", None) or rel.fetch_arrow_table
         result = to_arrow()
     finally:
-        con.close()  # type: ignore[attr-defined]
+        con.close()
     return pc.cast(_as_array(result.column(0)), pa.string())
 
 
