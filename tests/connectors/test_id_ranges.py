@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from itertools import pairwise
 
+import pyarrow as pa
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -49,7 +50,7 @@ def test_numbers_are_in_numeric_order_and_text_in_text_order(ids: list[str]) -> 
 
 def test_no_known_id_is_one_unbounded_range() -> None:
     assert split([], 8) == [WHOLE] and split(["5"], 1) == [WHOLE]
-    assert WHOLE.holds("anything") and plan_ranges([], 1000) == [WHOLE]
+    assert WHOLE.holds("anything") and plan_ranges(known([]), 1000) == [WHOLE]
 
 
 def test_ranges_share_the_known_ids_evenly() -> None:
@@ -76,11 +77,19 @@ def test_a_fifteen_page_table_is_cut_in_seven_and_a_huge_one_in_eight() -> None:
 
 def test_plan_ranges_counts_distinct_ids_and_samples_a_large_table(monkeypatch: pytest.MonkeyPatch) -> None:
     ids = [str(i) for i in range(1, 4_001)]
-    ranges = plan_ranges([*ids, *ids], 1000)  # a run's raw ids and the canonical keys overlap
+    ranges = plan_ranges(known([*ids, *ids]), 1000)  # a run's raw ids and the canonical keys overlap
     assert len(ranges) == range_count(4_000, 1000) == 2
     assert_partition(ranges, ["0", *ids, "4001", "99999"])
 
     monkeypatch.setattr(id_listing, "SAMPLE", 100)  # boundaries from a sample: still a partition
-    ranges = plan_ranges([str(i) for i in range(1, 20_001)], 1000)
+    sampled = known([str(i) for i in range(1, 20_001)])
+    assert sampled.distinct == 20_000 and 100 <= len(sampled.sample) <= 101
+    ranges = plan_ranges(sampled, 1000)
     assert len(ranges) == range_count(20_000, 1000) == MAX_RANGES
     assert_partition(ranges, [str(i) for i in range(0, 20_002, 7)])
+    through = [int(r.through) for r in ranges if r.through is not None]  # the sample spreads them out
+    assert all(abs(b - 2_500 * (j + 1)) <= 200 for j, b in enumerate(through)), through
+
+
+def known(ids: list[str]) -> id_listing.KnownIds:
+    return id_listing.known_ids(pa.chunked_array([pa.array(ids, pa.string())]))

@@ -196,14 +196,14 @@ def list_raw_files(directory: str, prefixes: Iterable[str]) -> list[str]:
     return [f"{base}/{n}" for n in names if n.startswith(wanted)]
 
 
-def read_record_ids(paths: list[str], directory: str) -> list[str]:
+def read_record_ids(paths: list[str], directory: str) -> pa.ChunkedArray:
     """The files' record ids, the one column read (what an id listing cuts its ranges by)."""
     fs, _ = _filesystem(directory)
-    ids: list[str] = []
+    chunks: list[pa.Array] = []
     for path in paths:
         with fs.open_input_file(path) as handle:
-            ids.extend(pq.read_table(handle, columns=["record_id"]).column("record_id").to_pylist())
-    return ids
+            chunks.extend(pq.read_table(handle, columns=["record_id"]).column("record_id").chunks)
+    return pa.chunked_array(chunks, type=pa.string())
 
 
 def iter_raw_batches(paths: list[str], directory: str) -> Iterator[pa.RecordBatch]:

@@ -19,7 +19,11 @@ others are cancelled and its error is raised — so no partial listing ever clos
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator
+from typing import NamedTuple
+
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from avesa.connectors.id_ranges import WHOLE, IdRange, in_id_order, range_count, split
 from avesa.connectors.rest import RestConnector
@@ -32,28 +36,42 @@ from avesa.transform.mapping import CompiledMapping
 
 SAMPLE = 100_000
 """Known ids the boundaries are picked from, at most: a larger table's are sampled first (sorting
-every id of a million-record table would cost more than the boundaries are worth)."""
+every id of a million-record table in Python would cost more than the boundaries are worth)."""
 
 
-def plan_ranges(ids: Iterable[str], page_size: int) -> list[IdRange]:
-    """The ranges a table whose known ids are ``ids`` is listed by, ``page_size`` ids a page."""
-    distinct = set(ids)
-    count = range_count(len(distinct), page_size)
+class KnownIds(NamedTuple):
+    """How many distinct ids the pipeline knows of a table, and (a sample of) them."""
+
+    distinct: int
+    sample: list[str]
+
+
+def known_ids(ids: pa.ChunkedArray) -> KnownIds:
+    """Distinct ``ids`` counted in Arrow; every n-th of them kept past SAMPLE. Raw files and the
+    canonical table hold ids in runs of ascending order, so a stride through them spreads over the
+    whole id space like the ids do."""
+    distinct = pc.unique(ids.drop_null())
+    count = len(distinct)
+    if count > SAMPLE:
+        distinct = distinct.take(pa.array(range(0, count, count // SAMPLE), pa.int64()))
+    return KnownIds(count, distinct.to_pylist())
+
+
+def plan_ranges(known: KnownIds, page_size: int) -> list[IdRange]:
+    """The ranges a table of ``known`` ids is listed by, ``page_size`` ids a page."""
+    count = range_count(known.distinct, page_size)
     if count == 1:
         return [WHOLE]
-    sample = list(distinct)
-    if len(sample) > SAMPLE:  # a set's order is its hashes': a stride through it is a fair sample
-        sample = sample[:: len(sample) // SAMPLE]
-    return split(in_id_order(sample), count)
+    return split(in_id_order(known.sample), count)
 
 
-def _known_ids(raw_directory: str, prefixes: list[str], canonical: tuple[str, str, str] | None) -> list[str]:
+def _read_known_ids(raw_directory: str, prefixes: list[str], canonical: tuple[str, str, str] | None) -> KnownIds:
     """This run's raw record ids, and the current keys of the canonical table (uri, service, table)."""
-    ids = read_record_ids(list_raw_files(raw_directory, prefixes), raw_directory)
+    parts = read_record_ids(list_raw_files(raw_directory, prefixes), raw_directory).chunks
     if canonical is not None:
         uri, service, table = canonical
-        ids.extend(current_ids(uri, source_service=service, source_table=table))
-    return ids
+        parts += current_ids(uri, source_service=service, source_table=table).chunks
+    return known_ids(pa.chunked_array(parts, type=pa.string()))
 
 
 async def _listed(batches: AsyncIterator[list[str]]) -> set[str]:
@@ -90,7 +108,7 @@ async def list_live_ids(ctx: PipelineContext, ref: TableRef, mapping: CompiledMa
         canonical = (uri, mapping.mapping.source_service, mapping.mapping.source_table)
     prefixes = raw_file_prefixes(ref, ctx.state.list_chunks(ref))
     raw_directory = ctx.lake.raw_dir(ref.tenant_id, ref.service, ref.table)
-    known = await asyncio.to_thread(_known_ids, raw_directory, prefixes, canonical)
+    known = await asyncio.to_thread(_read_known_ids, raw_directory, prefixes, canonical)
     ranges = plan_ranges(known, connector.spec.page_size_max)
     if len(ranges) == 1:
         return await _listed(connector.list_ids(ref.table))
