@@ -15,6 +15,7 @@ import pytest
 from avesa.connectors.id_ranges import IdRange
 from avesa.connectors.rest import RestConnector
 from avesa.domain.errors import BadDataError
+from avesa.observability import events
 from avesa.pipeline import id_listing
 from avesa_sandbox import SandboxAdmin
 from tests.pipeline.helpers import canonical, sync
@@ -53,8 +54,15 @@ def test_a_full_sync_listed_by_ranges_closes_the_records_deleted_at_the_source(
         sandbox_admin.delete_record(tenant, TICKETS, victim)
     ranges_used.clear()
 
-    summary = sync(make_ctx(), full=True)
+    seen: list[dict] = []
+    unsubscribe = events.subscribe(lambda event, fields: seen.append(fields) if event == "ids_listed" else None)
+    try:
+        summary = sync(make_ctx(), full=True)
+    finally:
+        unsubscribe()
     assert not summary.failed and [r.deletes for r in summary.results] == [3]
+    [listed] = seen  # the debug event says how the listing went
+    assert listed["table"] == "service_tickets" and listed["ranges"] == RANGES and listed["ids"] == len(ids) - 3
     [(table, ranges)] = ranges_used
     assert table == "service_tickets" and len(ranges) == RANGES
     # the boundaries are ids of this run's raw files: the table as it is now

@@ -19,6 +19,8 @@ others are cancelled and its error is raised — so no partial listing ever clos
 from __future__ import annotations
 
 import asyncio
+import logging
+import time
 from collections.abc import AsyncIterator
 from typing import NamedTuple
 
@@ -30,6 +32,7 @@ from avesa.connectors.rest import RestConnector
 from avesa.domain.work import SyncMode, TableRef
 from avesa.lake.canonical_reader import current_ids
 from avesa.lake.raw_files import list_raw_files, read_record_ids
+from avesa.observability import events
 from avesa.pipeline.context import PipelineContext
 from avesa.pipeline.extract import raw_file_prefixes
 from avesa.transform.mapping import CompiledMapping
@@ -99,17 +102,29 @@ async def list_live_ids(ctx: PipelineContext, ref: TableRef, mapping: CompiledMa
                         uri: str | None = None) -> set[str]:
     """Every id the source lists for the table now: by id ranges at once where the connector can
     and the table is large (see the module docstring), else in one walk. ``mapping`` and ``uri``
-    name the canonical table whose keys help place the boundaries on an incremental run."""
+    name the canonical table whose keys help place the boundaries on an incremental run. A debug
+    event ``ids_listed`` says how many ranges it took and how long."""
+    started = time.monotonic()
     connector = ctx.connector(ref.tenant_id, ref.service)
-    if not (isinstance(connector, RestConnector) and connector.lists_id_ranges):
-        return await _listed(connector.list_ids(ref.table))
+    ranges = [WHOLE]
+    if isinstance(connector, RestConnector) and connector.lists_id_ranges:
+        ranges = await _ranges(ctx, ref, connector, mapping, uri)
+    if len(ranges) > 1 and isinstance(connector, RestConnector):
+        ids = await list_ranges(connector, ref.table, ranges)
+    else:
+        ids = await _listed(connector.list_ids(ref.table))
+    events.emit("ids_listed", level=logging.DEBUG, run_id=ref.run_id, tenant_id=ref.tenant_id, service=ref.service,
+                table=ref.table, ranges=len(ranges), ids=len(ids), seconds=round(time.monotonic() - started, 3))
+    return ids
+
+
+async def _ranges(ctx: PipelineContext, ref: TableRef, connector: RestConnector, mapping: CompiledMapping | None,
+                  uri: str | None) -> list[IdRange]:
+    """The ranges the table's listing is cut into, from the ids the pipeline holds (read in a thread)."""
     canonical = None
     if ref.mode is not SyncMode.FULL and mapping is not None and uri is not None:
         canonical = (uri, mapping.mapping.source_service, mapping.mapping.source_table)
     prefixes = raw_file_prefixes(ref, ctx.state.list_chunks(ref))
     raw_directory = ctx.lake.raw_dir(ref.tenant_id, ref.service, ref.table)
     known = await asyncio.to_thread(_read_known_ids, raw_directory, prefixes, canonical)
-    ranges = plan_ranges(known, connector.spec.page_size_max)
-    if len(ranges) == 1:
-        return await _listed(connector.list_ids(ref.table))
-    return await list_ranges(connector, ref.table, ranges)
+    return plan_ranges(known, connector.spec.page_size_max)
