@@ -226,14 +226,14 @@ def test_a_window_the_instance_ignored_is_caught_not_landed(sandbox_admin: Sandb
     middle = sorted(r.updated_at for r in everything)[len(everything) // 2]
     conn = connector(sandbox_admin, name)
     real = conn.query.query
-    monkeypatch.setattr(conn.query, "query", lambda table, start, end, after, order_by=None:
-                        real(table, None, None, after, order_by))
+    monkeypatch.setattr(conn.query, "query", lambda table, start, end, after, order_by=None, through=None:
+                        real(table, None, None, after, order_by, through))
     with pytest.raises(BadDataError, match="outside the requested range"):
         collect(conn, "incident", middle, FAR)
 
     conn = connector(sandbox_admin, name, page_size=10)
-    monkeypatch.setattr(conn.query, "query", lambda table, start, end, after, order_by=None:
-                        real(table, start, end, None, order_by))
+    monkeypatch.setattr(conn.query, "query", lambda table, start, end, after, order_by=None, through=None:
+                        real(table, start, end, None, order_by, through))
     with pytest.raises(BadDataError, match="ignored the keyset condition"):
         collect(conn, "incident")
     with pytest.raises(BadDataError, match="not a sys_id"):

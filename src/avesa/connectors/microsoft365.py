@@ -157,8 +157,10 @@ class GraphConnector(RestConnector):
         return super().start_page(table, None)
 
     async def fetch(self, table: str, page: NextPage, start: datetime | None, end: datetime | None,
-                    page_size: int, number: int, *, ids_only: bool = False) -> tuple[bytes, httpx.Headers]:
-        """The link Graph handed out, or the request that starts a walk (first_request)."""
+                    page_size: int, number: int, *, ids_only: bool = False,
+                    through: str | None = None) -> tuple[bytes, httpx.Headers]:
+        """The link Graph handed out, or the request that starts a walk (first_request). Graph cannot
+        filter by an id range (``lists_id_ranges`` is false), so ``through`` is never given."""
         if page.url is not None:
             return await self.http.get_bytes(page.url, table=table, page=number)
         path, params = self.first_request(table, ids_only=ids_only, page_size=page_size)
@@ -215,9 +217,12 @@ class GraphConnector(RestConnector):
             raise BadDataError(f"page {number}: the delta link is not on {self.base_url}", **self._where(table))
         return link
 
-    async def list_ids(self, table: str) -> AsyncIterator[list[str]]:
+    async def list_ids(self, table: str, after: str | None = None,
+                       through: str | None = None) -> AsyncIterator[list[str]]:
         """Every live id by a plain listing with ``$select=id`` (delta tables too: a listing never holds
-        removed objects)."""
+        removed objects). Graph cannot filter by an id range: the listing is always one walk."""
+        if after is not None or through is not None:
+            raise ConfigError(f"{self.where}/{table}: Graph cannot list an id range")
         async for step in self.walk(table, None, None, None, self.spec.page_size_max, ids_only=True):
             records = step.records
             gone = set(records.deleted)

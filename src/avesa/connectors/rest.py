@@ -11,7 +11,9 @@ were observed; SCD2 then keeps only real changes.
 
 The paging loop is written once, here (``walk``: fetch a page, read it, find where the next one is,
 hand it over); ``pages`` checks each page against the chunk contract and ``list_ids`` checks each
-listing's id order. Where an API differs, a subclass overrides a hook — ``fetch``, ``reader``,
+listing's id order. ``list_ids`` also lists one id range ``(after, through]`` where the query language
+can bound the id from above (``lists_id_ranges``): the pipeline reads a large table's ranges side
+by side (pipeline/id_listing.py). Where an API differs, a subclass overrides a hook — ``fetch``, ``reader``,
 ``next_page``, ``start_page``, ``recover``, ``remaining``, ``span`` — never the loop
 (docs/adding-a-service.md lists them and who uses each).
 """
@@ -166,8 +168,8 @@ class RestConnector:
         return (start, end) if self.table_spec(table).sync == "window" else (None, None)
 
     def list_params(self, table: str, start: datetime | None, end: datetime | None, after: str | None,
-                    page_size: int) -> dict[str, Any]:
-        return self.query.params(self.table_spec(table), start, end, after, page_size)
+                    page_size: int, *, through: str | None = None) -> dict[str, Any]:
+        return self.query.params(self.table_spec(table), start, end, after, page_size, through=through)
 
     def fields_params(self, *fields: str | None) -> dict[str, Any]:
         """Parameters narrowing records to ``fields``, where the spec names the API's parameter for it."""
@@ -175,12 +177,14 @@ class RestConnector:
         return {name: ",".join(f for f in fields if f)} if name else {}
 
     async def fetch(self, table: str, page: NextPage, start: datetime | None, end: datetime | None,
-                    page_size: int, number: int, *, ids_only: bool = False) -> tuple[bytes, httpx.Headers]:
-        """One page's request: the window query with the page's position, or the link the API gave."""
+                    page_size: int, number: int, *, ids_only: bool = False,
+                    through: str | None = None) -> tuple[bytes, httpx.Headers]:
+        """One page's request: the window query with the page's position, or the link the API gave;
+        ids at most ``through`` when a listing reads one id range."""
         if page.url is not None:
             return await self.http.get_bytes(page.url, table=table, page=number)
         after = page.cursor if self.paginator.keyset else None
-        params = {**self.list_params(table, start, end, after, page_size), **(page.params or {})}
+        params = {**self.list_params(table, start, end, after, page_size, through=through), **(page.params or {})}
         if ids_only:
             params.update(self.fields_params(self.table_spec(table).id_field))
         return await self.http.get_bytes(self.table_spec(table).path, params, table=table, page=number)
@@ -208,7 +212,7 @@ class RestConnector:
         return None
 
     async def walk(self, table: str, start: datetime | None, end: datetime | None, after_id: str | None,
-                   page_size: int, *, ids_only: bool = False) -> AsyncGenerator[Step, None]:
+                   page_size: int, *, ids_only: bool = False, through: str | None = None) -> AsyncGenerator[Step, None]:
         """The paging loop every connector shares: from the cursor ``after_id`` (None: the first page),
         fetch a page, read it, find where the next one is, hand the page over, go on until the
         paginator says it was the last. What differs between APIs are the hooks it calls. A walk
@@ -218,7 +222,8 @@ class RestConnector:
         while page is not None:
             number += 1
             try:
-                body, headers = await self.fetch(table, page, start, end, page_size, number, ids_only=ids_only)
+                body, headers = await self.fetch(table, page, start, end, page_size, number, ids_only=ids_only,
+                                                 through=through)
             except HttpStatusError as exc:
                 fresh = None if recovered else self.recover(table, page, exc)
                 if fresh is None:
@@ -384,27 +389,49 @@ class RestConnector:
                                         self.remaining(step.headers, step.records))
                 yield page
 
-    def check_listing(self, table: str, ids: list[Any], after: str | None, number: int) -> None:
+    def check_listing(self, table: str, ids: list[Any], after: str | None, number: int,
+                      through: str | None = None) -> None:
         """An id listing that skipped ids would have their records closed as deleted: with keyset
-        paging each page's ids must ascend past the cursor, and every record must have an id."""
+        paging each page's ids must ascend past the cursor, and every record must have an id. A
+        range's ids must also stay at most its upper bound ``through``: an id above it means the
+        API ignored the range, and whatever else it ignored cannot be told."""
         if None in ids or "" in ids:
             raise BadDataError(f"listing ids, page {number}: a record without {self.table_spec(table).id_field}; "
                                "no record is marked deleted from this listing", **self._where(table))
-        if not self.paginator.keyset or _ints_ascend(ids, after):
+        if not self.paginator.keyset:
             return
-        previous: Any = after
-        for rid in ids:
-            if previous is not None and not id_after(rid, previous):
-                raise BadDataError(f"listing ids, page {number}: id {rid} is not above {previous}: the API ignored "
-                                   "the id order or the keyset condition; no record is marked deleted from this "
-                                   "listing", **self._where(table))
-            previous = rid
+        if not _ints_ascend(ids, after):
+            previous: Any = after
+            for rid in ids:
+                if previous is not None and not id_after(rid, previous):
+                    raise BadDataError(f"listing ids, page {number}: id {rid} is not above {previous}: the API "
+                                       "ignored the id order or the keyset condition; no record is marked deleted "
+                                       "from this listing", **self._where(table))
+                previous = rid
+        if through is not None and ids and id_after(ids[-1], through):  # ascending: the last is the highest
+            raise BadDataError(f"listing ids, page {number}: id {ids[-1]} is above {through}, the end of the id "
+                               "range listed: the API ignored the range condition; no record is marked deleted "
+                               "from this listing", **self._where(table))
 
-    async def list_ids(self, table: str) -> AsyncIterator[list[str]]:
-        """Every live id, reading the whole table (ids only where the spec names a fields parameter)."""
-        async for step in self.walk(table, None, None, None, self.spec.page_size_max, ids_only=True):
+    @property
+    def lists_id_ranges(self) -> bool:
+        """Whether ``list_ids`` can list one id range: keyset paging (a range is a cursor to start
+        from) over a query language that can bound the id from above too, and this class's own
+        listing (a subclass that lists its own way, as Graph does, is not cut)."""
+        return (self.paginator.keyset and self.query.lists_ranges
+                and type(self).list_ids is RestConnector.list_ids)
+
+    async def list_ids(self, table: str, after: str | None = None,
+                       through: str | None = None) -> AsyncIterator[list[str]]:
+        """Every live id, reading the whole table (ids only where the spec names a fields parameter);
+        with ``after`` / ``through``, only those of the id range ``(after, through]`` (None: unbounded),
+        paged and checked exactly like the whole table (``lists_id_ranges`` says whether it can)."""
+        if (after is not None or through is not None) and not self.lists_id_ranges:
+            raise ConfigError(f"{self.where}/{table}: this API cannot list an id range")
+        async for step in self.walk(table, None, None, after, self.spec.page_size_max, ids_only=True,
+                                    through=through):
             records = step.records
-            self.check_listing(table, records.ids, step.page.cursor, step.number)
+            self.check_listing(table, records.ids, step.page.cursor, step.number, through)
             gone = set(records.deleted)
             ids = [str(rid) for position, rid in enumerate(records.ids) if position not in gone]
             if ids:

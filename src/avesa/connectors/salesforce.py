@@ -162,12 +162,14 @@ class SalesforceConnector(RestConnector):
         return reader
 
     async def fetch(self, table: str, page: NextPage, start: datetime | None, end: datetime | None,
-                    page_size: int, number: int, *, ids_only: bool = False) -> tuple[bytes, httpx.Headers]:
-        """A page is its own keyset query: ``Id > 'cursor'``, in SOQL (see the module docstring)."""
+                    page_size: int, number: int, *, ids_only: bool = False,
+                    through: str | None = None) -> tuple[bytes, httpx.Headers]:
+        """A page is its own keyset query: ``Id > 'cursor'``, in SOQL (see the module docstring); a
+        listing's id range adds ``Id <= 'through'``."""
         after = self._cursor(table, page.cursor)
         queries = self.queries(table)
         if ids_only:
-            return await self._query(table, queries.ids(after, page_size), number)
+            return await self._query(table, queries.ids(after, page_size, self._cursor(table, through)), number)
         fields = await self.select_list(table)
         return await self._query(table, queries.page(fields, start, end, after, page_size), number)
 

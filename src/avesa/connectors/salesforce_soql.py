@@ -66,7 +66,7 @@ class ObjectQueries:
                    deleted_field=table.deleted_field)
 
     def _where(self, start: datetime | None, end: datetime | None, after: str | None,
-               live_only: bool = False) -> str:
+               live_only: bool = False, through: str | None = None) -> str:
         parts = []
         if start is not None:
             parts.append(f"{self.change_field} >= {soql_datetime(start)}")
@@ -78,6 +78,10 @@ class ObjectQueries:
             if not is_record_id(after):
                 raise ValueError(f"{after[:80]!r} is not a Salesforce id")
             parts.append(f"{self.id_field} > '{after}'")
+        if through is not None:
+            if not is_record_id(through):
+                raise ValueError(f"{through[:80]!r} is not a Salesforce id")
+            parts.append(f"{self.id_field} <= '{through}'")
         return f" WHERE {' AND '.join(parts)}" if parts else ""
 
     def page(self, fields: list[str], start: datetime | None, end: datetime | None, after: str | None,
@@ -94,7 +98,8 @@ class ObjectQueries:
     def count(self, start: datetime | None, end: datetime | None) -> str:
         return f"SELECT COUNT() FROM {self.obj}{self._where(start, end, None)}"
 
-    def ids(self, after: str | None, limit: int) -> str:
-        """A page of live ids, whatever their change time."""
-        return (f"SELECT {self.id_field} FROM {self.obj}{self._where(None, None, after, live_only=True)} "
+    def ids(self, after: str | None, limit: int, through: str | None = None) -> str:
+        """A page of live ids, whatever their change time (at most ``through``: one range of a listing)."""
+        where = self._where(None, None, after, live_only=True, through=through)
+        return (f"SELECT {self.id_field} FROM {self.obj}{where} "
                 f"ORDER BY {self.id_field} ASC LIMIT {limit}")

@@ -110,8 +110,10 @@ class ServiceNowConnector(RestConnector):
         return body, headers
 
     async def fetch(self, table: str, page: NextPage, start: datetime | None, end: datetime | None,
-                    page_size: int, number: int, *, ids_only: bool = False) -> tuple[bytes, httpx.Headers]:
-        body, headers = await super().fetch(table, page, start, end, page_size, number, ids_only=ids_only)
+                    page_size: int, number: int, *, ids_only: bool = False,
+                    through: str | None = None) -> tuple[bytes, httpx.Headers]:
+        body, headers = await super().fetch(table, page, start, end, page_size, number, ids_only=ids_only,
+                                            through=through)
         self._follow_rule(headers)
         return body, headers
 
@@ -124,8 +126,10 @@ class ServiceNowConnector(RestConnector):
         return after
 
     def list_params(self, table: str, start: datetime | None, end: datetime | None, after: str | None,
-                    page_size: int) -> dict[str, Any]:
-        return super().list_params(table, start, end, self._cursor(table, after), page_size)
+                    page_size: int, *, through: str | None = None) -> dict[str, Any]:
+        """A cursor and a listing range's upper bound alike must be sys_ids before they enter a query."""
+        return super().list_params(table, start, end, self._cursor(table, after), page_size,
+                                   through=self._cursor(table, through))
 
     # -- SourceConnector ------------------------------------------------------------------------------
 

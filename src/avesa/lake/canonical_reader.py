@@ -27,6 +27,20 @@ def read_current(uri: str, *, source_service: str, source_table: str,
     return dataset.to_table(filter=expr)
 
 
+def current_ids(uri: str, *, source_service: str, source_table: str,
+                storage_options: dict[str, str] | None = None) -> pa.ChunkedArray:
+    """The keys of one source table's current rows, the one column read (none before the table exists)."""
+    dataset = canonical_dataset(uri, storage_options=storage_options)
+    if dataset is None:
+        return pa.chunked_array([], type=pa.string())
+    expr = (
+        (ds.field("is_current") == True)  # noqa: E712 - pyarrow expression, not a Python comparison
+        & (ds.field("source_service") == source_service)
+        & (ds.field("source_table") == source_table)
+    )
+    return dataset.to_table(columns=["source_id"], filter=expr).column("source_id").cast(pa.string())
+
+
 def read_key_rows(uri: str, *, source_service: str, source_table: str, source_ids: list[str],
                   storage_options: dict[str, str] | None = None) -> pa.Table | None:
     """Every row (history included) of the given keys of one source table; None if the table does

@@ -196,6 +196,16 @@ def list_raw_files(directory: str, prefixes: Iterable[str]) -> list[str]:
     return [f"{base}/{n}" for n in names if n.startswith(wanted)]
 
 
+def read_record_ids(paths: list[str], directory: str) -> pa.ChunkedArray:
+    """The files' record ids, the one column read (what an id listing cuts its ranges by)."""
+    fs, _ = _filesystem(directory)
+    chunks: list[pa.Array] = []
+    for path in paths:
+        with fs.open_input_file(path) as handle:
+            chunks.extend(pq.read_table(handle, columns=["record_id"]).column("record_id").chunks)
+    return pa.chunked_array(chunks, type=pa.string())
+
+
 def iter_raw_batches(paths: list[str], directory: str,
                      columns: Sequence[str] | None = None) -> Iterator[pa.RecordBatch]:
     """Stream the files' rows batch by batch, so memory follows the batch, not the table; only

@@ -31,7 +31,7 @@ from avesa.domain.errors import AvesaError
 from avesa.domain.pages import Page
 from avesa.domain.storage_errors import storage_problem
 from avesa.domain.timeutil import compact_stamp, utc_now
-from avesa.domain.work import ChunkAttempt, ChunkAttemptResult, ChunkOutcome, ChunkStatus, ChunkTask
+from avesa.domain.work import ChunkAttempt, ChunkAttemptResult, ChunkOutcome, ChunkStatus, ChunkTask, TableRef
 from avesa.observability import events
 from avesa.observability.stage_cpu import stage
 from avesa.pipeline.cancel import run_cancelled
@@ -56,6 +56,14 @@ MAX_STALL_WAIT_SECONDS = 5.0
 
 def raw_file_prefix(chunk: ChunkTask) -> str:
     return f"{compact_stamp(chunk.table.run_started_at)}_{chunk.chunk_id}_"
+
+
+def raw_file_prefixes(ref: TableRef, chunks: list[ChunkRecord]) -> list[str]:
+    """How the names of this run's raw files of the table start, chunk by chunk."""
+    return [
+        raw_file_prefix(ChunkTask(table=ref, chunk_id=c.chunk_id, index=c.idx, start=c.range_start, end=c.range_end))
+        for c in chunks
+    ]
 
 
 def _halve(ctx: PipelineContext, chunk: ChunkTask, start: datetime, end: datetime,

@@ -22,7 +22,6 @@ from avesa.domain.timeutil import utc_now
 from avesa.domain.work import (
     ChunkOutcome,
     ChunkStatus,
-    ChunkTask,
     FinalizeRequest,
     SyncMode,
     TableRef,
@@ -37,8 +36,9 @@ from avesa.pipeline.build_runner import CanonicalBuilder, build_in_thread
 from avesa.pipeline.cancel import cancelled_result, run_cancelled
 from avesa.pipeline.canonical_build import CanonicalBuild, ChunkFiles
 from avesa.pipeline.context import PipelineContext
-from avesa.pipeline.extract import raw_file_prefix
+from avesa.pipeline.extract import raw_file_prefixes
 from avesa.pipeline.failures import chunks_failed_message, fail_table, table_failed_by
+from avesa.pipeline.id_listing import list_live_ids
 from avesa.pipeline.quality import count_check
 from avesa.pipeline.reconcile import reconcile
 from avesa.state.ledger_records import ChunkRecord, TableRunUpdate
@@ -54,19 +54,11 @@ def compiled_mapping(ctx: PipelineContext, service: str, table: str) -> Compiled
     return compiled(mapping, ctx.catalog.canonical_table(mapping.canonical_table))
 
 
-def _raw_prefixes(ref: TableRef, chunks: list[ChunkRecord]) -> list[str]:
-    """How the names of this run's raw files of the table start, chunk by chunk."""
-    return [
-        raw_file_prefix(ChunkTask(table=ref, chunk_id=c.chunk_id, index=c.idx, start=c.range_start, end=c.range_end))
-        for c in chunks
-    ]
-
-
 def build_job(ctx: PipelineContext, ref: TableRef, mapping: CompiledMapping, uri: str) -> CanonicalBuild:
     """What the table's build needs, read from the ledger here: the build itself never touches it."""
     chunks = ctx.state.list_chunks(ref)
     files = [ChunkFiles(chunk_id=c.chunk_id, prefix=prefix, records=c.records)
-             for c, prefix in zip(chunks, _raw_prefixes(ref, chunks), strict=True)]
+             for c, prefix in zip(chunks, raw_file_prefixes(ref, chunks), strict=True)]
     return CanonicalBuild(table=ref, mapping=mapping.mapping, canonical=mapping.canonical, uri=uri,
                           raw_directory=ctx.lake.raw_dir(ref.tenant_id, ref.service, ref.table), chunks=files)
 
@@ -110,15 +102,6 @@ def reconciliation_due(ctx: PipelineContext, ref: TableRef) -> bool:
         return False
     last = ctx.state.get_last_reconciliation(ref.tenant_id, ref.service, ref.table)
     return last is None or utc_now() - last >= timedelta(hours=interval)
-
-
-async def list_live_ids(ctx: PipelineContext, ref: TableRef) -> set[str]:
-    """Every id the source lists for the table now: what a reconciliation compares with the lake."""
-    connector = ctx.connector(ref.tenant_id, ref.service)
-    live_ids: set[str] = set()
-    async for batch in connector.list_ids(ref.table):
-        live_ids.update(batch)
-    return live_ids
 
 
 async def reconcile_deletes(ctx: PipelineContext, ref: TableRef, mapping: CompiledMapping,
@@ -185,7 +168,7 @@ async def _finalize(ctx: PipelineContext, request: FinalizeRequest, build: Canon
     # Every chunk is complete: a temporary raw file of one is a leftover of a killed write (so is
     # any other run's an hour old — an abandoned or cancelled run's). They never reach a reader.
     await asyncio.to_thread(remove_temporary_files, ctx.lake.raw_dir(ref.tenant_id, ref.service, ref.table),
-                            _raw_prefixes(ref, chunks))
+                            raw_file_prefixes(ref, chunks))
     mapping = compiled_mapping(ctx, ref.service, ref.table)
     created = deletes = 0
     canonical = None
@@ -198,9 +181,10 @@ async def _finalize(ctx: PipelineContext, request: FinalizeRequest, build: Canon
             listing: asyncio.Task[set[str]] | None = None
             if reconciliation_due(ctx, ref):
                 # The listing reads the source and the build writes the lake: they run side by side,
-                # the listing still begun after every chunk of the table was read.
+                # the listing still begun after every chunk of the table was read (a large table's
+                # listing by id ranges at once: pipeline/id_listing.py).
                 started_listing = utc_now()
-                listing = asyncio.create_task(list_live_ids(ctx, ref))
+                listing = asyncio.create_task(list_live_ids(ctx, ref, mapping, uri))
             try:
                 built = await build(build_job(ctx, ref, mapping, uri))
             except BaseException:

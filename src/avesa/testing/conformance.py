@@ -17,8 +17,10 @@ truth)::
 Each check is a test of the subclass: working credentials pass `check()` and refused ones raise
 AuthenticationError; a window reads every record exactly once, each stamped inside the window; a
 read resumed from the cursor after any page loses and repeats nothing (what a chunk that stopped
-at its deadline relies on); `list_ids` names every record (what delete reconciliation relies on);
-`count`, where the API can count, agrees with what was read. Needs pytest (the `dev` extra).
+at its deadline relies on); `list_ids` names every record (what delete reconciliation relies on),
+and where it can list id ranges (`RestConnector.lists_id_ranges`) each range lists exactly its
+own ids (what a large table's listing read by ranges at once relies on); `count`, where the API
+can count, agrees with what was read. Needs pytest (the `dev` extra).
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ from typing import TypeVar
 import pytest
 
 from avesa.connectors.base import SourceConnector
+from avesa.connectors.id_ranges import in_id_order, split
+from avesa.connectors.rest import RestConnector
 from avesa.domain.errors import AuthenticationError
 from avesa.domain.pages import Page
 
@@ -123,6 +127,24 @@ class ConnectorConformance:
 
         ids = _run(case.connect, listed)
         assert len(ids) == len(set(ids)) and set(ids) == case.ids
+
+    def test_id_ranges_list_each_record_once(self, conformance_case: ConformanceCase) -> None:
+        case = conformance_case
+        ranges = split(in_id_order(case.ids), 3)
+
+        async def by_range(connector: SourceConnector) -> list[list[str]] | None:
+            if not (isinstance(connector, RestConnector) and connector.lists_id_ranges):
+                return None
+            return [[record_id async for batch in connector.list_ids(case.table, r.after, r.through)
+                     for record_id in batch] for r in ranges]
+
+        listed = _run(case.connect, by_range)
+        if listed is None:
+            pytest.skip("the connector lists ids in one walk")
+        for r, ids in zip(ranges, listed, strict=True):
+            assert all(r.holds(record_id) for record_id in ids), f"{r}: ids outside the range"
+        every = [record_id for ids in listed for record_id in ids]
+        assert len(every) == len(set(every)) and set(every) == case.ids
 
     def test_count_agrees_with_the_records_read(self, conformance_case: ConformanceCase) -> None:
         case = conformance_case
