@@ -120,6 +120,26 @@ def _cases(found: list[pa.Array], picks: list[pa.Array], default: pa.Array) -> p
     return result
 
 
+class _Elements:
+    """The i-th element of every list of a list array. The query's lists all hold `width`
+    elements, so the i-th of each sits at i, i + width, ... of the flattened values: one `take`
+    each, four times cheaper than `list_element` on lists of structs."""
+
+    def __init__(self, lists: pa.ListArray, width: int) -> None:
+        self.lists = lists
+        uniform = width > 0 and len(lists) > 0 and lists.null_count == 0
+        if uniform:
+            lengths = pc.min_max(pc.list_value_length(lists)).as_py()
+            uniform = lengths == {"min": width, "max": width}
+        self.flat = lists.flatten() if uniform else None
+        self.starts = pa.array(range(0, len(lists) * width, width), pa.int64()) if uniform else None
+
+    def at(self, index: int) -> pa.Array:
+        if self.flat is None or self.starts is None:
+            return pc.list_element(self.lists, index)
+        return self.flat.take(pc.add(self.starts, index))
+
+
 def _pick(alternatives: list[tuple[_Value, pa.Array | None, bool]], n: int) -> tuple[_Value, pa.Array]:
     """A column's value: the first found of its alternatives ((value, a match's certainty, negated));
     a `!path` found ends the search even when it is no flag. And where that choice is uncertain: an
@@ -208,22 +228,24 @@ class ColumnarMapping:
         certain rows by column."""
         assert self.slots is not None
         slots = self.slots
-        lists = {name: extracted.column(name).combine_chunks() for name in ("e", "n", "ts", "certain")}
         n = extracted.num_rows
+        widths = {"e": len(slots.paths) + len(slots.matches), "n": len(slots.numbers), "ts": len(slots.timestamps),
+                  "certain": len(slots.matches)}
+        lists = {name: _Elements(extracted.column(name).combine_chunks(), width) for name, width in widths.items()}
         cache: dict[int, tuple[_Value, pa.Array | None]] = {}
 
         def slot_value(slot: int) -> tuple[_Value, pa.Array | None]:
             """A slot's value, and for a match where its pick is certain."""
             if slot not in cache:
-                e = pc.list_element(lists["e"], slots.index(slot))
+                e = lists["e"].at(slots.index(slot))
                 value = _Value(k=e.field("k"), tk=e.field("tk"), s=e.field("s"))
                 if slot in slots.numbers:
-                    numbers = pc.list_element(lists["n"], slots.numbers.index(slot))
+                    numbers = lists["n"].at(slots.numbers.index(slot))
                     value.i, value.d, value.f = numbers.field("i"), numbers.field("d"), numbers.field("f")
                 if slot in slots.timestamps:
-                    stamps = pc.list_element(lists["ts"], slots.timestamps.index(slot))
+                    stamps = lists["ts"].at(slots.timestamps.index(slot))
                     value.t, value.m = stamps.field("t"), stamps.field("m")
-                certain = pc.list_element(lists["certain"], -1 - slot) if slot < 0 else None
+                certain = lists["certain"].at(-1 - slot) if slot < 0 else None
                 cache[slot] = value, certain
             return cache[slot]
 

@@ -132,7 +132,7 @@ def _match(prefix_slot: str, spec: str, rest: list[tuple[str, str, str]]) -> tup
 def _kind(t: str) -> str:
     """The kind of a compact JSON text, from its first character but for a number, where a regex
     runs only on one with an exponent (JSON's grammar makes the rest plain)."""
-    return (f"CASE WHEN {t} IS NULL THEN {ABSENT} WHEN {t} = '\"\"' THEN {EMPTY_STRING} "
+    return (f"CASE WHEN {t} IS NULL OR {t} = 'null' THEN {ABSENT} WHEN {t} = '\"\"' THEN {EMPTY_STRING} "
             f"WHEN left({t}, 1) = '\"' THEN {STRING} WHEN {t} = 'true' OR {t} = 'false' THEN {FLAG} "
             f"WHEN left({t}, 1) IN ('{{', '[') THEN {CONTAINER} "
             f"WHEN contains({t}, 'N') OR contains({t}, 'I') THEN {ODD_NUMBER} "
@@ -150,7 +150,7 @@ def _text(t: str) -> str:
             f"json_extract_string({t}, '$') ELSE substring({t}, 2, length({t}) - 2) END, '') "
             f"WHEN {t} = 'true' OR {t} = 'false' OR (NOT contains({t}, '.') AND NOT contains({t}, 'e') "
             f"AND NOT contains({t}, 'E') AND NOT contains({t}, 'N') AND NOT contains({t}, 'I') "
-            f"AND left({t}, 1) NOT IN ('{{', '[')) THEN {t} END")
+            f"AND left({t}, 1) NOT IN ('{{', '[', 'n')) THEN {t} END")  # n: JSON's null
 
 
 def _text_kind(k: str, x: str) -> str:
@@ -210,14 +210,13 @@ def extraction_query(slots: Slots) -> str:
                   f"{{'t': CASE WHEN x.k = {STRING} AND regexp_full_match(x.s, {pattern}) "
                   f"THEN TRY_CAST(x.s AS TIMESTAMPTZ) END, "
                   f"'m': x.k = {STRING} AND regexp_full_match(x.s, {pattern})}})")
-    kinds = f"list_transform(j, lambda t: {{'t': t, 'k': ({_kind('t')})::TINYINT}})"
-    texts = (f"list_transform({kinds}, lambda x: {{'k': x.k, 's': {_text('x.t')}, "
-             f"'j': CASE WHEN x.k IN ({FLAG}, {INTEGER}, {LONG_INTEGER}, {PLAIN_NUMBER}) THEN x.t END}})")
+    t = "j::VARCHAR"  # compact JSON text; JSON's null is `null`
+    numeric = (f"CASE WHEN {t} = 'true' OR {t} = 'false' OR (left({t}, 1) BETWEEN '0' AND '9' OR left({t}, 1) = '-') "
+               f"THEN {t} END")
+    kinds = f"list_transform(j, lambda j: {{'k': ({_kind(t)})::TINYINT, 's': {_text(t)}, 'j': {numeric}}})"
     with_forms = f"list_transform(e0, lambda x: struct_insert(x, tk := ({_text_kind('x.k', 'x.s')})::TINYINT))"
     return (f"WITH x AS (SELECT {extracted} AS v FROM raw), "
-            f"m AS (SELECT list_transform({with_matches}, lambda j: nullif(j::VARCHAR, 'null')) AS j, "
-            f"{certain} AS certain FROM x), "
-            f"y AS (SELECT {texts} AS e0, certain FROM m), "
+            f"m AS (SELECT {with_matches} AS j, {certain} AS certain FROM x), "
+            f"y AS (SELECT {kinds} AS e0, certain FROM m), "
             f"z AS (SELECT {with_forms} AS e, certain FROM y) "
-            f"SELECT list_transform(e, lambda x: {{'k': x.k, 'tk': x.tk, 's': x.s}}) AS e, {numbers} AS n, "
-            f"{stamps} AS ts, certain FROM z")
+            f"SELECT e, {numbers} AS n, {stamps} AS ts, certain FROM z")
