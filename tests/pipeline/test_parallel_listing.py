@@ -104,3 +104,29 @@ def test_a_range_that_fails_fails_the_table_and_closes_nothing(
     assert "id 9 is not above 10: the API ignored the id order" in (result.error or "")
     assert len(ranges_used[-1][1]) == RANGES
     assert not any(current_deleted(make_ctx(), tenant).values()), "no key closed by a partial listing"
+
+
+def test_ids_the_boundaries_cannot_be_read_from_leave_one_walk_and_the_deletes_closed(
+        sandbox_admin: SandboxAdmin, new_instance, register, make_ctx, ranges_used,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    tenant = register(make_ctx(), new_instance("ranges-unknown"), tables=["service_tickets"])
+    assert not sync(make_ctx(), full=True).failed
+    ids = sorted(sandbox_admin.record_ids(tenant, TICKETS))
+    sandbox_admin.delete_record(tenant, TICKETS, ids[-1])
+    ranges_used.clear()
+
+    def unreadable(*args: object) -> None:
+        raise OSError("the lake refused the read")
+
+    monkeypatch.setattr(id_listing, "_read_known_ids", unreadable)
+    warned: list[dict] = []
+    unsubscribe = events.subscribe(
+        lambda event, fields: warned.append(fields) if event == "id_ranges_unknown" else None)
+    try:
+        summary = sync(make_ctx(), full=True)
+    finally:
+        unsubscribe()
+    assert not summary.failed and [r.deletes for r in summary.results] == [1]
+    assert ranges_used == []  # listed in one walk
+    assert [w["error"] for w in warned] == ["OSError: the lake refused the read"]
+    assert current_deleted(make_ctx(), tenant)[str(ids[-1])] is True

@@ -120,11 +120,24 @@ async def list_live_ids(ctx: PipelineContext, ref: TableRef, mapping: CompiledMa
 
 async def _ranges(ctx: PipelineContext, ref: TableRef, connector: RestConnector, mapping: CompiledMapping | None,
                   uri: str | None) -> list[IdRange]:
-    """The ranges the table's listing is cut into, from the ids the pipeline holds (read in a thread)."""
+    """The ranges the table's listing is cut into, from the ids the pipeline holds (read in a thread).
+
+    A full sync whose chunks read fewer records than a listing in ranges needs is listed in one
+    walk without reading anything. The boundaries only share the work out, so when the ids cannot
+    be read (a lake that refuses a read just then) the listing is one walk too, never a failure."""
+    chunks = ctx.state.list_chunks(ref)
+    page_size = connector.spec.page_size_max
+    if ref.mode is SyncMode.FULL and range_count(sum(c.records for c in chunks), page_size) == 1:
+        return [WHOLE]
     canonical = None
     if ref.mode is not SyncMode.FULL and mapping is not None and uri is not None:
         canonical = (uri, mapping.mapping.source_service, mapping.mapping.source_table)
-    prefixes = raw_file_prefixes(ref, ctx.state.list_chunks(ref))
+    prefixes = raw_file_prefixes(ref, chunks)
     raw_directory = ctx.lake.raw_dir(ref.tenant_id, ref.service, ref.table)
-    known = await asyncio.to_thread(_read_known_ids, raw_directory, prefixes, canonical)
-    return plan_ranges(known, connector.spec.page_size_max)
+    try:
+        known = await asyncio.to_thread(_read_known_ids, raw_directory, prefixes, canonical)
+    except Exception as exc:  # only how evenly the work is shared depends on it
+        events.emit("id_ranges_unknown", level=logging.WARNING, run_id=ref.run_id, tenant_id=ref.tenant_id,
+                    service=ref.service, table=ref.table, error=f"{type(exc).__name__}: {exc}")
+        return [WHOLE]
+    return plan_ranges(known, page_size)
