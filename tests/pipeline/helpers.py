@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pyarrow as pa
 
@@ -10,6 +12,7 @@ from avesa.domain.registry import RateLimitOverride
 from avesa.domain.timeutil import parse_utc
 from avesa.domain.work import RunRequest
 from avesa.lake.delta_tables import read_canonical
+from avesa.observability import events
 from avesa.pipeline.context import PipelineContext
 from avesa.pipeline.registration import register_service
 from avesa.runtime.local import RunSummary, run_sync
@@ -22,6 +25,17 @@ above all) are kept to them: left to its default, the sandbox changes any of its
 
 def sync(ctx: PipelineContext, **request: object) -> RunSummary:
     return run_sync(ctx, RunRequest(**request))
+
+
+@contextmanager
+def emitted(name: str) -> Iterator[list[dict]]:
+    """The fields of every `name` event emitted inside the block, in order."""
+    seen: list[dict] = []
+    unsubscribe = events.subscribe(lambda event, fields: seen.append(fields) if event == name else None)
+    try:
+        yield seen
+    finally:
+        unsubscribe()
 
 
 def let_source_clock_pass(admin: SandboxAdmin, instances: list[str], since_seq: dict[str, int] | None = None) -> None:

@@ -10,10 +10,9 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from avesa.cli.app import app
-from avesa.observability import events
 from avesa.pipeline.context import PipelineContext
 from avesa_sandbox import SandboxAdmin
-from tests.pipeline.helpers import sync
+from tests.pipeline.helpers import emitted, sync
 
 CTX = Callable[..., PipelineContext]
 
@@ -44,12 +43,8 @@ def test_a_record_the_listing_misses_is_a_count_mismatch_in_the_ledger_the_log_a
     tenant = register(make_ctx(), new_instance("miss"), tables=["service_tickets"])
     # the source's /count sees one ticket more than its listings return
     sandbox_admin.add_fault(tenant, "count-plus-one", count=50, table="service/tickets", scope="count")
-    seen: list[dict] = []
-    unsubscribe = events.subscribe(lambda event, fields: seen.append(fields) if event == "count_mismatch" else None)
-    try:
+    with emitted("count_mismatch") as seen:
         summary = sync(make_ctx(), full=True)
-    finally:
-        unsubscribe()
     assert not summary.failed, "a count difference is reported, it never fails the table"
     listed = len(sandbox_admin.record_ids(tenant, "service/tickets"))
     tr = _table_run(make_ctx(), summary.run_id, "service_tickets")

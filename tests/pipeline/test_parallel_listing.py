@@ -15,10 +15,9 @@ import pytest
 from avesa.connectors.id_ranges import IdRange
 from avesa.connectors.rest import RestConnector
 from avesa.domain.errors import BadDataError
-from avesa.observability import events
 from avesa.pipeline import id_listing
 from avesa_sandbox import SandboxAdmin
-from tests.pipeline.helpers import canonical, sync
+from tests.pipeline.helpers import canonical, emitted, sync
 from tests.pipeline.test_end_to_end import _assert_matches_source
 
 TICKETS = "service/tickets"
@@ -40,26 +39,27 @@ def ranges_used(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, list[IdRange
     return used
 
 
+def synced_tickets(sandbox_admin: SandboxAdmin, new_instance, register, make_ctx, name: str) -> tuple[str, list[int]]:
+    """A tenant of service tickets alone, synced whole once: its name and its ticket ids, sorted."""
+    tenant = register(make_ctx(), new_instance(name), tables=["service_tickets"])
+    assert not sync(make_ctx(), full=True).failed
+    return tenant, sorted(sandbox_admin.record_ids(tenant, TICKETS))
+
+
 def current_deleted(ctx, tenant: str) -> dict[str, bool]:
     return {r["source_id"]: r["is_deleted"] for r in canonical(ctx, tenant, "tickets").to_pylist() if r["is_current"]}
 
 
 def test_a_full_sync_listed_by_ranges_closes_the_records_deleted_at_the_source(
         sandbox_admin: SandboxAdmin, new_instance, register, make_ctx, ranges_used) -> None:
-    tenant = register(make_ctx(), new_instance("ranges"), tables=["service_tickets"])
-    assert not sync(make_ctx(), full=True).failed
-    ids = sorted(sandbox_admin.record_ids(tenant, TICKETS))
+    tenant, ids = synced_tickets(sandbox_admin, new_instance, register, make_ctx, "ranges")
     victims = [ids[0], ids[len(ids) // 2], ids[-1]]  # the first range's, a middle one's, the last one's
     for victim in victims:
         sandbox_admin.delete_record(tenant, TICKETS, victim)
     ranges_used.clear()
 
-    seen: list[dict] = []
-    unsubscribe = events.subscribe(lambda event, fields: seen.append(fields) if event == "ids_listed" else None)
-    try:
+    with emitted("ids_listed") as seen:
         summary = sync(make_ctx(), full=True)
-    finally:
-        unsubscribe()
     assert not summary.failed and [r.deletes for r in summary.results] == [3]
     [listed] = seen  # the debug event says how the listing went
     assert listed["table"] == "service_tickets" and listed["ranges"] == RANGES and listed["ids"] == len(ids) - 3
@@ -84,9 +84,7 @@ def test_a_full_sync_listed_by_ranges_closes_the_records_deleted_at_the_source(
 def test_a_range_that_fails_fails_the_table_and_closes_nothing(
         sandbox_admin: SandboxAdmin, new_instance, register, make_ctx, ranges_used,
         monkeypatch: pytest.MonkeyPatch) -> None:
-    tenant = register(make_ctx(), new_instance("ranges-fail"), tables=["service_tickets"])
-    assert not sync(make_ctx(), full=True).failed
-    ids = sorted(sandbox_admin.record_ids(tenant, TICKETS))
+    tenant, ids = synced_tickets(sandbox_admin, new_instance, register, make_ctx, "ranges-fail")
     sandbox_admin.delete_record(tenant, TICKETS, ids[0])  # the first range, which lists fine
     real = RestConnector.list_ids
 
@@ -109,9 +107,7 @@ def test_a_range_that_fails_fails_the_table_and_closes_nothing(
 def test_ids_the_boundaries_cannot_be_read_from_leave_one_walk_and_the_deletes_closed(
         sandbox_admin: SandboxAdmin, new_instance, register, make_ctx, ranges_used,
         monkeypatch: pytest.MonkeyPatch) -> None:
-    tenant = register(make_ctx(), new_instance("ranges-unknown"), tables=["service_tickets"])
-    assert not sync(make_ctx(), full=True).failed
-    ids = sorted(sandbox_admin.record_ids(tenant, TICKETS))
+    tenant, ids = synced_tickets(sandbox_admin, new_instance, register, make_ctx, "ranges-unknown")
     sandbox_admin.delete_record(tenant, TICKETS, ids[-1])
     ranges_used.clear()
 
@@ -119,13 +115,8 @@ def test_ids_the_boundaries_cannot_be_read_from_leave_one_walk_and_the_deletes_c
         raise OSError("the lake refused the read")
 
     monkeypatch.setattr(id_listing, "_read_known_ids", unreadable)
-    warned: list[dict] = []
-    unsubscribe = events.subscribe(
-        lambda event, fields: warned.append(fields) if event == "id_ranges_unknown" else None)
-    try:
+    with emitted("id_ranges_unknown") as warned:
         summary = sync(make_ctx(), full=True)
-    finally:
-        unsubscribe()
     assert not summary.failed and [r.deletes for r in summary.results] == [1]
     assert ranges_used == []  # listed in one walk
     assert [w["error"] for w in warned] == ["OSError: the lake refused the read"]

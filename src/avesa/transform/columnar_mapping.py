@@ -29,6 +29,7 @@ import pyarrow.compute as pc
 from avesa.transform import columnar_sql as sql
 from avesa.transform import duckdb_session
 from avesa.transform.columnar_sql import Slots, Unsupported, extraction_query
+from avesa.transform.row_compiler import LAST_UPDATED
 
 if TYPE_CHECKING:
     from avesa.transform.mapping import CompiledMapping, NulledValues
@@ -36,7 +37,6 @@ if TYPE_CHECKING:
 RAW_COLUMNS = ("record_id", "source_updated_at", "record", "extracted_at")
 """The raw file's columns a batch needs: the id, the envelope's stamp, the record's JSON, when it was read."""
 
-LAST_UPDATED = "last_updated"
 _TRUE, _FALSE = pa.scalar(True), pa.scalar(False)
 _STAMP = pa.timestamp("us", tz="UTC")
 
@@ -179,8 +179,6 @@ class ColumnarMapping:
     def __init__(self, mapping: CompiledMapping) -> None:
         self.mapping = mapping
         self.unsupported: str | None = None
-        self.rows_by_python = 0
-        """Rows this mapping left to the row function since it was made (a figure for benchmarks)."""
         self.slots: Slots | None = Slots()
         self._columns: list[tuple[str, str, list[tuple[int, bool]]]] = []
         try:
@@ -216,7 +214,6 @@ class ColumnarMapping:
             return versions
         # the uncertain rows (their null counts too) are the row function's
         positions = pc.indices_nonzero(pc.invert(certain))
-        self.rows_by_python += len(positions)
         by_python = self.by_rows(raw.take(positions), nulled=nulled, **meta)
         kept = pc.indices_nonzero(certain)
         combined = pa.concat_tables([versions.take(kept), by_python])
@@ -302,16 +299,10 @@ def _extract(sql: str, raw: pa.Table) -> pa.Table | None:
     """The extraction query's result over `raw`, or None when DuckDB cannot parse a record of it."""
     import duckdb
 
-    con = duckdb_session.cursor()
     try:
-        con.register("raw", raw.select(["record"]))
-        rel = con.sql(sql)
-        to_arrow = getattr(rel, "to_arrow_table", None) or rel.fetch_arrow_table
-        result: pa.Table = to_arrow()
+        result = duckdb_session.arrow(sql, "raw", raw.select(["record"]))
     except duckdb.InvalidInputException:  # malformed JSON: the row function reads it or names it
         return None
-    finally:
-        con.close()
     if result.num_rows != raw.num_rows:
         raise RuntimeError(f"the mapping query returned {result.num_rows} rows for {raw.num_rows} records")
     return result

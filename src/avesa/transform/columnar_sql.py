@@ -24,6 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from avesa.transform import values
+from avesa.transform.duckdb_session import literal as _literal
 
 ABSENT, STRING, EMPTY_STRING, FLAG, CONTAINER, INTEGER, LONG_INTEGER, PLAIN_NUMBER, ODD_NUMBER = range(9)
 """A slot's kind (`e.k`): absent or JSON's null; a string; ""; true or false; an object or a list;
@@ -89,10 +90,6 @@ class Slots:
             self.timestamps if kind == "timestamp" else None)
         if wanted is not None and slot not in wanted:
             wanted.append(slot)
-
-
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
 
 
 def json_path(steps: list[tuple[str, str, str]]) -> str:

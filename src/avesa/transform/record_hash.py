@@ -147,26 +147,15 @@ def hash_encoded(encoded: pa.Array) -> pa.Array:
     return pa.array([sha(b).hexdigest()[:n] for b in encoded.to_pylist()], pa.string())
 
 
-def _sql_literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
 def _hash_in_duckdb(prefix: pa.Array, columns: list[tuple[str, pa.Array]]) -> pa.Array:
     data = {"p": prefix}
     parts = ["p"]
     for i, (head, text) in enumerate(columns):
         data[f"v{i}"] = text
-        parts.append(f"CASE WHEN v{i} IS NULL THEN '' ELSE concat({_sql_literal(head)}, "
+        parts.append(f"CASE WHEN v{i} IS NULL THEN '' ELSE concat({duckdb_session.literal(head)}, "
                      f"CAST(strlen(v{i}) AS VARCHAR), ':', v{i}) END")
     sql = f"SELECT left(sha256(concat({', '.join(parts)})), {HASH_HEX_CHARS}) AS h FROM t"
-    con = duckdb_session.cursor()
-    try:
-        con.register("t", pa.table(data))
-        rel = con.sql(sql)
-        to_arrow = getattr(rel, "to_arrow_table", None) or rel.fetch_arrow_table
-        result = to_arrow()
-    finally:
-        con.close()
+    result = duckdb_session.arrow(sql, "t", pa.table(data))
     return pc.cast(_as_array(result.column(0)), pa.string())
 
 
